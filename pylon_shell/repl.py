@@ -1,0 +1,170 @@
+"""The line REPL (prompt-toolkit): for plain terminals, and whenever the TUI is off.
+
+Input is highlighted with Pygments, history persists in the user data dir,
+Tab asks the guest for completions, and Enter asks the guest whether the code
+is complete, so a block continues on the next line until an empty line ends
+it, exactly as the interpreter itself would decide.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Iterable
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+from prompt_toolkit.history import FileHistory
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.lexers import PygmentsLexer
+from pygments.lexers.python import PythonLexer, PythonTracebackLexer
+
+from pylon_shell import __version__, paths
+from pylon_shell.plan import Plan
+from pylon_shell.progress import TerminalProgress
+from pylon_shell.runtimes.base import Exited, Ok, Outcome, Raised, Trapped
+from pylon_shell.session import Session, call_interruptibly
+
+INDENT = "    "
+_WORD = re.compile(r"[A-Za-z_][\w.]*")
+
+
+class GuestCompleter(Completer):
+    """Completions come from the guest's own namespace, not the host's."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get_completions(self, document: Document, event: CompleteEvent) -> Iterable[Completion]:
+        runtime = self._session.runtime
+        if not runtime.alive:
+            return
+        word = document.get_word_before_cursor(pattern=_WORD)
+        if not word:
+            return
+        for candidate in runtime.complete(document.text_before_cursor):
+            yield Completion(candidate, start_position=-len(word))
+
+
+def should_accept(text: str, is_complete: object) -> bool:
+    """Enter runs the input when it is complete; an empty line always ends a block."""
+    if not text.strip():
+        return True
+    lines = text.split("\n")
+    if len(lines) > 1 and not lines[-1].strip():
+        return True
+    return bool(is_complete(text))  # type: ignore[operator]
+
+
+def next_indent(text: str) -> str:
+    """Indentation for the line after `text`'s last one."""
+    last = text.split("\n")[-1]
+    indent = last[: len(last) - len(last.lstrip())]
+    return indent + INDENT if last.rstrip().endswith(":") else indent
+
+
+def _bindings(session: Session) -> KeyBindings:
+    keys = KeyBindings()
+
+    @keys.add("enter")
+    def _enter(event: KeyPressEvent) -> None:
+        buffer = event.current_buffer
+        text = buffer.document.text
+        if buffer.document.is_cursor_at_the_end and should_accept(
+            text, session.runtime.is_complete
+        ):
+            buffer.validate_and_handle()
+        else:
+            buffer.insert_text("\n" + next_indent(buffer.document.text_before_cursor))
+
+    return keys
+
+
+class LineRepl:
+    def __init__(self, plan: Plan) -> None:
+        self.session = Session(plan, self._write, progress=TerminalProgress())
+        self._color = sys.stderr.isatty()
+
+    def _write(self, fd: int, data: bytes) -> None:
+        stream = sys.stdout if fd == 1 else sys.stderr
+        stream.buffer.write(data)
+        stream.flush()
+
+    def banner(self) -> str:
+        runtime = self.session.runtime
+        plan = self.session.plan
+        caps = ", ".join(plan.capabilities) or "none"
+        return (
+            f"pylon {__version__} · {runtime.version} in wasmtime · plan {plan.name!r} "
+            f"(caps: {caps})\nCtrl+D exits; Ctrl+C interrupts running code."
+        )
+
+    def show_traceback(self, text: str) -> None:
+        if self._color:
+            from pygments import highlight
+            from pygments.formatters import TerminalFormatter
+
+            text = highlight(text, PythonTracebackLexer(), TerminalFormatter())
+        sys.stderr.write(text)
+        sys.stderr.flush()
+
+    def handle(self, outcome: Outcome) -> int | None:
+        """Show the outcome; a status when the session should end."""
+        if isinstance(outcome, Ok):
+            return None
+        if isinstance(outcome, Exited):
+            return outcome.code
+        if isinstance(outcome, Raised):
+            self.show_traceback(outcome.traceback)
+            return None
+        assert isinstance(outcome, Trapped)
+        if outcome.reason == "interrupt":
+            print("KeyboardInterrupt", file=sys.stderr)
+        else:
+            print(f"pylon: {outcome.message}", file=sys.stderr)
+        self.session.restart()
+        print(
+            f"pylon: the interpreter had to be discarded; a fresh {self.session.runtime.version} "
+            "session has started (earlier state is lost)",
+            file=sys.stderr,
+        )
+        return None
+
+    def run(self) -> int:
+        history = paths.history_file()
+        history.parent.mkdir(parents=True, exist_ok=True)
+        prompt: PromptSession[str] = PromptSession(
+            history=FileHistory(str(history)),
+            lexer=PygmentsLexer(PythonLexer),
+            completer=GuestCompleter(self.session),
+            complete_while_typing=False,
+            key_bindings=_bindings(self.session),
+            multiline=True,
+            prompt_continuation=lambda width, line, wrap: "... ".rjust(width),
+            enable_history_search=True,
+        )
+        print(self.banner())
+        while True:
+            try:
+                text = prompt.prompt(">>> ")
+            except KeyboardInterrupt:
+                continue
+            except EOFError:
+                return 0
+            source = text.rstrip()
+            if not source:
+                continue
+            runtime = self.session.runtime
+            outcome = call_interruptibly(runtime, lambda r=runtime, s=source: r.run_input(s + "\n"))
+            status = self.handle(outcome)
+            if status is not None:
+                return status
+
+
+def run_repl(plan: Plan) -> int:
+    repl = LineRepl(plan)
+    try:
+        return repl.run()
+    finally:
+        repl.session.close()

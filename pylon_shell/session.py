@@ -1,0 +1,95 @@
+"""A plan and the interpreter started from it: what the CLI, the REPL and the TUI hold.
+
+It restarts the interpreter when the engine had to discard it (a timeout or
+an interrupt traps the instance) and switches runtimes with the same plan.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TypeVar
+
+from pylon_shell.build import Progress
+from pylon_shell.plan import Plan
+from pylon_shell.runtimes import start_runtime
+from pylon_shell.runtimes.base import Output, Runtime
+
+T = TypeVar("T")
+
+
+class Session:
+    def __init__(
+        self,
+        plan: Plan,
+        output: Output,
+        *,
+        progress: Progress | None = None,
+        inherit_stdin: bool = False,
+    ) -> None:
+        self.plan = plan
+        self._output = output
+        self._progress = progress
+        self._inherit_stdin = inherit_stdin
+        self._runtime: Runtime | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            self._runtime = self._start()
+        return self._runtime
+
+    def _start(self) -> Runtime:
+        root = self.plan.root_component
+        return start_runtime(
+            self.plan.runtime,
+            self.plan.runtime_options(inherit_stdin=self._inherit_stdin),
+            self._output,
+            progress=self._progress,
+            component_id=root.id,
+            expected_sha256=root.digest,
+        )
+
+    def restart(self) -> Runtime:
+        """A fresh interpreter under the same plan (state is lost)."""
+        self.close()
+        return self.runtime
+
+    def switch(self, runtime: str) -> Runtime:
+        """The same plan on the other interpreter."""
+        self.close()
+        self.plan = self.plan.with_runtime(runtime)
+        return self.runtime
+
+    def close(self) -> None:
+        if self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
+
+
+def call_interruptibly(runtime: Runtime, call: Callable[[], T]) -> T:
+    """Run `call` on a worker thread so Ctrl+C (SIGINT) reaches us and stops the guest.
+
+    Python only runs signal handlers on the main thread between bytecodes, never
+    while it is inside wasmtime's native call, so the main thread waits here and
+    turns KeyboardInterrupt into an engine interrupt.
+    """
+    box: list[T] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            box.append(call())
+        except BaseException as error:  # noqa: BLE001 - re-raised on the caller's thread
+            errors.append(error)
+
+    worker = threading.Thread(target=work, name="pylon-guest", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        try:
+            worker.join(0.05)
+        except KeyboardInterrupt:
+            runtime.interrupt()
+    if errors:
+        raise errors[0]
+    return box[0]

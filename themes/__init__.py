@@ -1,0 +1,1 @@
+"""Textual themes and matching Pygments styles (installed as pylon_shell.themes)."""
