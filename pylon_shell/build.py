@@ -91,7 +91,7 @@ def cpython_key() -> str:
     for folder in (GUEST_CPYTHON, WIT_DIR):
         for path in sorted(folder.rglob("*")):
             if path.is_file() and path.suffix in (".py", ".wit"):
-                digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
+                digest.update(f"{folder.name}/{path.relative_to(folder).as_posix()}".encode())
                 digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

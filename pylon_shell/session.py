@@ -76,18 +76,22 @@ def call_interruptibly(runtime: Runtime, call: Callable[[], T]) -> T:
     """
     box: list[T] = []
     errors: list[BaseException] = []
+    done = threading.Event()
 
     def work() -> None:
         try:
             box.append(call())
         except BaseException as error:  # noqa: BLE001 - re-raised on the caller's thread
             errors.append(error)
+        finally:
+            done.set()
 
-    worker = threading.Thread(target=work, name="pylon-guest", daemon=True)
-    worker.start()
-    while worker.is_alive():
+    # Waiting on an Event, not Thread.join: a KeyboardInterrupt landing inside
+    # join() can leave the thread looking finished while it still runs.
+    threading.Thread(target=work, name="pylon-guest", daemon=True).start()
+    while not done.is_set():
         try:
-            worker.join(0.05)
+            done.wait(0.05)
         except KeyboardInterrupt:
             runtime.interrupt()
     if errors:

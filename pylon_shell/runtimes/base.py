@@ -6,6 +6,7 @@ above this layer knows which one it is talking to.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -153,6 +154,9 @@ def trap_outcome(error: str, fired: str | None, timeout: float | None) -> Trappe
         return Trapped("timeout", f"timed out after {timeout:g} s (raise it with --timeout)")
     if fired == "interrupt":
         return Trapped("interrupt", "KeyboardInterrupt: the guest was stopped")
-    text = error.strip().splitlines()
-    first = text[0] if text else "wasm trap"
-    return Trapped("crash", f"the guest crashed: {first}")
+    # wasmtime's message is a backtrace followed by a "Caused by" chain; the
+    # last link is the one that says what happened (e.g. out of bounds access).
+    head, _, chain = error.partition("Caused by:")
+    causes = [re.sub(r"^\d+:\s*", "", line.strip()) for line in chain.splitlines() if line.strip()]
+    reason = (causes or [line for line in head.strip().splitlines()[:1]] or ["unknown trap"])[-1]
+    return Trapped("crash", f"the guest crashed ({reason}); its session is gone")

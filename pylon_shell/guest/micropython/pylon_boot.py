@@ -83,10 +83,15 @@ def _run_input(source):
                 _emit(1, repr(value) + "\n")
 
         return _guarded(show)
+    # One statement line (or block): "single" mode echoes its expression
+    # statements as the REPL does. Several statements only compile as "exec".
     try:
-        code = compile(source, filename, "exec")
-    except SyntaxError as exc:
-        return _syntax_error(exc)
+        code = compile(source, filename, "single")
+    except SyntaxError:
+        try:
+            code = compile(source, filename, "exec")
+        except SyntaxError as exc:
+            return _syntax_error(exc)
     return _guarded(lambda: exec(code, _ns))
 
 

@@ -1,0 +1,117 @@
+"""The plan model: shipped plans, round trips, and errors that name the JSON path."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pylon_shell import plan as plans
+from pylon_shell.errors import PlanError
+
+
+def base() -> dict:
+    return json.loads(plans.shipped("minimal").dumps())
+
+
+def test_shipped_plans_load():
+    for name in ("default", "minimal"):
+        plan = plans.shipped(name)
+        assert plan.name == name
+        assert plan.runtime == "cpython"
+        assert plan.root_component.builtin == "cpython"
+
+
+def test_round_trip_keeps_everything():
+    data = base()
+    data["components"][0]["digest"] = list(range(32))
+    data["preopens"] = [{"host": "/tmp", "guest": "/data", "readonly": True}]
+    data["env"] = {"A": "1"}
+    data["policy"]["limits"] = {"timeout_seconds": 2, "memory_mib": 64}
+    plan = plans.parse(json.dumps(data))
+    assert plans.parse(plan.dumps()) == plan
+    assert plan.root_component.digest == bytes(range(32)).hex()
+
+
+def test_with_runtime_swaps_the_root_component():
+    plan = plans.shipped("default").with_runtime("micropython")
+    assert plan.runtime == "micropython" and plan.root == "micropython"
+    assert plans.parse(plan.dumps()) == plan
+
+
+def test_relative_preopen_is_relative_to_the_plan_file(tmp_path):
+    data = base()
+    data["preopens"] = [{"host": "shared", "guest": "/data"}]
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(data))
+    assert plans.load(path).preopens[0].host == tmp_path / "shared"
+
+
+def mutate(edit) -> PlanError:
+    data = base()
+    edit(data)
+    with pytest.raises(PlanError) as caught:
+        plans.parse(json.dumps(data))
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("edit", "path", "fragment"),
+    [
+        (lambda d: d.pop("root"), "$.root", "is required"),
+        (lambda d: d.update(version="2"), "$.version", "unsupported version"),
+        (lambda d: d.update(root="nope"), "$.root", "names no component"),
+        (lambda d: d.update(runtime="java"), "$.runtime", "unknown runtime"),
+        (lambda d: d.update(runtime="micropython"), "$.root", "must be builtin:micropython"),
+        (lambda d: d["components"][0].update(digest=[1] * 31), "$.components[0].digest",
+         "expected 32 byte values (SHA-256), got 31"),
+        (lambda d: d["components"][0].update(digest=[256] * 32), "$.components[0].digest[0]",
+         "byte value"),
+        (lambda d: d["components"][0].update(digest="abc"), "$.components[0].digest",
+         "expected a list of 32 byte values"),
+        (lambda d: d["components"].append(dict(d["components"][0])), "$.components[1].id",
+         "duplicate component id"),
+        (lambda d: d["components"].append({"id": "x", "path": "x.wasm", "digest": None}),
+         "$.components[1].digest", "is required"),
+        (lambda d: d.update(bindings=[{"consumer_id": "cpython", "import_name": "a:b/c@1.0.0",
+                                       "provider_id": "ghost", "export_name": "a:b/c@1.0.0"}]),
+         "$.bindings[0].provider_id", "names no component"),
+        (lambda d: d["policy"].update(capabilities=["sqlite", "sqlite"]),
+         "$.policy.capabilities[1]", "duplicate cap"),
+        (lambda d: d["policy"].update(capabilities=[3]), "$.policy.capabilities[0]",
+         "expected a string, got the number 3"),
+        (lambda d: d["policy"]["limits"].update(timeout_seconds=-1),
+         "$.policy.limits.timeout_seconds", "positive"),
+        (lambda d: d["policy"]["limits"].update(memory_mib=True), "$.policy.limits.memory_mib",
+         "got true"),
+        (lambda d: d.update(preopens=[{"host": "/tmp", "guest": "data"}]), "$.preopens[0].guest",
+         "absolute guest path"),
+        (lambda d: d.update(preopens=[{"host": "/tmp", "guest": "/python"}]),
+         "$.preopens[0].guest", "reserved"),
+        (lambda d: d.update(env={"A": 1}), "$.env.A", "expected a string"),
+        (lambda d: d.update(extra=1), "$.extra", "unknown field"),
+    ],
+)
+def test_errors_name_the_json_path(edit, path, fragment):
+    error = mutate(edit)
+    assert error.path == path
+    assert fragment in str(error)
+    assert "\n" not in str(error)
+
+
+def test_not_json_and_wrong_top_level(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{\n  'version': 1\n}")
+    with pytest.raises(PlanError, match=r"bad.json: \$: not JSON \(line 2, column 3"):
+        plans.load(bad)
+    with pytest.raises(PlanError, match=r"\$: expected an object, got a list"):
+        plans.parse("[]")
+
+
+def test_huge_and_missing_files(tmp_path):
+    huge = tmp_path / "huge.json"
+    huge.write_bytes(b" " * (plans.MAX_PLAN_BYTES + 1))
+    with pytest.raises(PlanError, match="a plan is at most 1 MiB"):
+        plans.load(huge)
+    with pytest.raises(PlanError, match="no such file"):
+        plans.load(tmp_path / "missing.json")

@@ -1,0 +1,85 @@
+"""The line REPL: block continuation rules, and a real terminal session under tmux."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from tmux import Terminal
+
+from pylon_shell.repl import next_indent, should_accept
+
+
+def test_enter_runs_complete_input_and_continues_blocks():
+    complete = {"x = 1": True, "def f(x):": False}.__getitem__
+    assert should_accept("x = 1", complete)
+    assert not should_accept("def f(x):", complete)
+    assert should_accept("def f(x):\n    return x\n    ", complete)  # an empty line ends it
+    assert should_accept("   ", complete)
+
+
+def test_indent_follows_blocks():
+    assert next_indent("def f(x):") == "    "
+    assert next_indent("def f(x):\n    y = 1") == "    "
+    assert next_indent("x = 1") == ""
+
+
+def test_line_repl_in_a_real_terminal(built, tmp_path):
+    data = tmp_path / "data"
+    term = Terminal(["--no-tui"], env={"PYLON_DATA_DIR": str(data)})
+    try:
+        term.wait_for(">>>")
+        assert "CPython 3.14" in term.screen()
+        term.type("x = 41")
+        term.send("Enter")
+        term.type("x + 1")
+        term.send("Enter")
+        term.wait_for("42")
+        term.type("def f(x):")
+        term.send("Enter")
+        term.wait_for("...")
+        term.type("return x * 2")
+        term.send("Enter")
+        term.send("Enter")
+        term.type("f(50)")
+        term.send("Enter")
+        term.wait_for("100")
+        term.type("imp")
+        term.send("Tab")
+        screen = term.wait_for(">>> import")
+        term.send("C-u")
+        term.send("Up")  # history recalls the last input
+        term.wait_for(">>> f(50)")
+        term.send("C-u")
+        term.type("while True: pass")
+        term.send("Enter")
+        term.send("Enter")  # a compound statement ends with an empty line, as in python
+        time.sleep(1)
+        term.send("C-c")
+        screen = term.wait_for("fresh CPython", timeout=10)
+        assert "KeyboardInterrupt" in screen
+        term.type("1/0")
+        term.send("Enter")
+        term.wait_for("ZeroDivisionError")
+        term.send("C-d")
+        deadline = time.monotonic() + 10
+        while term.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not term.alive()
+    finally:
+        term.close()
+    history = (data / "history").read_text()
+    assert "x + 1" in history and "def f(x):\n+    return x * 2" in history
+    assert os.path.getsize(data / "history") > 0
+
+
+def test_micropython_line_repl(built, tmp_path):
+    term = Terminal(["--mp", "--no-tui"], env={"PYLON_DATA_DIR": str(tmp_path)})
+    try:
+        term.wait_for(">>>")
+        assert "MicroPython 1." in term.screen()
+        term.type("import sys; sys.implementation.name")
+        term.send("Enter")
+        term.wait_for("'micropython'")
+    finally:
+        term.close()
