@@ -41,8 +41,13 @@ class Result:
     stderr: str
 
 
-def run_pylon(*args: str, stdin: str | None = None, cwd: Path | None = None,
-              env: dict[str, str] | None = None, timeout: float = 120) -> Result:
+def run_pylon(
+    *args: str,
+    stdin: str | None = None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> Result:
     """Run `python -m pylon_shell ARGS` the way a user runs `pylon`."""
     proc = subprocess.run(
         [sys.executable, "-m", "pylon_shell", *args],

@@ -8,8 +8,9 @@ from conftest import run_pylon
 
 
 def test_plan_show_reflects_the_flags(tmp_path):
-    result = run_pylon("plan", "show", "--mp", "--env", "A=1", "--timeout", "3",
-                       "--dir", f"{tmp_path}:/data:ro")
+    result = run_pylon(
+        "plan", "show", "--mp", "--env", "A=1", "--timeout", "3", "--dir", f"{tmp_path}:/data:ro"
+    )
     assert result.status == 0, result.stderr
     plan = json.loads(result.stdout)
     assert plan["runtime"] == "micropython" and plan["root"] == "micropython"

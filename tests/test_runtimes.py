@@ -102,7 +102,9 @@ def test_output_streams_while_the_code_runs(runtime):
     stream = start_runtime(rt.name, RuntimeOptions(), output)
     try:
         started = time.monotonic()
-        stream.run_input("print('first')\nn = 0\nfor i in range(3000000):\n    n += i\nprint('last')\n")
+        stream.run_input(
+            "print('first')\nn = 0\nfor i in range(3000000):\n    n += i\nprint('last')\n"
+        )
         finished = time.monotonic()
     finally:
         stream.close()

@@ -14,8 +14,9 @@ import pytest
 
 
 class Terminal:
-    def __init__(self, args: list[str], width: int = 100, height: int = 30,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, args: list[str], width: int = 100, height: int = 30, env: dict[str, str] | None = None
+    ) -> None:
         if shutil.which("tmux") is None:
             pytest.skip("tmux is not installed")
         self.name = f"pylon-test-{uuid.uuid4().hex[:8]}"
@@ -26,8 +27,19 @@ class Terminal:
         passed.update(env or {})
         exports = [arg for k, v in passed.items() for arg in ("-e", f"{k}={v}")]
         subprocess.run(
-            ["tmux", "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height),
-             *exports, command],
+            [
+                "tmux",
+                "new-session",
+                "-d",
+                "-s",
+                self.name,
+                "-x",
+                str(width),
+                "-y",
+                str(height),
+                *exports,
+                command,
+            ],
             check=True,
             env={**os.environ, "TERM": "xterm-256color"},
         )
@@ -39,8 +51,9 @@ class Terminal:
         subprocess.run(["tmux", "send-keys", "-t", self.name, "-l", text], check=True)
 
     def screen(self) -> str:
-        result = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name],
-                                capture_output=True, text=True)
+        result = subprocess.run(
+            ["tmux", "capture-pane", "-p", "-t", self.name], capture_output=True, text=True
+        )
         return result.stdout
 
     def wait_for(self, text: str, timeout: float = 60) -> str:
@@ -53,8 +66,10 @@ class Terminal:
         raise AssertionError(f"{text!r} never appeared on screen:\n{self.screen()}")
 
     def alive(self) -> bool:
-        return subprocess.run(["tmux", "has-session", "-t", self.name],
-                              capture_output=True).returncode == 0
+        return (
+            subprocess.run(["tmux", "has-session", "-t", self.name], capture_output=True).returncode
+            == 0
+        )
 
     def close(self) -> None:
         subprocess.run(["tmux", "kill-session", "-t", self.name], capture_output=True)
