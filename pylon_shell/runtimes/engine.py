@@ -8,6 +8,7 @@ and that it was made by this wasmtime with these engine settings.
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import json
 import os
@@ -51,6 +52,13 @@ def shared_engine() -> wasmtime.Engine:
                 setattr(config, name, value)
             _engine = wasmtime.Engine(config)
         return _engine
+
+
+@atexit.register
+def _drop_engine() -> None:
+    """Release the engine while wasmtime's bindings still exist (not during teardown)."""
+    global _engine
+    _engine = None
 
 
 def sha256_file(path: Path) -> str:
