@@ -52,6 +52,13 @@ def _add_plan_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-caps", action="store_true", help="revoke every cap of the plan")
     parser.add_argument(
+        "--provider",
+        metavar="CAP=NAME",
+        action="append",
+        default=[],
+        help="choose a cap's provider, e.g. sqlite=component",
+    )
+    parser.add_argument(
         "--dir",
         metavar="HOST[:GUEST][:ro]",
         action="append",
@@ -129,12 +136,18 @@ def plan_from_args(args: argparse.Namespace) -> object:
     base = plans.load(args.plan) if args.plan else plans.shipped("default")
     if args.runtime and args.runtime != base.runtime:
         base = base.with_runtime(args.runtime)
+    from pylon_shell.caps.catalog import CAPS
+
     caps = [] if args.no_caps else list(base.capabilities)
     for name in args.cap:
         revoke = name.startswith("-")
         cap = name.lstrip("-")
         if not cap:
             raise UsageError("--cap needs a cap name, e.g. --cap sqlite (or --cap -sqlite)")
+        if cap not in CAPS:
+            raise UsageError(
+                f"--cap {name}: unknown cap {cap!r} (known: {', '.join(sorted(CAPS))})"
+            )
         if revoke:
             caps = [c for c in caps if c != cap]
         elif cap not in caps:
@@ -146,6 +159,8 @@ def plan_from_args(args: argparse.Namespace) -> object:
         if problem:
             raise UsageError(f"--dir {spec}: {problem}")
         preopens = [p for p in preopens if p.guest != preopen.guest] + [Preopen(**vars(preopen))]
+        if "fs" not in caps:
+            caps.append("fs")  # --dir is a grant of the fs cap
     env = dict(base.env)
     for spec in args.env:
         key, sep, value = spec.partition("=")
@@ -156,11 +171,20 @@ def plan_from_args(args: argparse.Namespace) -> object:
                 raise UsageError(f"--env {key}: not set on the host; use --env {key}=VALUE")
             value = os.environ[key]
         env[key] = value
+        if "env" not in caps:
+            caps.append("env")  # --env is a grant of the env cap
+    providers = dict(base.providers)
+    for spec in args.provider:
+        cap, _, name = spec.partition("=")
+        if cap not in CAPS or name not in [p.name for p in CAPS[cap].providers]:
+            raise UsageError(f"--provider {spec}: expected CAP=PROVIDER, see `pylon caps`")
+        providers[cap] = name
     return replace(
         base,
         capabilities=tuple(caps),
         preopens=tuple(preopens),
         env=tuple(sorted(env.items())),
+        providers=tuple(sorted(providers.items())),
         timeout_seconds=args.timeout if args.timeout is not None else base.timeout_seconds,
         memory_mib=args.memory if args.memory is not None else base.memory_mib,
     )
@@ -242,7 +266,9 @@ def run_program(args: argparse.Namespace, program: tuple[str, str, list[str]]) -
     if isinstance(outcome, Exited):
         return outcome.code & 0xFF if outcome.code >= 0 else 1
     if isinstance(outcome, Raised):
-        sink(2, outcome.traceback.encode())
+        # A cap denial is one line that says how to grant the cap, not a traceback.
+        text = f"pylon: {outcome.denial}\n" if outcome.denial else outcome.traceback
+        sink(2, text.encode())
         return 1
     assert isinstance(outcome, Trapped)
     if outcome.reason == "interrupt":

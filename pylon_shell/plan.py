@@ -27,7 +27,6 @@ RUNTIMES = ("cpython", "micropython")
 BUILTIN_PREFIX = "builtin:"
 MAX_PLAN_BYTES = 1024 * 1024
 _ID = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
-_CAP = re.compile(r"^[a-z][a-z0-9-]{0,31}$")
 _ENV_KEY = re.compile(r"^[^=\x00]+$")
 
 
@@ -66,6 +65,8 @@ class Plan:
     memory_mib: int | None = None
     preopens: tuple[Preopen, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
+    #: Which provider serves a cap, where the plan chooses (e.g. sqlite: component).
+    providers: tuple[tuple[str, str], ...] = ()
     version: str = PLAN_VERSION
     #: Where it was loaded from, for messages; not part of the JSON.
     source: str | None = field(default=None, compare=False)
@@ -74,10 +75,14 @@ class Plan:
     def root_component(self) -> Component:
         return next(c for c in self.components if c.id == self.root)
 
-    def runtime_options(self, *, inherit_stdin: bool = False) -> RuntimeOptions:
+    def runtime_options(
+        self, *, inherit_stdin: bool = False, granted: frozenset[str] | None = None
+    ) -> RuntimeOptions:
+        """Options for the runtime. WASI caps (fs, env) apply only when granted."""
+        granted = frozenset(self.capabilities) if granted is None else granted
         return RuntimeOptions(
-            preopens=list(self.preopens),
-            env=dict(self.env),
+            preopens=list(self.preopens) if "fs" in granted else [],
+            env=dict(self.env) if "env" in granted else {},
             timeout=self.timeout_seconds,
             memory_mib=self.memory_mib,
             inherit_stdin=inherit_stdin,
@@ -130,6 +135,7 @@ class Plan:
                 for p in self.preopens
             ],
             "env": dict(self.env),
+            "providers": dict(self.providers),
         }
 
     def dumps(self) -> str:
@@ -222,6 +228,7 @@ class _Validator:
                 "policy",
                 "preopens",
                 "env",
+                "providers",
             },
         )
         version = self.string(obj["version"], "$.version")
@@ -266,6 +273,7 @@ class _Validator:
             memory_mib=self.memory(limits.get("memory_mib")),
             preopens=self.preopens(obj.get("preopens", [])),
             env=self.env(obj.get("env", {})),
+            providers=self.providers(obj.get("providers", {})),
             source=self.source,
         )
 
@@ -328,13 +336,33 @@ class _Validator:
             out.append(Binding(**fields))
         return tuple(out)
 
+    def providers(self, value: Any) -> tuple[tuple[str, str], ...]:
+        from pylon_shell.caps.catalog import CAPS
+
+        obj = self.kind(value, dict, "$.providers", "an object of cap: provider")
+        for cap, name in obj.items():
+            if cap not in CAPS:
+                raise self.fail(f"$.providers.{cap}", f"unknown cap {cap!r}")
+            name = self.string(name, f"$.providers.{cap}")
+            known = [p.name for p in CAPS[cap].providers]
+            if name not in known:
+                raise self.fail(
+                    f"$.providers.{cap}", f"unknown provider {name!r} (known: {', '.join(known)})"
+                )
+        return tuple(sorted(obj.items()))
+
     def capabilities(self, value: Any) -> tuple[str, ...]:
+        from pylon_shell.caps.catalog import CAPS
+
         out: list[str] = []
         items = self.kind(value, list, "$.policy.capabilities", "a list")
         for i, item in enumerate(items):
             name = self.string(item, f"$.policy.capabilities[{i}]")
-            if not _CAP.match(name):
-                raise self.fail(f"$.policy.capabilities[{i}]", f"{name!r} is not a cap name")
+            if name not in CAPS:
+                known = ", ".join(sorted(CAPS))
+                raise self.fail(
+                    f"$.policy.capabilities[{i}]", f"unknown cap {name!r} (known: {known})"
+                )
             if name in out:
                 raise self.fail(f"$.policy.capabilities[{i}]", f"duplicate cap {name!r}")
             out.append(name)

@@ -116,7 +116,7 @@ class LineRepl:
         if isinstance(outcome, Exited):
             return outcome.code
         if isinstance(outcome, Raised):
-            self.show_traceback(outcome.traceback)
+            self.show_traceback(f"{outcome.denial}\n" if outcome.denial else outcome.traceback)
             return None
         assert isinstance(outcome, Trapped)
         if outcome.reason == "interrupt":

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from pylon_shell.build import Progress
+from pylon_shell.caps.grants import Grants, Prompter
+from pylon_shell.caps.layer import CapLayer
 from pylon_shell.plan import Plan
 from pylon_shell.runtimes import start_runtime
 from pylon_shell.runtimes.base import Output, Runtime
@@ -26,8 +28,12 @@ class Session:
         *,
         progress: Progress | None = None,
         inherit_stdin: bool = False,
+        audit: bool = False,
+        prompter: Prompter | None = None,
     ) -> None:
         self.plan = plan
+        #: The live grants table; it outlives restarts and runtime switches.
+        self.grants = Grants(plan.capabilities, audit=audit, prompter=prompter)
         self._output = output
         self._progress = progress
         self._inherit_stdin = inherit_stdin
@@ -41,11 +47,15 @@ class Session:
 
     def _start(self) -> Runtime:
         root = self.plan.root_component
+        granted = self.grants.granted | ({"fs", "env"} if self.grants.audit else set())
+        options = self.plan.runtime_options(inherit_stdin=self._inherit_stdin, granted=granted)
+        caps = CapLayer(self.plan.runtime, self.grants, options.preopens, dict(self.plan.providers))
         return start_runtime(
             self.plan.runtime,
-            self.plan.runtime_options(inherit_stdin=self._inherit_stdin),
+            options,
             self._output,
             progress=self._progress,
+            caps=caps,
             component_id=root.id,
             expected_sha256=root.digest,
         )

@@ -9,6 +9,7 @@ from pylon_shell.runtimes.base import Output, Runtime, RuntimeOptions
 
 if TYPE_CHECKING:
     from pylon_shell.build import Progress
+    from pylon_shell.caps.layer import CapLayer
 
 RUNTIMES = ("cpython", "micropython")
 
@@ -28,6 +29,7 @@ def start_runtime(
     output: Output,
     *,
     progress: Progress | None = None,
+    caps: CapLayer | None = None,
     component_id: str | None = None,
     expected_sha256: str | None = None,
 ) -> Runtime:
@@ -45,12 +47,12 @@ def start_runtime(
         artifacts = cpython_artifacts(progress)
         _check_digest(component_id or kind, expected_sha256, artifacts.wasm_sha256)
         component = load_component(artifacts.wasm, artifacts.wasm_sha256, artifacts.native)
-        return CPythonRuntime(artifacts, component, options, output)
+        return CPythonRuntime(artifacts, component, options, output, caps)
     if kind == "micropython":
         from pylon_shell.runtimes.micropython import MicroPythonRuntime
 
         mp = micropython_artifacts()
         _check_digest(component_id or kind, expected_sha256, mp.wasm_sha256)
         module = load_module(mp.wasm, mp.wasm_sha256, mp.native)
-        return MicroPythonRuntime(module, options, output)
+        return MicroPythonRuntime(module, options, output, caps)
     raise ValueError(f"unknown runtime {kind!r}")

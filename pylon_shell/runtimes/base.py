@@ -35,6 +35,8 @@ class Raised:
 
     type_name: str
     traceback: str
+    #: Set when the exception is a cap denial: the one line that explains it.
+    denial: str | None = None
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import wasmtime.component
 
     from pylon_shell.build import CPythonArtifacts
+    from pylon_shell.caps.layer import CapLayer
 
 SHELL = "pylon:shell"
 WIT_VERSION = "0.1.0"
@@ -37,12 +38,19 @@ class CPythonRuntime:
         component: wasmtime.component.Component,
         options: RuntimeOptions,
         output: Output,
+        caps: CapLayer | None = None,
         stdlib_writable: bool = False,
     ) -> None:
+        import json
+
         import wasmtime
         from wasmtime.component import Linker
 
+        from pylon_shell.caps.grants import Grants
+        from pylon_shell.caps.layer import CapLayer, link_cpython
+
         engine = shared_engine()
+        self.caps = caps or CapLayer("cpython", Grants(), options.preopens)
         self.version = f"CPython {artifacts.python_version}"
         self._options = options
         self._output = output
@@ -51,8 +59,14 @@ class CPythonRuntime:
 
         linker = Linker(engine)
         linker.add_wasip2()
-        with linker.root() as root, root.add_instance(f"{SHELL}/host@{WIT_VERSION}") as host:
-            host.add_func("write", self._on_write)
+        with linker.root() as root:
+            with root.add_instance(f"{SHELL}/host@{WIT_VERSION}") as host:
+                host.add_func("write", self._on_write)
+                host.add_func(
+                    "request", lambda _s, cap, op, target: self.caps.request(cap, op, target)
+                )
+                host.add_func("events", lambda _s, batch: self.caps.guest_events(batch))
+            link_cpython(self.caps, root)
 
         store = wasmtime.Store(engine)
         if options.memory_mib is not None:
@@ -74,9 +88,11 @@ class CPythonRuntime:
         instance = linker.instantiate(store, component)
         iface = instance.get_export_index(store, f"{SHELL}/session@{WIT_VERSION}")
         self._funcs: dict[str, Any] = {}
-        for export in ("run-input", "is-complete", "run-program", "complete"):
+        for export in ("configure", "run-input", "is-complete", "run-program", "complete"):
             index = instance.get_export_index(store, export, iface)
             self._funcs[export] = instance.get_func(store, index)
+        if caps is not None:
+            self._call("configure", json.dumps(self.caps.guest_settings()), timed=False)
 
     # -- host side of pylon:shell/host --------------------------------------
 
@@ -145,6 +161,7 @@ class CPythonRuntime:
         # threads must not call back into a Python that is shutting down.
         self._funcs.clear()
         self._store = None
+        self.caps.close()
 
 
 def _convert(result: Any) -> Outcome:
@@ -157,4 +174,4 @@ def _convert(result: Any) -> Outcome:
         return Ok()
     if isinstance(result, int):
         return Exited(result)
-    return Raised(getattr(result, "type-name"), result.traceback)
+    return Raised(getattr(result, "type-name"), result.traceback, result.denial)

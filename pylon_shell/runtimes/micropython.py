@@ -32,7 +32,12 @@ from pylon_shell.runtimes.engine import shared_engine
 if TYPE_CHECKING:
     import wasmtime
 
-BOOT = Path(__file__).resolve().parent.parent / "guest" / "micropython" / "pylon_boot.py"
+    from pylon_shell.caps.layer import CapLayer
+
+GUEST = Path(__file__).resolve().parent.parent / "guest" / "micropython"
+BOOT = GUEST / "pylon_boot.py"
+#: Guest modules (sqlite3, duckdb) that speak the caps over the bridge.
+SHIMS = GUEST / "shims"
 #: Largest reply the bridge can hand the guest in one call.
 RESULT_CAP = 8 * 1024 * 1024
 DEFAULT_HEAP_MIB = 64
@@ -56,15 +61,19 @@ class MicroPythonRuntime:
         module: wasmtime.Module,
         options: RuntimeOptions,
         output: Output,
-        handlers: dict[str, BridgeHandler] | None = None,
+        caps: CapLayer | None = None,
     ) -> None:
         import wasmtime
 
+        from pylon_shell.caps.grants import Grants
+        from pylon_shell.caps.layer import CapLayer
+
         engine = shared_engine()
+        self.caps = caps or CapLayer("micropython", Grants(), options.preopens)
         self.version = "MicroPython"
         self._options = options
         self._output = output
-        self._handlers = dict(handlers or {})
+        self._handlers: dict[str, BridgeHandler] = self.caps.bridge_handlers()
         self._requests: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._replies: queue.Queue[dict[str, Any]] = queue.Queue()
         self._watchdog = Watchdog(engine.increment_epoch)
@@ -162,6 +171,9 @@ class MicroPythonRuntime:
             return ""
         if name == "boot":
             return BOOT.read_text()
+        if name == "shim":
+            shim = SHIMS / f"{payload.decode()}.py"
+            return shim.read_text() if shim.parent == SHIMS and shim.is_file() else ""
         handler = self._handlers.get(name)
         if handler is None:
             return json.dumps({"error": f"unknown host call {name!r}"})
@@ -207,7 +219,7 @@ class MicroPythonRuntime:
         if status == "exited":
             return Exited(int(reply["code"]))
         if status == "raised":
-            return Raised(reply["type"], reply["traceback"])
+            return Raised(reply["type"], reply["traceback"], reply.get("denial"))
         return Trapped("crash", f"the MicroPython session failed: {reply.get('error', reply)}")
 
     def run_input(self, source: str) -> Outcome:
@@ -237,6 +249,7 @@ class MicroPythonRuntime:
             self._watchdog.interrupt()
             self._requests.put(None)
             self._thread.join(timeout=2)
+        self.caps.close()
         if not self._thread.is_alive():
             # Drop the store now, not at interpreter exit: wasmtime's WASI
             # threads must not call back into a Python that is shutting down.

@@ -22,6 +22,8 @@ import sys
 import traceback
 import types
 
+import pylon_caps
+import pylon_duckdb  # noqa: F401 - baked into the snapshot; served as `duckdb`
 import wit_world
 from wit_world.exports import session
 from wit_world.imports import host
@@ -62,6 +64,7 @@ def _host_text(fd, errors):
     )
 
 
+pylon_caps.install()
 sys.stdout = _host_text(1, "surrogateescape")
 sys.stderr = _host_text(2, "backslashreplace")
 sys.__stdout__ = sys.stdout
@@ -102,6 +105,16 @@ def _flush():
             stream.flush()
         except Exception:
             pass
+    pylon_caps.flush()
+
+
+def _denial(exc):
+    """The one line that explains a cap denial, or None for other exceptions."""
+    if isinstance(exc, pylon_caps.CapImportError):
+        return str(exc)
+    if isinstance(exc, pylon_caps.CapPermissionError):
+        return "PermissionError: " + str(exc).split("\n")[0]
+    return None
 
 
 def _run(code, namespace):
@@ -112,9 +125,7 @@ def _run(code, namespace):
         return session.Outcome_Exited(_exit_status(exc))
     except BaseException as exc:
         _flush()
-        return session.Outcome_Raised(
-            session.Failure(type_name=type(exc).__name__, traceback=_user_traceback(exc))
-        )
+        return _failure(exc)
     _flush()
     return session.Outcome_Ok()
 
@@ -126,11 +137,16 @@ def _remember_source(filename, source):
 
 def _failure(exc):
     return session.Outcome_Raised(
-        session.Failure(type_name=type(exc).__name__, traceback=_user_traceback(exc))
+        session.Failure(
+            type_name=type(exc).__name__, traceback=_user_traceback(exc), denial=_denial(exc)
+        )
     )
 
 
 class Session(wit_world.exports.Session):
+    def configure(self, settings):
+        pylon_caps.configure(settings)
+
     def run_input(self, source):
         global _input_count
         filename = f"<python-input-{_input_count}>"

@@ -40,6 +40,95 @@ _ns = {"__name__": "__main__"}
 _count = [0]
 
 
+# -- the capability layer: import gate, monitor, bridge ----------------------
+_settings = json.loads(host.call("settings", ""))
+_events = []
+_seen = set()
+_original_import = builtins.__import__
+
+
+class CapImportError(ImportError):
+    pass
+
+
+class CapPermissionError(OSError):
+    pass
+
+
+def _flush_events():
+    if _events:
+        batch = "\n".join(_events)
+        _events.clear()
+        host.call("events", batch)
+
+
+def _event(event):
+    _events.append(json.dumps(event))
+    if len(_events) >= 64:
+        _flush_events()
+
+
+class BridgeError(Exception):
+    def __init__(self, kind, message):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def _bridge(name, *args):
+    """Call a cap's host provider; a refusal raises PermissionError, other
+    errors BridgeError for the shim to turn into its module's exception."""
+    _flush_events()
+    reply = json.loads(host.call(name, json.dumps(args)))
+    if "err" in reply:
+        kind, message = reply["err"]
+        if kind == "PermissionError":
+            raise CapPermissionError(message)
+        raise BridgeError(kind, message)
+    return reply["ok"]
+
+
+class _Module:
+    pass
+
+
+def _load_shim(name, importer):
+    ns = {"__name__": name, "_bridge": _bridge, "BridgeError": BridgeError}
+    exec(host.call("shim", name), ns)
+    module = _Module()
+    for key in ns:
+        setattr(module, key, ns[key])
+    sys.modules[name] = module
+    return module
+
+
+def _gated_import(name, globals=None, locals=None, fromlist=(), level=0):
+    if level == 0:
+        top = name.split(".")[0]
+        importer = globals.get("__name__", "?") if globals else "?"
+        cap = _settings["modules"].get(top)
+        if cap is not None:
+            _flush_events()
+            granted = json.loads(host.call("request", json.dumps([cap, "import", name])))
+            _event({"k": "import", "m": name, "i": importer, "c": cap, "g": granted,
+                   "p": _settings["providers"].get(cap)})
+            if not granted:
+                raise CapImportError(
+                    "import of %s needs the %s cap, which this plan does not grant; "
+                    "grant it with --cap %s" % (name, cap, cap)
+                )
+            shim = _settings["shims"].get(top)
+            if shim is not None:
+                return sys.modules.get(shim) or _load_shim(shim, importer)
+        elif (name, importer) not in _seen:
+            _seen.add((name, importer))
+            _event({"k": "import", "m": name, "i": importer, "c": "builtin", "g": True})
+    return _original_import(name, globals, locals, fromlist, level)
+
+
+builtins.__import__ = _gated_import
+
+
 def _traceback(exc):
     buf = io.StringIO()
     sys.print_exception(exc, buf)
@@ -59,7 +148,12 @@ def _guarded(action):
             status = 1
         return {"status": "exited", "code": status}
     except BaseException as exc:  # noqa: BLE001 - everything the user raised is reported
-        return {"status": "raised", "type": type(exc).__name__, "traceback": _traceback(exc)}
+        reply = {"status": "raised", "type": type(exc).__name__, "traceback": _traceback(exc)}
+        if isinstance(exc, CapImportError):
+            reply["denial"] = str(exc)
+        elif isinstance(exc, CapPermissionError):
+            reply["denial"] = "PermissionError: " + str(exc).split("\n")[0]
+        return reply
     return {"status": "ok"}
 
 
@@ -192,6 +286,7 @@ def _serve():
             reply = {"value": _complete(request["text"])}
         else:
             reply = {"status": "raised", "type": "ValueError", "traceback": "unknown op " + op}
+        _flush_events()
         host.call("done", json.dumps(reply))
 
 

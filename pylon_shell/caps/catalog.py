@@ -1,0 +1,142 @@
+"""Every cap pylon knows: the guest modules that reach it, its WIT interface, its providers.
+
+This table is the one source of truth: the guests learn their import gate
+from it at session start, `pylon caps` prints it, plans are checked against it
+and the TUI draws its switches from it. A new cap is one entry here plus its
+interface, provider and shims.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: How a grant is enforced. "boundary": the host checks it on every call and the
+#: guest cannot get around it. "policy": the guest's import gate checks it; it
+#: keeps plans honest but code inside the guest could reach the power anyway.
+BOUNDARY = "boundary"
+POLICY = "policy"
+CAP_PACKAGE = "pylon:cap"
+CAP_VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class Provider:
+    #: Name used in plans (`providers: {"sqlite": "component"}`).
+    name: str
+    #: "builtin" (inside the interpreter), "component" (a wasm component pylon
+    #: loads and trusts by digest), "host" (the launcher, on a well-kept library),
+    #: or "wasi" (the engine's own WASI implementation).
+    kind: str
+    enforcement: str
+    runtimes: tuple[str, ...]
+    description: str
+
+
+@dataclass(frozen=True)
+class Cap:
+    name: str
+    summary: str
+    #: Top-level guest modules whose import needs the cap.
+    modules: tuple[str, ...]
+    #: The WIT interface, or None when the power comes through WASI itself.
+    interface: str | None
+    providers: tuple[Provider, ...]
+    #: Whether a live toggle applies to the running interpreter (False: WASI
+    #: state such as preopens is fixed when the instance starts).
+    live: bool = True
+
+    @property
+    def default_provider(self) -> Provider:
+        return self.providers[0]
+
+    def provider(self, name: str | None) -> Provider:
+        for provider in self.providers:
+            if provider.name == (name or self.default_provider.name):
+                return provider
+        raise KeyError(name)
+
+    @property
+    def runtimes(self) -> tuple[str, ...]:
+        seen: list[str] = []
+        for provider in self.providers:
+            seen.extend(r for r in provider.runtimes if r not in seen)
+        return tuple(seen)
+
+
+def _iface(name: str) -> str:
+    return f"{CAP_PACKAGE}/{name}@{CAP_VERSION}"
+
+
+BOTH = ("cpython", "micropython")
+
+CAPS: dict[str, Cap] = {
+    cap.name: cap
+    for cap in (
+        Cap(
+            "fs",
+            "host directories preopened with --dir",
+            (),
+            None,
+            (Provider("wasi", "wasi", BOUNDARY, BOTH, "WASI preopens; :ro makes them read-only"),),
+            live=False,
+        ),
+        Cap(
+            "env",
+            "environment variables passed with --env",
+            (),
+            None,
+            (Provider("wasi", "wasi", BOUNDARY, BOTH, "WASI environment"),),
+            live=False,
+        ),
+        Cap(
+            "sqlite",
+            "SQLite databases through sqlite3",
+            ("sqlite3", "_sqlite3"),
+            _iface("sqlite"),
+            (
+                Provider(
+                    "builtin",
+                    "builtin",
+                    POLICY,
+                    ("cpython",),
+                    "the SQLite linked into the interpreter; files through fs",
+                ),
+                Provider(
+                    "component",
+                    "component",
+                    BOUNDARY,
+                    BOTH,
+                    "a SQLite component with its own database directory",
+                ),
+            ),
+        ),
+        Cap(
+            "duckdb",
+            "DuckDB analytics through duckdb",
+            ("duckdb",),
+            _iface("duckdb"),
+            (
+                Provider(
+                    "host",
+                    "host",
+                    BOUNDARY,
+                    BOTH,
+                    "the duckdb package on the host, confined to the granted directories",
+                ),
+            ),
+        ),
+    )
+}
+
+
+def cap_for_module(module: str) -> Cap | None:
+    """The cap whose modules include `module`'s top-level package."""
+    top = module.split(".", 1)[0]
+    for cap in CAPS.values():
+        if top in cap.modules:
+            return cap
+    return None
+
+
+def unknown_caps(names: list[str] | tuple[str, ...]) -> list[str]:
+    return [name for name in names if name not in CAPS]

@@ -1,0 +1,276 @@
+"""The host side of the capability layer for one session: grants, providers, events.
+
+One CapLayer serves either runtime. The CPython component reaches it through
+WIT imports (`pylon:shell/host` and the `pylon:cap/*` interfaces, wired by
+`link_cpython`); the MicroPython module through the host bridge
+(`bridge_handlers`, JSON). Both end in the same providers and the same live
+grants table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pylon_shell.caps.catalog import CAPS
+from pylon_shell.caps.grants import Grants, ImportEvent
+from pylon_shell.caps.guestfs import GuestFS
+from pylon_shell.caps.providers.duckdb import DuckDBProvider
+from pylon_shell.caps.values import (
+    ProviderError,
+    ResultSet,
+    decode,
+    encode,
+    from_json,
+    result_to_json,
+)
+from pylon_shell.runtimes.base import Preopen
+
+#: Guest modules that stand in for a cap's module, per (cap, provider).
+CPYTHON_SHIMS = {
+    ("duckdb", "host"): {"duckdb": "pylon_duckdb"},
+    ("sqlite", "component"): {"sqlite3": "pylon_sqlite"},
+}
+MICROPYTHON_SHIMS = {
+    ("duckdb", "host"): {"duckdb": "duckdb"},
+    ("sqlite", "component"): {"sqlite3": "sqlite3"},
+}
+
+
+@dataclass(frozen=True)
+class CapChoice:
+    cap: str
+    provider: str
+
+
+def choose_providers(runtime: str, chosen: dict[str, str]) -> dict[str, str]:
+    """The provider of every cap for `runtime`: the plan's choice where that
+    runtime supports it, else the first provider that does."""
+    out = {}
+    for cap in CAPS.values():
+        usable = [p.name for p in cap.providers if runtime in p.runtimes]
+        if not usable:
+            continue
+        want = chosen.get(cap.name)
+        out[cap.name] = want if want in usable else usable[0]
+    return out
+
+
+class CapLayer:
+    def __init__(
+        self,
+        runtime: str,
+        grants: Grants,
+        preopens: list[Preopen],
+        providers: dict[str, str] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.grants = grants
+        self.fs = GuestFS(preopens)
+        self.providers = choose_providers(runtime, providers or {})
+        self._duckdb: DuckDBProvider | None = None
+        self._sqlite: Any = None
+        self.sqlite_factory: Callable[[], Any] | None = None
+
+    # -- providers, started on first use -----------------------------------
+
+    @property
+    def duckdb(self) -> DuckDBProvider:
+        if self._duckdb is None:
+            self._duckdb = DuckDBProvider(self.grants, self.fs)
+        return self._duckdb
+
+    @property
+    def sqlite(self) -> Any:
+        if self._sqlite is None:
+            if self.sqlite_factory is None:
+                raise ProviderError("OperationalError", "no SQLite provider component is loaded")
+            self._sqlite = self.sqlite_factory()
+        return self._sqlite
+
+    def close(self) -> None:
+        if self._duckdb is not None:
+            self._duckdb.close_all()
+        if self._sqlite is not None:
+            self._sqlite.close_all()
+
+    # -- what the guests are told at session start -------------------------
+
+    def guest_settings(self) -> dict[str, Any]:
+        shims_table = CPYTHON_SHIMS if self.runtime == "cpython" else MICROPYTHON_SHIMS
+        modules: dict[str, str] = {}
+        shims: dict[str, str] = {}
+        refuse: dict[str, str] = {}
+        for cap in CAPS.values():
+            provider = self.providers.get(cap.name)
+            for module in cap.modules:
+                modules[module] = cap.name
+            if provider is not None:
+                shims.update(shims_table.get((cap.name, provider), {}))
+        if self.providers.get("sqlite") == "component":
+            refuse["_sqlite3"] = (
+                "_sqlite3 is the interpreter's built-in SQLite; this plan serves the sqlite "
+                "cap through its provider component: use sqlite3"
+            )
+        return {"modules": modules, "shims": shims, "providers": self.providers, "refuse": refuse}
+
+    # -- requests and events from the guest --------------------------------
+
+    def request(self, cap: str, operation: str, target: str) -> bool:
+        if operation == "import" and cap in ("fs", "env"):
+            return self.grants.is_granted(cap)
+        return self.grants.request(cap, operation, target)
+
+    def guest_events(self, batch: str) -> None:
+        for line in batch.splitlines():
+            try:
+                item = json.loads(line)
+            except ValueError:
+                continue
+            if item.get("k") == "import":
+                importer = str(item.get("i", "?"))
+                self.grants.publish(
+                    ImportEvent(
+                        module=str(item.get("m", "?")),
+                        importer=importer,
+                        cap=str(item.get("c", "stdlib")),
+                        granted=bool(item.get("g", True)),
+                        toplevel=importer == "__main__",
+                        provider=item.get("p"),
+                    )
+                )
+
+    # -- the MicroPython bridge (JSON) ---------------------------------------
+
+    def bridge_handlers(self) -> dict[str, Callable[[str], str]]:
+        def handler(call: Callable[..., Any]) -> Callable[[str], str]:
+            def run(payload: str) -> str:
+                try:
+                    return json.dumps({"ok": call(*json.loads(payload))})
+                except ProviderError as error:
+                    return json.dumps({"err": [error.kind, error.message]})
+
+            return run
+
+        def duckdb_execute(handle: int, sql: str, params: list[Any]) -> dict[str, Any]:
+            rows = self.duckdb.execute(handle, sql, [from_json(p) for p in params])
+            return result_to_json(rows)
+
+        def sqlite_execute(handle: int, sql: str, params: list[Any]) -> dict[str, Any]:
+            rows = self.sqlite.execute(handle, sql, [from_json(p) for p in params])
+            return result_to_json(rows)
+
+        def sqlite_execute_many(handle: int, sql: str, rows: list[list[Any]]) -> dict[str, Any]:
+            decoded = [[from_json(p) for p in row] for row in rows]
+            return result_to_json(self.sqlite.execute_many(handle, sql, decoded))
+
+        return {
+            "request": lambda payload: json.dumps(self.request(*json.loads(payload))),
+            "events": lambda payload: self.guest_events(payload) or "",
+            "settings": lambda payload: json.dumps(self.guest_settings()),
+            "duckdb.connect": handler(lambda db, ro: self.duckdb.connect(db, ro)),
+            "duckdb.execute": handler(duckdb_execute),
+            "duckdb.close": handler(lambda h: self.duckdb.close(h)),
+            "sqlite.open": handler(lambda db: self.sqlite.open(db)),
+            "sqlite.execute": handler(sqlite_execute),
+            "sqlite.execute_many": handler(sqlite_execute_many),
+            "sqlite.execute_script": handler(lambda h, s: self.sqlite.execute_script(h, s)),
+            "sqlite.commit": handler(lambda h: self.sqlite.commit(h)),
+            "sqlite.rollback": handler(lambda h: self.sqlite.rollback(h)),
+            "sqlite.in_transaction": handler(lambda h: self.sqlite.in_transaction(h)),
+            "sqlite.close": handler(lambda h: self.sqlite.close(h)),
+        }
+
+
+# -- the CPython component (WIT values through wasmtime-py) -------------------
+
+
+def wit_value(value: Any) -> Any:
+    from wasmtime.component import Variant
+
+    tag, payload = encode(value)
+    return Variant(tag, payload) if payload is not None else Variant(tag)
+
+
+def py_value(variant: Any) -> Any:
+    return decode(variant.tag, variant.payload)
+
+
+def wit_record(**fields: Any) -> Any:
+    from wasmtime.component import Record
+
+    record = Record()
+    for name, value in fields.items():
+        setattr(record, name.replace("_", "-"), value)
+    return record
+
+
+def wit_failure(error: ProviderError) -> Any:
+    return wit_record(kind=error.kind, message=error.message)
+
+
+def wit_result_set(result: ResultSet) -> Any:
+    return wit_record(
+        columns=[wit_record(name=n, type_name=t) for n, t in result.columns],
+        rows=[[wit_value(v) for v in row] for row in result.rows],
+        rowcount=result.rowcount,
+        lastrowid=result.lastrowid,
+    )
+
+
+def link_cpython(
+    layer: CapLayer, root: Any, package: str = "pylon:cap", version: str = "0.1.0"
+) -> None:
+    """Define the `pylon:cap/*` imports of the session component on `root`."""
+    from wasmtime.component import Variant
+
+    def untagged(call: Callable[..., Any]) -> Callable[..., Any]:
+        """For result<T, failure> where T's Python type differs from a record."""
+
+        def run(_store: Any, *args: Any) -> Any:
+            try:
+                return call(*args)
+            except ProviderError as error:
+                return wit_failure(error)
+
+        return run
+
+    def rows(call: Callable[..., ResultSet]) -> Callable[..., Any]:
+        """For result<result-set, failure>: both sides are records, so tagged."""
+
+        def run(_store: Any, *args: Any) -> Any:
+            try:
+                return Variant("ok", wit_result_set(call(*args)))
+            except ProviderError as error:
+                return Variant("err", wit_failure(error))
+
+        return run
+
+    with root.add_instance(f"{package}/duckdb@{version}") as duck:
+        duck.add_func("connect", untagged(lambda db, ro: layer.duckdb.connect(db, ro)))
+        duck.add_func(
+            "execute",
+            rows(lambda h, sql, ps: layer.duckdb.execute(h, sql, [py_value(p) for p in ps])),
+        )
+        duck.add_func("close", lambda _store, h: layer.duckdb.close(h))
+    with root.add_instance(f"{package}/sqlite@{version}") as sql:
+        sql.add_func("open", untagged(lambda db: layer.sqlite.open(db)))
+        sql.add_func(
+            "execute",
+            rows(lambda h, q, ps: layer.sqlite.execute(h, q, [py_value(p) for p in ps])),
+        )
+        sql.add_func(
+            "execute-many",
+            rows(
+                lambda h, q, rs: layer.sqlite.execute_many(
+                    h, q, [[py_value(p) for p in r] for r in rs]
+                )
+            ),
+        )
+        sql.add_func("execute-script", untagged(lambda h, s: layer.sqlite.execute_script(h, s)))
+        sql.add_func("commit", untagged(lambda h: layer.sqlite.commit(h)))
+        sql.add_func("rollback", untagged(lambda h: layer.sqlite.rollback(h)))
+        sql.add_func("in-transaction", lambda _store, h: layer.sqlite.in_transaction(h))
+        sql.add_func("close", lambda _store, h: layer.sqlite.close(h))

@@ -1,0 +1,113 @@
+"""The duckdb cap's host provider, on the `duckdb` package.
+
+Every call checks the live grants (boundary enforcement). Each connection is
+confined before the guest sees it: `allowed_directories` holds only the plan's
+writable preopens (DuckDB has no read-only notion, so a read-only preopen
+stays out of its reach rather than becoming writable), external access and
+extension install/load are off, and the configuration is locked so SQL cannot
+turn any of it back on. Guest paths in SQL literals are mapped to host paths.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Any
+
+from pylon_shell.caps.grants import Grants, denial_message
+from pylon_shell.caps.guestfs import GuestFS
+from pylon_shell.caps.values import ProviderError, ResultSet
+
+CAP = "duckdb"
+MEMORY = (":memory:", "")
+
+
+class DuckDBProvider:
+    def __init__(self, grants: Grants, fs: GuestFS) -> None:
+        self._grants = grants
+        self._fs = fs
+        self._connections: dict[int, Any] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+
+    def _check(self, operation: str, target: str) -> None:
+        if not self._grants.request(CAP, operation, target):
+            raise ProviderError("PermissionError", denial_message(CAP, operation, target))
+
+    def connect(self, database: str, read_only: bool) -> int:
+        import duckdb
+
+        self._check("connect", database or ":memory:")
+        if database in MEMORY:
+            target = ":memory:"
+        else:
+            host = self._fs.to_host(database, writable=not read_only)
+            if host is None:
+                raise ProviderError(
+                    "PermissionError",
+                    f"{database} is outside the directories this plan lets duckdb use "
+                    "(grant one with --dir HOST:GUEST)",
+                )
+            target = str(host)
+        try:
+            connection = duckdb.connect(
+                target,
+                read_only=read_only,
+                config={"autoinstall_known_extensions": False, "autoload_known_extensions": False},
+            )
+            roots = ", ".join(
+                "'" + str(r).replace("'", "''") + "/'" for r in self._fs.writable_roots()
+            )
+            connection.execute(f"SET allowed_directories = [{roots}]")
+            connection.execute("SET enable_external_access = false")
+            connection.execute("SET lock_configuration = true")
+        except duckdb.Error as error:
+            raise _failure(error) from None
+        with self._lock:
+            handle = next(self._ids)
+            self._connections[handle] = connection
+        return handle
+
+    def _connection(self, handle: int) -> Any:
+        with self._lock:
+            connection = self._connections.get(handle)
+        if connection is None:
+            raise ProviderError("ConnectionException", "Connection already closed!")
+        return connection
+
+    def execute(self, handle: int, sql: str, parameters: list[Any]) -> ResultSet:
+        import duckdb
+
+        connection = self._connection(handle)
+        self._check("execute", _summary(sql))
+        try:
+            connection.execute(self._fs.rewrite_sql(sql), parameters or None)
+            description = connection.description or []
+            rows = connection.fetchall() if description else []
+        except duckdb.Error as error:
+            raise _failure(error) from None
+        columns = [(str(d[0]), str(d[1])) for d in description]
+        return ResultSet(columns, rows, connection.rowcount)
+
+    def close(self, handle: int) -> None:
+        with self._lock:
+            connection = self._connections.pop(handle, None)
+        if connection is not None:
+            connection.close()
+
+    def close_all(self) -> None:
+        for handle in list(self._connections):
+            self.close(handle)
+
+
+def _summary(sql: str) -> str:
+    text = " ".join(sql.split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _failure(error: Exception) -> ProviderError:
+    import duckdb
+
+    if isinstance(error, duckdb.PermissionException):
+        return ProviderError("PermissionError", f"duckdb: {error}")
+    return ProviderError(type(error).__name__, str(error))

@@ -1,0 +1,220 @@
+"""Runs INSIDE the CPython guest: the import gate and monitor, and the wire helpers
+the cap shims share.
+
+The host tells the guest at session start (`configure`) which modules need
+which cap and which provider serves it. Importing such a module asks the host,
+whose live grants table decides: a toggle applies to the next import. Every
+module load is reported to the host's monitor, batched so a burst of imports
+costs one boundary crossing.
+"""
+
+import builtins
+import datetime
+import decimal
+import importlib
+import importlib.util
+import json
+import sys
+import uuid
+
+from wit_world.imports import host
+from wit_world.imports import types as wire
+
+_settings = {"modules": {}, "shims": {}, "providers": {}, "refuse": {}}
+_active = False
+_events = []
+_BATCH = 64
+_IMPORTLIB = ("<frozen importlib", __file__)
+
+
+class CapImportError(ImportError):
+    """Importing this module needs a cap the plan does not grant."""
+
+    def __init__(self, module, cap, reason=None):
+        self.cap = cap
+        message = reason or (
+            f"import of {module} needs the {cap} cap, which this plan does not grant; "
+            f"grant it with --cap {cap}"
+        )
+        super().__init__(message, name=module)
+
+
+class CapPermissionError(PermissionError):
+    """A cap's provider refused a call (not granted, or outside what the plan allows)."""
+
+
+def configure(settings):
+    global _active
+    _settings.update(json.loads(settings))
+    _active = True
+
+
+def emit(event):
+    _events.append(json.dumps(event, separators=(",", ":")))
+    if len(_events) >= _BATCH:
+        flush()
+
+
+def flush():
+    if _events:
+        batch = "\n".join(_events)
+        _events.clear()
+        host.events(batch)
+
+
+def request(cap, operation, target):
+    flush()  # keep the host's event order: the imports before this call
+    return host.request(cap, operation, target)
+
+
+def _importer():
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_IMPORTLIB):
+        frame = frame.f_back
+    return frame.f_globals.get("__name__", "?") if frame is not None else "?"
+
+
+def _origin(fullname):
+    return "builtin" if fullname in sys.builtin_module_names else "stdlib"
+
+
+def _check(fullname, importer):
+    """Ask for the module's cap; raise CapImportError when the host says no."""
+    top = fullname.partition(".")[0]
+    cap = _settings["modules"].get(top)
+    if cap is None:
+        return None
+    refused = _settings["refuse"].get(top)
+    if refused:
+        emit({"k": "import", "m": fullname, "i": importer, "c": cap, "g": False})
+        raise CapImportError(fullname, cap, refused)
+    granted = request(cap, "import", fullname)
+    emit(
+        {
+            "k": "import",
+            "m": fullname,
+            "i": importer,
+            "c": cap,
+            "g": granted,
+            "p": _settings["providers"].get(cap),
+        }
+    )
+    if not granted:
+        raise CapImportError(fullname, cap)
+    return cap
+
+
+class _ShimLoader:
+    """Loads the guest module that speaks a cap's interface in place of `fullname`."""
+
+    def __init__(self, shim):
+        self.shim = shim
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        source = importlib.import_module(self.shim)
+        name = module.__name__
+        module.__dict__.update(
+            {k: v for k, v in source.__dict__.items() if k not in ("__name__", "__spec__")}
+        )
+        module.__name__ = name
+
+
+class Gate:
+    """A meta path finder in front of all others: sees every module load."""
+
+    @classmethod
+    def find_spec(cls, fullname, path=None, target=None):
+        if not _active:
+            return None
+        importer = _importer()
+        if _check(fullname, importer) is None:
+            emit({"k": "import", "m": fullname, "i": importer, "c": _origin(fullname), "g": True})
+            return None
+        shim = _settings["shims"].get(fullname)
+        if shim:
+            return importlib.util.spec_from_loader(fullname, _ShimLoader(shim))
+        return None
+
+
+_original_import = builtins.__import__
+
+
+def _gated_import(name, globals=None, locals=None, fromlist=(), level=0):
+    # Modules already loaded skip the finders; the user's own import statements
+    # must still be checked (a cap revoked since) and shown in the monitor.
+    if _active and level == 0 and name in sys.modules and globals is not None:
+        if globals.get("__name__") == "__main__":
+            if _check(name, "__main__") is None:
+                emit({"k": "import", "m": name, "i": "__main__", "c": _origin(name), "g": True})
+    return _original_import(name, globals, locals, fromlist, level)
+
+
+def install():
+    if Gate not in sys.meta_path:
+        sys.meta_path.insert(0, Gate)
+    builtins.__import__ = _gated_import
+
+
+# -- values across pylon:cap/types --------------------------------------------
+
+
+def to_wire(value):
+    if value is None:
+        return wire.Value_Null()
+    if isinstance(value, bool):
+        return wire.Value_Boolean(value)
+    if isinstance(value, int):
+        if -(2**63) <= value < 2**63:
+            return wire.Value_Integer(value)
+        return wire.Value_BigInteger(str(value))
+    if isinstance(value, float):
+        return wire.Value_Real(value)
+    if isinstance(value, str):
+        return wire.Value_Text(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return wire.Value_Blob(bytes(value))
+    if isinstance(value, datetime.datetime):
+        return wire.Value_Tagged(("datetime", value.isoformat()))
+    if isinstance(value, datetime.date):
+        return wire.Value_Tagged(("date", value.isoformat()))
+    if isinstance(value, datetime.time):
+        return wire.Value_Tagged(("time", value.isoformat()))
+    if isinstance(value, datetime.timedelta):
+        return wire.Value_Tagged(("timedelta", repr(value.total_seconds())))
+    if isinstance(value, decimal.Decimal):
+        return wire.Value_Tagged(("decimal", str(value)))
+    if isinstance(value, uuid.UUID):
+        return wire.Value_Tagged(("uuid", str(value)))
+    if isinstance(value, (list, tuple, dict)):
+        return wire.Value_Tagged(("dict" if isinstance(value, dict) else "list", json.dumps(value)))
+    raise TypeError(f"type {type(value).__name__!r} is not supported as a parameter")
+
+
+def from_wire(value):
+    if isinstance(value, wire.Value_Null):
+        return None
+    if isinstance(value, wire.Value_BigInteger):
+        return int(value.value)
+    if isinstance(value, wire.Value_Tagged):
+        kind, text = value.value
+        if kind == "datetime":
+            return datetime.datetime.fromisoformat(text)
+        if kind == "date":
+            return datetime.date.fromisoformat(text)
+        if kind == "time":
+            return datetime.time.fromisoformat(text)
+        if kind == "timedelta":
+            return datetime.timedelta(seconds=float(text))
+        if kind == "decimal":
+            return decimal.Decimal(text)
+        if kind == "uuid":
+            return uuid.UUID(text)
+        return json.loads(text)
+    return value.value
+
+
+def rows_from_wire(result):
+    return [tuple(from_wire(v) for v in row) for row in result.rows]
