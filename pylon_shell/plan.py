@@ -24,6 +24,8 @@ from pylon_shell.runtimes.base import Preopen, RuntimeOptions
 
 PLAN_VERSION = "1"
 RUNTIMES = ("cpython", "micropython")
+#: Components pylon builds or ships itself: the runtimes and the provider components.
+BUILTIN_COMPONENTS = (*RUNTIMES, "sqlite-provider")
 BUILTIN_PREFIX = "builtin:"
 MAX_PLAN_BYTES = 1024 * 1024
 _ID = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
@@ -74,6 +76,10 @@ class Plan:
     @property
     def root_component(self) -> Component:
         return next(c for c in self.components if c.id == self.root)
+
+    def builtin_component(self, name: str) -> Component | None:
+        """The plan's entry for one of pylon's own components, if it names it."""
+        return next((c for c in self.components if c.builtin == name), None)
 
     def runtime_options(
         self, *, inherit_stdin: bool = False, granted: frozenset[str] | None = None

@@ -13,9 +13,10 @@ from typing import TypeVar
 from pylon_shell.build import Progress
 from pylon_shell.caps.grants import Grants, Prompter
 from pylon_shell.caps.layer import CapLayer
+from pylon_shell.caps.providers.sqlite import SqliteComponentProvider
 from pylon_shell.plan import Plan
 from pylon_shell.runtimes import start_runtime
-from pylon_shell.runtimes.base import Output, Runtime
+from pylon_shell.runtimes.base import Output, Preopen, Runtime
 
 T = TypeVar("T")
 
@@ -50,6 +51,7 @@ class Session:
         granted = self.grants.granted | ({"fs", "env"} if self.grants.audit else set())
         options = self.plan.runtime_options(inherit_stdin=self._inherit_stdin, granted=granted)
         caps = CapLayer(self.plan.runtime, self.grants, options.preopens, dict(self.plan.providers))
+        caps.sqlite_factory = lambda: self._sqlite_provider(options.preopens)
         return start_runtime(
             self.plan.runtime,
             options,
@@ -58,6 +60,26 @@ class Session:
             caps=caps,
             component_id=root.id,
             expected_sha256=root.digest,
+        )
+
+    def _sqlite_provider(self, preopens: list[Preopen]) -> SqliteComponentProvider:
+        """Start the SQLite provider component (first use only), its digest checked."""
+        from pylon_shell import paths
+        from pylon_shell.build import cpython_artifacts, sqlite_provider_artifacts
+        from pylon_shell.runtimes import check_digest
+        from pylon_shell.runtimes.engine import load_component
+
+        artifacts = sqlite_provider_artifacts(self._progress)
+        declared = self.plan.builtin_component("sqlite-provider")
+        if declared is not None:
+            check_digest(declared.id, declared.digest, artifacts.wasm_sha256)
+        component = load_component(artifacts.wasm, artifacts.wasm_sha256, artifacts.native)
+        return SqliteComponentProvider(
+            self.grants,
+            paths.data_dir() / "sqlite",
+            preopens,
+            cpython_artifacts(self._progress).stdlib,
+            component,
         )
 
     def restart(self) -> Runtime:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from pylon_shell.caps.catalog import CAPS
 from pylon_shell.caps.grants import Grants, ImportEvent
@@ -26,7 +26,10 @@ from pylon_shell.caps.values import (
     from_json,
     result_to_json,
 )
+from pylon_shell.errors import PylonError
 from pylon_shell.runtimes.base import Preopen
+
+T = TypeVar("T")
 
 #: Guest modules that stand in for a cap's module, per (cap, provider).
 CPYTHON_SHIMS = {
@@ -87,7 +90,12 @@ class CapLayer:
         if self._sqlite is None:
             if self.sqlite_factory is None:
                 raise ProviderError("OperationalError", "no SQLite provider component is loaded")
-            self._sqlite = self.sqlite_factory()
+            try:
+                self._sqlite = self.sqlite_factory()
+            except PylonError as error:
+                # A build failure or a digest mismatch: the guest's call fails, the
+                # session goes on.
+                raise ProviderError("OperationalError", str(error)) from None
         return self._sqlite
 
     def close(self) -> None:
@@ -148,7 +156,7 @@ class CapLayer:
         def handler(call: Callable[..., Any]) -> Callable[[str], str]:
             def run(payload: str) -> str:
                 try:
-                    return json.dumps({"ok": call(*json.loads(payload))})
+                    return json.dumps({"ok": guarded(call, *json.loads(payload))})
                 except ProviderError as error:
                     return json.dumps({"err": [error.kind, error.message]})
 
@@ -182,6 +190,22 @@ class CapLayer:
             "sqlite.in_transaction": handler(lambda h: self.sqlite.in_transaction(h)),
             "sqlite.close": handler(lambda h: self.sqlite.close(h)),
         }
+
+
+def guarded(call: Callable[..., T], *args: Any) -> T:
+    """Run a provider call for the guest: a bug on our side must fail the guest's
+    call with a message, never trap the guest (which would lose its session)."""
+    try:
+        return call(*args)
+    except ProviderError:
+        raise
+    except Exception as error:  # noqa: BLE001 - reported to the guest and logged
+        from pylon_shell.errors import log_internal_error
+
+        log_internal_error(error)
+        raise ProviderError(
+            "OperationalError", f"pylon internal error in a provider: {error!r}"
+        ) from None
 
 
 # -- the CPython component (WIT values through wasmtime-py) -------------------
@@ -231,7 +255,7 @@ def link_cpython(
 
         def run(_store: Any, *args: Any) -> Any:
             try:
-                return call(*args)
+                return guarded(call, *args)
             except ProviderError as error:
                 return wit_failure(error)
 
@@ -242,7 +266,7 @@ def link_cpython(
 
         def run(_store: Any, *args: Any) -> Any:
             try:
-                return Variant("ok", wit_result_set(call(*args)))
+                return Variant("ok", wit_result_set(guarded(call, *args)))
             except ProviderError as error:
                 return Variant("err", wit_failure(error))
 

@@ -37,6 +37,12 @@ class ProviderError(Exception):
         self.message = message
 
 
+def sql_summary(sql: str) -> str:
+    """A statement shortened to one line, for events and denial messages."""
+    text = " ".join(sql.split())
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def encode(value: Any) -> tuple[str, Any]:
     """A Python value as (tag, payload)."""
     if value is None:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 RUNTIMES = ("cpython", "micropython")
 
 
-def _check_digest(component_id: str, expected: str | None, found: str) -> None:
+def check_digest(component_id: str, expected: str | None, found: str) -> None:
     if expected is not None and expected != found:
         raise DigestMismatch(
             f"component {component_id!r} does not match the digest its plan trusts "
@@ -45,14 +45,14 @@ def start_runtime(
         from pylon_shell.runtimes.cpython import CPythonRuntime
 
         artifacts = cpython_artifacts(progress)
-        _check_digest(component_id or kind, expected_sha256, artifacts.wasm_sha256)
+        check_digest(component_id or kind, expected_sha256, artifacts.wasm_sha256)
         component = load_component(artifacts.wasm, artifacts.wasm_sha256, artifacts.native)
         return CPythonRuntime(artifacts, component, options, output, caps)
     if kind == "micropython":
         from pylon_shell.runtimes.micropython import MicroPythonRuntime
 
         mp = micropython_artifacts()
-        _check_digest(component_id or kind, expected_sha256, mp.wasm_sha256)
+        check_digest(component_id or kind, expected_sha256, mp.wasm_sha256)
         module = load_module(mp.wasm, mp.wasm_sha256, mp.native)
         return MicroPythonRuntime(module, options, output, caps)
     raise ValueError(f"unknown runtime {kind!r}")

@@ -11,15 +11,18 @@ turn any of it back on. Guest paths in SQL literals are mapped to host paths.
 from __future__ import annotations
 
 import itertools
+import re
 import threading
 from typing import Any
 
 from pylon_shell.caps.grants import Grants, denial_message
 from pylon_shell.caps.guestfs import GuestFS
-from pylon_shell.caps.values import ProviderError, ResultSet
+from pylon_shell.caps.values import ProviderError, ResultSet, sql_summary
 
 CAP = "duckdb"
 MEMORY = (":memory:", "")
+#: The file DuckDB names in its "Cannot access file" permission errors.
+_QUOTED_PATH = re.compile(r'file "([^"]+)"')
 
 
 class DuckDBProvider:
@@ -79,7 +82,7 @@ class DuckDBProvider:
         import duckdb
 
         connection = self._connection(handle)
-        self._check("execute", _summary(sql))
+        self._check("execute", sql_summary(sql))
         try:
             connection.execute(self._fs.rewrite_sql(sql), parameters or None)
             description = connection.description or []
@@ -100,14 +103,19 @@ class DuckDBProvider:
             self.close(handle)
 
 
-def _summary(sql: str) -> str:
-    text = " ".join(sql.split())
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _failure(error: Exception) -> ProviderError:
     import duckdb
 
     if isinstance(error, duckdb.PermissionException):
-        return ProviderError("PermissionError", f"duckdb: {error}")
+        path = _QUOTED_PATH.search(str(error))
+        if path is not None:
+            return ProviderError(
+                "PermissionError",
+                f"the duckdb cap may not reach {path.group(1)}: it is outside the writable "
+                "directories this plan grants (grant one with --dir HOST:GUEST)",
+            )
+        return ProviderError(
+            "PermissionError",
+            f"the duckdb cap refused: {error} (extensions, network and settings are locked)",
+        )
     return ProviderError(type(error).__name__, str(error))

@@ -11,6 +11,7 @@ from componentize_py_types import Err
 from wit_world.imports import duckdb as _cap
 
 import pylon_caps
+import pylon_values
 
 __version__ = "pylon-cap"
 apilevel = "2.0"
@@ -72,9 +73,9 @@ class DuckDBPyConnection:
 
     def execute(self, query, parameters=None):
         self._ensure_open()
-        params = [pylon_caps.to_wire(p) for p in (parameters or [])]
+        params = [pylon_values.to_wire(p) for p in (parameters or [])]
         result = _call(_cap.execute, self._handle, query, params)
-        self._rows = pylon_caps.rows_from_wire(result)
+        self._rows = pylon_values.rows_from_wire(result)
         self._position = 0
         self.rowcount = result.rowcount
         self.description = (
@@ -185,3 +186,10 @@ query = sql
 
 def execute(query, parameters=None):
     return default_connection().execute(query, parameters)
+
+
+# Programs (and tracebacks) see the module they imported, not the shim's name.
+for _value in list(globals().values()):
+    if isinstance(_value, type) and _value.__module__ == __name__:
+        _value.__module__ = "duckdb"
+del _value

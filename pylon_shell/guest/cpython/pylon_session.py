@@ -24,6 +24,7 @@ import types
 
 import pylon_caps
 import pylon_duckdb  # noqa: F401 - baked into the snapshot; served as `duckdb`
+import pylon_sqlite  # noqa: F401 - served as `sqlite3` with the component provider
 import wit_world
 from wit_world.exports import session
 from wit_world.imports import host
@@ -70,7 +71,7 @@ sys.stderr = _host_text(2, "backslashreplace")
 sys.__stdout__ = sys.stdout
 sys.__stderr__ = sys.stderr
 
-_THIS_FILE = __file__
+_OWN_DIR = os.path.dirname(__file__) + "/"
 _main = types.ModuleType("__main__")
 _main.__dict__["__builtins__"] = builtins
 sys.modules["__main__"] = _main
@@ -82,10 +83,20 @@ def _user_traceback(exc):
     """Format `exc` without the session's own frames: the user never wrote them."""
     if isinstance(exc, SyntaxError):
         return "".join(traceback.format_exception_only(exc))
-    tb = exc.__traceback__
-    while tb is not None and tb.tb_frame.f_code.co_filename == _THIS_FILE:
-        tb = tb.tb_next
-    return "".join(traceback.format_exception(type(exc), exc, tb))
+    report = traceback.TracebackException.from_exception(exc)
+    _hide_own_frames(report)
+    return "".join(report.format())
+
+
+def _hide_own_frames(report):
+    """Drop the frames of pylon's own guest modules (the session, the cap shims)
+    from a report and the exceptions chained to it."""
+    report.stack = traceback.StackSummary.from_list(
+        [frame for frame in report.stack if not frame.filename.startswith(_OWN_DIR)]
+    )
+    for chained in (report.__cause__, report.__context__, *(report.exceptions or ())):
+        if chained is not None:
+            _hide_own_frames(chained)
 
 
 def _exit_status(exc):
