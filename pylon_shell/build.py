@@ -89,8 +89,8 @@ def runtimes_dir() -> Path:
     return paths.cache_dir() / "runtimes"
 
 
-def _key(*folders: Path) -> str:
-    """Hash of every input of a component build."""
+def _key(*folders: Path, files: tuple[Path, ...] = ()) -> str:
+    """Hash of every input of a component build: its folders and single files."""
     digest = hashlib.sha256()
     digest.update(f"recipe={RECIPE};componentize-py={version('componentize-py')}".encode())
     for folder in folders:
@@ -98,6 +98,9 @@ def _key(*folders: Path) -> str:
             if path.is_file() and path.suffix in (".py", ".wit"):
                 digest.update(f"{folder.name}/{path.relative_to(folder).as_posix()}".encode())
                 digest.update(path.read_bytes())
+    for path in files:
+        digest.update(f"{path.parent.name}/{path.name}".encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 
 
@@ -110,7 +113,8 @@ def cpython_entry() -> Path:
 
 
 def sqlite_provider_entry() -> Path:
-    return runtimes_dir() / f"sqlite-provider-{_key(GUEST_SQLITE, GUEST_CPYTHON, WIT_DIR)}"
+    shared = tuple(GUEST_CPYTHON / name for name in SQLITE_SHARED)
+    return runtimes_dir() / f"sqlite-provider-{_key(GUEST_SQLITE, WIT_DIR, files=shared)}"
 
 
 def _read_manifest(entry: Path) -> CPythonArtifacts | None:
@@ -310,6 +314,16 @@ def _read_component(entry: Path) -> ComponentArtifacts | None:
         return ComponentArtifacts(entry, wasm, manifest["wasm_sha256"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def built_cpython() -> CPythonArtifacts | None:
+    """The CPython artifacts if they are built and sound; never builds."""
+    return _read_manifest(cpython_entry())
+
+
+def built_sqlite_provider() -> ComponentArtifacts | None:
+    """The SQLite provider if it is built and sound; never builds."""
+    return _read_component(sqlite_provider_entry())
 
 
 def sqlite_provider_artifacts(progress: Progress | None = None) -> ComponentArtifacts:

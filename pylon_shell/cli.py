@@ -18,7 +18,7 @@ from pathlib import Path
 from pylon_shell import __version__
 from pylon_shell.errors import PylonError, UsageError
 
-SUBCOMMANDS = ("plan", "build")
+SUBCOMMANDS = ("plan", "build", "caps", "trace")
 EXIT_TIMEOUT = 124
 EXIT_INTERRUPT = 130
 
@@ -28,6 +28,14 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+    def _parse_optional(self, arg_string: str) -> object:
+        # `--cap -sqlite` revokes a cap: "-sqlite" is a value, not an unknown option.
+        from pylon_shell.caps.catalog import CAPS
+
+        if arg_string[:1] == "-" and arg_string[1:] in CAPS:
+            return None
+        return super()._parse_optional(arg_string)  # type: ignore[misc]
 
 
 def _add_plan_options(parser: argparse.ArgumentParser) -> None:
@@ -107,7 +115,8 @@ def main_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pylon",
         description="Sandboxed Python in wasmtime: every power beyond computing is a cap.",
-        epilog="subcommands: pylon plan show|validate|build, pylon build. "
+        epilog="subcommands: pylon plan show|validate|build, pylon trace SCRIPT, pylon caps, "
+        "pylon build. "
         "Run a file named like a subcommand as ./NAME.",
     )
     _add_plan_options(parser)
@@ -248,19 +257,29 @@ def _read_program(args: argparse.Namespace) -> tuple[str, str, list[str]] | None
 
 def run_program(args: argparse.Namespace, program: tuple[str, str, list[str]]) -> int:
     from pylon_shell.progress import TerminalProgress
-    from pylon_shell.runtimes.base import Exited, Ok, Raised, Trapped
-    from pylon_shell.session import Session, call_interruptibly
+    from pylon_shell.session import Session
 
-    plan = plan_from_args(args)
     sink = _StdioSink()
-    from_stdin = program[1] == "<stdin>"
-    session = Session(plan, sink, progress=TerminalProgress(), inherit_stdin=not from_stdin)
+    session = Session(
+        plan_from_args(args),
+        sink,
+        progress=TerminalProgress(),
+        inherit_stdin=program[1] != "<stdin>",
+    )
+    return _run_in(session, program, sink)
+
+
+def _run_in(session: object, program: tuple[str, str, list[str]], sink: _StdioSink) -> int:
+    """Run the program in the session, then close it; the exit status it ends with."""
+    from pylon_shell.runtimes.base import Exited, Ok, Raised, Trapped
+    from pylon_shell.session import call_interruptibly
+
     try:
-        runtime = session.runtime
+        runtime = session.runtime  # type: ignore[attr-defined]
         source, filename, argv = program
         outcome = call_interruptibly(runtime, lambda: runtime.run_program(source, filename, argv))
     finally:
-        session.close()
+        session.close()  # type: ignore[attr-defined]
     if isinstance(outcome, Ok):
         return 0
     if isinstance(outcome, Exited):
@@ -313,19 +332,87 @@ def cmd_plan(argv: Sequence[str]) -> int:
 
 
 def pin_digests(plan: object) -> object:
-    """The plan with every builtin component's digest filled in from the build."""
-    from pylon_shell.build import cpython_artifacts, micropython_artifacts
+    """The plan with its provider components named and every builtin component's
+    digest filled in from the build."""
+    from pylon_shell.build import (
+        cpython_artifacts,
+        micropython_artifacts,
+        sqlite_provider_artifacts,
+    )
     from pylon_shell.plan import Component
     from pylon_shell.progress import TerminalProgress
 
-    pinned = []
-    for comp in plan.components:  # type: ignore[attr-defined]
-        if comp.builtin == "cpython":
-            comp = Component(comp.id, comp.path, cpython_artifacts(TerminalProgress()).wasm_sha256)
-        elif comp.builtin == "micropython":
-            comp = Component(comp.id, comp.path, micropython_artifacts().wasm_sha256)
-        pinned.append(comp)
+    digests = {
+        "cpython": lambda: cpython_artifacts(TerminalProgress()).wasm_sha256,
+        "micropython": lambda: micropython_artifacts().wasm_sha256,
+        "sqlite-provider": lambda: sqlite_provider_artifacts(TerminalProgress()).wasm_sha256,
+    }
+    plan = plan.with_provider_components()  # type: ignore[attr-defined]
+    pinned = [
+        Component(comp.id, comp.path, digests[comp.builtin]()) if comp.builtin in digests else comp
+        for comp in plan.components  # type: ignore[attr-defined]
+    ]
     return replace(plan, components=tuple(pinned))  # type: ignore[type-var]
+
+
+def cmd_caps(argv: Sequence[str]) -> int:
+    import json
+
+    from pylon_shell.caps.describe import catalog_json, catalog_text
+
+    parser = _Parser(prog="pylon caps", description="Every cap pylon knows, and what serves it.")
+    parser.add_argument("--json", action="store_true", help="print the catalog as JSON")
+    args = parser.parse_args(argv)
+    if args.json:
+        print(json.dumps(catalog_json(), indent=2))
+    else:
+        sys.stdout.write(catalog_text())
+    return 0
+
+
+def cmd_trace(argv: Sequence[str]) -> int:
+    from pylon_shell.caps.guestfs import GuestFS
+    from pylon_shell.progress import TerminalProgress
+    from pylon_shell.session import Session
+    from pylon_shell.trace import Recorder, report_lines, smallest_plan
+
+    parser = _Parser(
+        prog="pylon trace",
+        description="Run a script with every cap in audit mode; report what it used and "
+        "write the smallest plan it runs under.",
+    )
+    _add_plan_options(parser)
+    parser.add_argument("-o", "--output", type=Path, help="write the plan here")
+    parser.add_argument("script", metavar="SCRIPT", help="the script to trace")
+    parser.add_argument("args", nargs="*", metavar="ARGS", help="its arguments (after --)")
+    args = parser.parse_args(argv)
+    program = _read_program(argparse.Namespace(code=None, script=args.script, args=args.args))
+    assert program is not None
+    base = plan_from_args(args)
+    sink = _StdioSink()
+    session = Session(
+        replace(base, capabilities=()),  # type: ignore[type-var]
+        sink,
+        progress=TerminalProgress(),
+        inherit_stdin=args.script != "-",
+        audit=True,
+    )
+    recorder = Recorder(GuestFS(list(base.preopens)))  # type: ignore[attr-defined]
+    session.grants.subscribe(recorder)
+    status = _run_in(session, program, sink)
+    plan = smallest_plan(base, recorder, f"trace-{Path(args.script).stem}")  # type: ignore[arg-type]
+    print(f"pylon trace: {args.script} exited {status}; it used:", file=sys.stderr)
+    for line in report_lines(recorder, plan):
+        print(line, file=sys.stderr)
+    if status != 0:
+        print("pylon trace: the plan covers only what ran before the script ended", file=sys.stderr)
+    caps = ", ".join(plan.capabilities) or "none"
+    if args.output is None:
+        print(f"pylon trace: smallest plan: caps {caps} (write it with -o PLAN)", file=sys.stderr)
+        return status
+    args.output.write_text(pin_digests(plan).dumps())  # type: ignore[attr-defined]
+    print(f"pylon trace: wrote {args.output} (caps: {caps})", file=sys.stderr)
+    return status
 
 
 def cmd_build(argv: Sequence[str]) -> int:
@@ -347,7 +434,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in SUBCOMMANDS:
-            return {"plan": cmd_plan, "build": cmd_build}[argv[0]](argv[1:])
+            commands = {"plan": cmd_plan, "build": cmd_build, "caps": cmd_caps, "trace": cmd_trace}
+            return commands[argv[0]](argv[1:])
         args = main_parser().parse_args(argv)
         program = _read_program(args)
         if program is None:

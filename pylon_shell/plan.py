@@ -24,11 +24,14 @@ from pylon_shell.runtimes.base import Preopen, RuntimeOptions
 
 PLAN_VERSION = "1"
 RUNTIMES = ("cpython", "micropython")
+#: The provider components pylon builds, by the cap they serve.
+PROVIDER_COMPONENTS = {"sqlite": "sqlite-provider"}
 #: Components pylon builds or ships itself: the runtimes and the provider components.
-BUILTIN_COMPONENTS = (*RUNTIMES, "sqlite-provider")
+BUILTIN_COMPONENTS = (*RUNTIMES, *PROVIDER_COMPONENTS.values())
 BUILTIN_PREFIX = "builtin:"
 MAX_PLAN_BYTES = 1024 * 1024
 _ID = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
+_NUMBER_LIST = re.compile(r"\[((?:\s*\d+,)*\s*\d+)\s*\]")
 _ENV_KEY = re.compile(r"^[^=\x00]+$")
 
 
@@ -104,6 +107,23 @@ class Plan:
             components=(Component(runtime, BUILTIN_PREFIX + runtime),) + others,
         )
 
+    def with_provider_components(self) -> Plan:
+        """The plan naming the provider components its granted caps load, each
+        bound to the root's import of the cap's interface, so `plan build` pins
+        their digests and a replay checks them."""
+        from pylon_shell.caps.catalog import CAPS, choose_providers
+
+        chosen = choose_providers(self.runtime, dict(self.providers))
+        components = [c for c in self.components if c.builtin not in PROVIDER_COMPONENTS.values()]
+        bindings = [b for b in self.bindings if b.provider_id in {c.id for c in components}]
+        for cap, builtin in PROVIDER_COMPONENTS.items():
+            if cap in self.capabilities and chosen.get(cap) == "component":
+                kept = self.builtin_component(builtin)
+                components.append(kept or Component(builtin, BUILTIN_PREFIX + builtin))
+                interface = CAPS[cap].interface or cap
+                bindings.append(Binding(self.root, interface, builtin, interface))
+        return replace(self, components=tuple(components), bindings=tuple(bindings))
+
     def to_json(self) -> dict[str, Any]:
         return {
             "version": self.version,
@@ -145,7 +165,9 @@ class Plan:
         }
 
     def dumps(self) -> str:
-        return json.dumps(self.to_json(), indent=2) + "\n"
+        text = json.dumps(self.to_json(), indent=2)
+        # A digest is 32 numbers: one line each would bury the plan.
+        return _NUMBER_LIST.sub(lambda m: "[" + " ".join(m.group(1).split()) + "]", text) + "\n"
 
 
 # -- loading -----------------------------------------------------------------
@@ -309,9 +331,12 @@ class _Validator:
                 )
             if (
                 location.startswith(BUILTIN_PREFIX)
-                and location[len(BUILTIN_PREFIX) :] not in RUNTIMES
+                and location[len(BUILTIN_PREFIX) :] not in BUILTIN_COMPONENTS
             ):
-                raise self.fail(f"{path}.path", f"unknown builtin component {location!r}")
+                known = ", ".join(BUILTIN_PREFIX + name for name in BUILTIN_COMPONENTS)
+                raise self.fail(
+                    f"{path}.path", f"unknown builtin component {location!r} (known: {known})"
+                )
             out.append(Component(cid, location, digest))
         return tuple(out)
 

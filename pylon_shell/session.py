@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from pylon_shell.build import Progress
+from pylon_shell.build import ComponentArtifacts, Progress
 from pylon_shell.caps.grants import Grants, Prompter
 from pylon_shell.caps.layer import CapLayer
 from pylon_shell.caps.providers.sqlite import SqliteComponentProvider
@@ -52,6 +52,10 @@ class Session:
         options = self.plan.runtime_options(inherit_stdin=self._inherit_stdin, granted=granted)
         caps = CapLayer(self.plan.runtime, self.grants, options.preopens, dict(self.plan.providers))
         caps.sqlite_factory = lambda: self._sqlite_provider(options.preopens)
+        declared = self.plan.builtin_component("sqlite-provider")
+        if declared is not None and declared.digest is not None:
+            # A plan that names the component is refused at start, not at first use.
+            self._sqlite_artifacts()
         return start_runtime(
             self.plan.runtime,
             options,
@@ -65,14 +69,10 @@ class Session:
     def _sqlite_provider(self, preopens: list[Preopen]) -> SqliteComponentProvider:
         """Start the SQLite provider component (first use only), its digest checked."""
         from pylon_shell import paths
-        from pylon_shell.build import cpython_artifacts, sqlite_provider_artifacts
-        from pylon_shell.runtimes import check_digest
+        from pylon_shell.build import cpython_artifacts
         from pylon_shell.runtimes.engine import load_component
 
-        artifacts = sqlite_provider_artifacts(self._progress)
-        declared = self.plan.builtin_component("sqlite-provider")
-        if declared is not None:
-            check_digest(declared.id, declared.digest, artifacts.wasm_sha256)
+        artifacts = self._sqlite_artifacts()
         component = load_component(artifacts.wasm, artifacts.wasm_sha256, artifacts.native)
         return SqliteComponentProvider(
             self.grants,
@@ -81,6 +81,17 @@ class Session:
             cpython_artifacts(self._progress).stdlib,
             component,
         )
+
+    def _sqlite_artifacts(self) -> ComponentArtifacts:
+        """The built SQLite provider, checked against the digest the plan trusts."""
+        from pylon_shell.build import sqlite_provider_artifacts
+        from pylon_shell.runtimes import check_digest
+
+        artifacts = sqlite_provider_artifacts(self._progress)
+        declared = self.plan.builtin_component("sqlite-provider")
+        if declared is not None:
+            check_digest(declared.id, declared.digest, artifacts.wasm_sha256)
+        return artifacts
 
     def restart(self) -> Runtime:
         """A fresh interpreter under the same plan (state is lost)."""

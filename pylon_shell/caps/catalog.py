@@ -138,5 +138,18 @@ def cap_for_module(module: str) -> Cap | None:
     return None
 
 
+def choose_providers(runtime: str, chosen: dict[str, str]) -> dict[str, str]:
+    """The provider of every cap for `runtime`: the plan's choice where that
+    runtime supports it, else the first provider that does."""
+    out = {}
+    for cap in CAPS.values():
+        usable = [p.name for p in cap.providers if runtime in p.runtimes]
+        if not usable:
+            continue
+        want = chosen.get(cap.name)
+        out[cap.name] = want if want in usable else usable[0]
+    return out
+
+
 def unknown_caps(names: list[str] | tuple[str, ...]) -> list[str]:
     return [name for name in names if name not in CAPS]

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -18,6 +19,10 @@ from typing import Literal
 Decision = Literal["once", "session", "deny"]
 #: Asks the user about a denied request: (cap, operation, target) -> decision.
 Prompter = Callable[[str, str, str], Decision]
+
+
+class CapDenied(PermissionError):
+    """A boundary call the grants refused; its message is `denial_message`."""
 
 
 @dataclass(frozen=True)
@@ -101,27 +106,40 @@ class Grants:
     def revoke(self, cap: str) -> None:
         self.set(cap, False)
 
-    def request(self, cap: str, operation: str, target: str) -> bool:
-        """Decide one request and publish it. The answer of the table, or of
-        the user when a prompter is set and the table says no."""
-        started = time.perf_counter()
+    def _decide(self, cap: str, operation: str, target: str) -> tuple[bool, str]:
+        """The answer of the table, or of the user when a prompter is set and the
+        table says no; with how it was decided."""
         if self.is_granted(cap):
-            allowed, how = True, "grant"
-        elif self.audit:
-            allowed, how = True, "audit"
-        elif self.prompter is not None:
+            return True, "grant"
+        if self.audit:
+            return True, "audit"
+        if self.prompter is not None:
             decision = self.prompter(cap, operation, target)
             if decision == "session":
                 self.grant(cap)
-            allowed, how = decision != "deny", f"prompt-{decision}"
-        else:
-            allowed, how = False, "deny"
-        self.publish(
-            CapCallEvent(
-                cap, operation, target, allowed, time.perf_counter() - started, decided_by=how
-            )
-        )
+            return decision != "deny", f"prompt-{decision}"
+        return False, "deny"
+
+    def request(self, cap: str, operation: str, target: str) -> bool:
+        """Decide one check that is not itself a call (an import) and publish it."""
+        allowed, how = self._decide(cap, operation, target)
+        self.publish(CapCallEvent(cap, operation, target, allowed, decided_by=how))
         return allowed
+
+    @contextmanager
+    def call(self, cap: str, operation: str, target: str) -> Iterator[None]:
+        """One boundary call: decided, then run, timed and published.
+
+        Raises CapDenied before the body runs when the grants say no."""
+        allowed, how = self._decide(cap, operation, target)
+        started = time.perf_counter()
+        try:
+            if not allowed:
+                raise CapDenied(denial_message(cap, operation, target))
+            yield
+        finally:
+            duration = time.perf_counter() - started
+            self.publish(CapCallEvent(cap, operation, target, allowed, duration, decided_by=how))
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         with self._lock:

@@ -8,6 +8,7 @@ preopen covers, so a provider reaches exactly what the guest could reach.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from pylon_shell.runtimes.base import Preopen
@@ -36,14 +37,17 @@ class GuestFS:
     def writable_roots(self) -> list[Path]:
         return [p.host for p in self.preopens if not p.readonly]
 
-    def rewrite_sql(self, sql: str) -> str:
-        """Guest paths inside SQL string literals, as host paths."""
+    def rewrite_sql(self, sql: str, on_path: Callable[[str], None] | None = None) -> str:
+        """Guest paths inside SQL string literals, as host paths; `on_path` hears
+        each guest path mapped (the fs cap's monitor)."""
 
         def replace(match: re.Match[str]) -> str:
             text = match.group(1).replace("''", "'")
             host = self.to_host(text) if text.startswith("/") else None
             if host is None:
                 return match.group(0)
+            if on_path is not None:
+                on_path(text)
             return "'" + str(host).replace("'", "''") + "'"
 
         return _LITERAL.sub(replace, sql)

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from pylon_shell.caps.catalog import CAPS
-from pylon_shell.caps.grants import Grants, ImportEvent
+from pylon_shell.caps.catalog import CAPS, choose_providers
+from pylon_shell.caps.grants import CapCallEvent, CapDenied, Grants, ImportEvent
 from pylon_shell.caps.guestfs import GuestFS
 from pylon_shell.caps.providers.duckdb import DuckDBProvider
 from pylon_shell.caps.values import (
@@ -40,25 +39,6 @@ MICROPYTHON_SHIMS = {
     ("duckdb", "host"): {"duckdb": "duckdb"},
     ("sqlite", "component"): {"sqlite3": "sqlite3"},
 }
-
-
-@dataclass(frozen=True)
-class CapChoice:
-    cap: str
-    provider: str
-
-
-def choose_providers(runtime: str, chosen: dict[str, str]) -> dict[str, str]:
-    """The provider of every cap for `runtime`: the plan's choice where that
-    runtime supports it, else the first provider that does."""
-    out = {}
-    for cap in CAPS.values():
-        usable = [p.name for p in cap.providers if runtime in p.runtimes]
-        if not usable:
-            continue
-        want = chosen.get(cap.name)
-        out[cap.name] = want if want in usable else usable[0]
-    return out
 
 
 class CapLayer:
@@ -122,7 +102,13 @@ class CapLayer:
                 "_sqlite3 is the interpreter's built-in SQLite; this plan serves the sqlite "
                 "cap through its provider component: use sqlite3"
             )
-        return {"modules": modules, "shims": shims, "providers": self.providers, "refuse": refuse}
+        return {
+            "modules": modules,
+            "shims": shims,
+            "providers": self.providers,
+            "refuse": refuse,
+            "roots": [preopen.guest for preopen in self.fs.preopens],
+        }
 
     # -- requests and events from the guest --------------------------------
 
@@ -137,7 +123,18 @@ class CapLayer:
                 item = json.loads(line)
             except ValueError:
                 continue
-            if item.get("k") == "import":
+            if item.get("k") == "call":
+                granted = bool(item.get("g", True))
+                self.grants.publish(
+                    CapCallEvent(
+                        cap=str(item.get("c", "?")),
+                        operation=str(item.get("o", "?")),
+                        target=str(item.get("t", "")),
+                        granted=granted,
+                        decided_by="grant" if granted else "deny",
+                    )
+                )
+            elif item.get("k") == "import":
                 importer = str(item.get("i", "?"))
                 self.grants.publish(
                     ImportEvent(
@@ -199,6 +196,8 @@ def guarded(call: Callable[..., T], *args: Any) -> T:
         return call(*args)
     except ProviderError:
         raise
+    except CapDenied as denied:
+        raise ProviderError("PermissionError", str(denied)) from None
     except Exception as error:  # noqa: BLE001 - reported to the guest and logged
         from pylon_shell.errors import log_internal_error
 

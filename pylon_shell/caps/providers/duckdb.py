@@ -15,7 +15,7 @@ import re
 import threading
 from typing import Any
 
-from pylon_shell.caps.grants import Grants, denial_message
+from pylon_shell.caps.grants import CapCallEvent, Grants
 from pylon_shell.caps.guestfs import GuestFS
 from pylon_shell.caps.values import ProviderError, ResultSet, sql_summary
 
@@ -33,14 +33,21 @@ class DuckDBProvider:
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
-    def _check(self, operation: str, target: str) -> None:
-        if not self._grants.request(CAP, operation, target):
-            raise ProviderError("PermissionError", denial_message(CAP, operation, target))
-
     def connect(self, database: str, read_only: bool) -> int:
+        with self._grants.call(CAP, "connect", database or ":memory:"):
+            connection = self._open(database, read_only)
+        with self._lock:
+            handle = next(self._ids)
+            self._connections[handle] = connection
+        return handle
+
+    def _used(self, path: str) -> None:
+        """DuckDB reaches a file of a granted directory: an fs hit."""
+        self._grants.publish(CapCallEvent("fs", "duckdb", path, True))
+
+    def _open(self, database: str, read_only: bool) -> Any:
         import duckdb
 
-        self._check("connect", database or ":memory:")
         if database in MEMORY:
             target = ":memory:"
         else:
@@ -48,9 +55,10 @@ class DuckDBProvider:
             if host is None:
                 raise ProviderError(
                     "PermissionError",
-                    f"{database} is outside the directories this plan lets duckdb use "
-                    "(grant one with --dir HOST:GUEST)",
+                    f"{database} is outside the directories this plan grants duckdb "
+                    "(the fs cap); grant one with --dir HOST:GUEST",
                 )
+            self._used(database)
             target = str(host)
         try:
             connection = duckdb.connect(
@@ -66,10 +74,7 @@ class DuckDBProvider:
             connection.execute("SET lock_configuration = true")
         except duckdb.Error as error:
             raise _failure(error) from None
-        with self._lock:
-            handle = next(self._ids)
-            self._connections[handle] = connection
-        return handle
+        return connection
 
     def _connection(self, handle: int) -> Any:
         with self._lock:
@@ -82,13 +87,13 @@ class DuckDBProvider:
         import duckdb
 
         connection = self._connection(handle)
-        self._check("execute", sql_summary(sql))
-        try:
-            connection.execute(self._fs.rewrite_sql(sql), parameters or None)
-            description = connection.description or []
-            rows = connection.fetchall() if description else []
-        except duckdb.Error as error:
-            raise _failure(error) from None
+        with self._grants.call(CAP, "execute", sql_summary(sql)):
+            try:
+                connection.execute(self._fs.rewrite_sql(sql, self._used), parameters or None)
+                description = connection.description or []
+                rows = connection.fetchall() if description else []
+            except duckdb.Error as error:
+                raise _failure(error) from None
         columns = [(str(d[0]), str(d[1])) for d in description]
         return ResultSet(columns, rows, connection.rowcount)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pylon_shell.caps.grants import Grants, denial_message
+from pylon_shell.caps.grants import Grants
 from pylon_shell.caps.values import ProviderError, ResultSet, decode, sql_summary
 from pylon_shell.runtimes.base import Preopen
 from pylon_shell.runtimes.engine import shared_engine
@@ -85,10 +85,6 @@ class SqliteComponentProvider:
             ) from None
         return result
 
-    def _check(self, operation: str, target: str) -> None:
-        if not self._grants.request(CAP, operation, target):
-            raise ProviderError("PermissionError", denial_message(CAP, operation, target))
-
     @staticmethod
     def _unwrap(result: Any) -> Any:
         """result<T, failure> as lifted: a Variant when both sides are records."""
@@ -112,32 +108,32 @@ class SqliteComponentProvider:
         )
 
     def open(self, database: str) -> int:
-        self._check("open", database or ":memory:")
-        handle = int(self._unwrap(self._invoke("open", database)))
+        with self._grants.call(CAP, "open", database or ":memory:"):
+            handle = int(self._unwrap(self._invoke("open", database)))
         self._open.add(handle)
         return handle
 
     def execute(self, handle: int, sql: str, parameters: list[Any]) -> ResultSet:
         from pylon_shell.caps.layer import wit_value
 
-        self._check("execute", sql_summary(sql))
         params = [wit_value(p) for p in parameters]
-        return self._rows(self._unwrap(self._invoke("execute", handle, sql, params)))
+        with self._grants.call(CAP, "execute", sql_summary(sql)):
+            return self._rows(self._unwrap(self._invoke("execute", handle, sql, params)))
 
     def execute_many(self, handle: int, sql: str, rows: list[list[Any]]) -> ResultSet:
         from pylon_shell.caps.layer import wit_value
 
-        self._check("execute", sql_summary(sql))
         lowered = [[wit_value(p) for p in row] for row in rows]
-        return self._rows(self._unwrap(self._invoke("execute-many", handle, sql, lowered)))
+        with self._grants.call(CAP, "execute", sql_summary(sql)):
+            return self._rows(self._unwrap(self._invoke("execute-many", handle, sql, lowered)))
 
     def execute_script(self, handle: int, script: str) -> None:
-        self._check("execute", sql_summary(script))
-        self._unwrap(self._invoke("execute-script", handle, script))
+        with self._grants.call(CAP, "execute", sql_summary(script)):
+            self._unwrap(self._invoke("execute-script", handle, script))
 
     def commit(self, handle: int) -> None:
-        self._check("commit", "")
-        self._unwrap(self._invoke("commit", handle))
+        with self._grants.call(CAP, "commit", ""):
+            self._unwrap(self._invoke("commit", handle))
 
     def rollback(self, handle: int) -> None:
         self._unwrap(self._invoke("rollback", handle))

@@ -12,11 +12,12 @@ import builtins
 import importlib
 import importlib.util
 import json
+import os
 import sys
 
 from wit_world.imports import host
 
-_settings = {"modules": {}, "shims": {}, "providers": {}, "refuse": {}}
+_settings = {"modules": {}, "shims": {}, "providers": {}, "refuse": {}, "roots": []}
 _active = False
 _events = []
 _BATCH = 64
@@ -148,7 +149,74 @@ def _gated_import(name, globals=None, locals=None, fromlist=(), level=0):
     return _original_import(name, globals, locals, fromlist, level)
 
 
+# -- the fs cap: which files the program reaches ---------------------------
+# WASI enforces the preopens; this only reports. A file inside a granted
+# directory is an fs hit (for the imports pane and `pylon trace`); one outside
+# every directory is a miss, and if the program dies of it the host is told
+# which cap would have helped.
+
+_FILE_EVENTS = frozenset(("open", "sqlite3.connect"))
+_OWN = ("/python/", os.path.dirname(__file__) + "/")
+_reported = set()
+
+
+def guest_path(path):
+    """`path` as an absolute, normalized guest path, or None (a descriptor, a URI)."""
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not isinstance(path, str) or not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    return os.path.normpath(os.path.join(os.getcwd(), path))
+
+
+def root_of(path):
+    """The granted directory that contains `path`, or None."""
+    for root in _settings["roots"]:
+        if path == root or path.startswith(root.rstrip("/") + "/"):
+            return root
+    return None
+
+
+def _audit(event, args):
+    if event not in _FILE_EVENTS or not _active or not args:
+        return
+    first = args[0]
+    if isinstance(first, str) and first.startswith(_OWN):
+        return
+    path = guest_path(first)
+    if path is None or path.startswith(_OWN):
+        return
+    granted = root_of(path) is not None
+    last_miss[0] = None if granted else path
+    if path in _reported:
+        return
+    if len(_reported) < 4096:
+        _reported.add(path)
+    emit({"k": "call", "c": "fs", "o": "open", "t": path, "g": granted})
+
+
+#: The last file the program tried outside every granted directory.
+last_miss = [None]
+
+
+def fs_denial(exc):
+    """The one line for an uncaught error that a missing fs grant explains: an
+    OSError on such a path, or SQLite's "unable to open database file" after one."""
+    path = guest_path(getattr(exc, "filename", None))
+    if path is None and "unable to open database" in str(exc):
+        path = last_miss[0]
+    if path is None or path.startswith(_OWN) or root_of(path) is not None:
+        return None
+    if _settings["roots"]:
+        return (
+            f"{type(exc).__name__}: {path} is outside the directories this plan grants "
+            "(the fs cap); grant one with --dir HOST:GUEST"
+        )
+    return f"{path} needs the fs cap, which this plan does not grant; grant it with --dir HOST:GUEST"
+
+
 def install():
     if Gate not in sys.meta_path:
         sys.meta_path.insert(0, Gate)
     builtins.__import__ = _gated_import
+    sys.addaudithook(_audit)

@@ -125,10 +125,11 @@ def _denial(exc):
         return str(exc)
     if isinstance(exc, pylon_caps.CapPermissionError):
         return "PermissionError: " + str(exc).split("\n")[0]
-    return None
+    return pylon_caps.fs_denial(exc)
 
 
 def _run(code, namespace):
+    pylon_caps.last_miss[0] = None
     try:
         exec(code, namespace)
     except SystemExit as exc:

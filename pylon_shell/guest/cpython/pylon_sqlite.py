@@ -9,6 +9,8 @@ fetchone, fetchmany, fetchall, description, rowcount, lastrowid, iteration),
 the exception hierarchy and `Row`-free tuples. Rows are fetched eagerly.
 """
 
+import sys
+
 from componentize_py_types import Err
 from wit_world.imports import sqlite as _cap
 
@@ -154,7 +156,9 @@ class Cursor:
 
 class Connection:
     def __init__(self, database):
-        self._handle = _call(_cap.open, str(database))
+        database = str(database)
+        sys.audit("sqlite3.connect", database)  # as the stdlib module does
+        self._handle = _call(_cap.open, database)
 
     def _handle_or_raise(self):
         if self._handle is None:

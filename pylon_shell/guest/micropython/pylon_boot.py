@@ -93,8 +93,9 @@ class _Module:
 
 
 def _load_shim(name, importer):
-    ns = {"__name__": name, "_bridge": _bridge, "BridgeError": BridgeError}
-    exec(host.call("shim", name), ns)
+    ns = {"__name__": name, "_bridge": _bridge, "BridgeError": BridgeError,
+          "_note_file": _note_file}
+    exec(compile(host.call("shim", name), "<pylon>", "exec"), ns)
     module = _Module()
     for key in ns:
         setattr(module, key, ns[key])
@@ -128,6 +129,49 @@ def _gated_import(name, globals=None, locals=None, fromlist=(), level=0):
 
 builtins.__import__ = _gated_import
 
+# The fs cap: WASI enforces the preopens; this reports which files the program
+# reaches (hits inside granted directories, misses outside them).
+_original_open = builtins.open
+_last_miss = [None]
+
+
+def _root_of(path):
+    for root in _settings["roots"]:
+        if path == root or path.startswith(root.rstrip("/") + "/"):
+            return root
+    return None
+
+
+_opened = set()
+
+
+def _note_file(file):
+    if isinstance(file, str) and file != ":memory:":
+        path = file if file.startswith("/") else "/" + file
+        granted = _root_of(path) is not None
+        _last_miss[0] = None if granted else path
+        if path not in _opened:
+            _opened.add(path)
+            _event({"k": "call", "c": "fs", "o": "open", "t": path, "g": granted})
+
+
+def _open(file, *args, **kwargs):
+    _note_file(file)
+    return _original_open(file, *args, **kwargs)
+
+
+builtins.open = _open
+
+
+def _fs_denial():
+    path = _last_miss[0]
+    if path is None:
+        return None
+    if _settings["roots"]:
+        return ("OSError: %s is outside the directories this plan grants (the fs cap); "
+                "grant one with --dir HOST:GUEST" % path)
+    return "%s needs the fs cap, which this plan does not grant; grant it with --dir HOST:GUEST" % path
+
 
 def _traceback(exc):
     buf = io.StringIO()
@@ -137,6 +181,7 @@ def _traceback(exc):
 
 
 def _guarded(action):
+    _last_miss[0] = None
     try:
         action()
     except SystemExit as exc:
@@ -153,6 +198,8 @@ def _guarded(action):
             reply["denial"] = str(exc)
         elif isinstance(exc, CapPermissionError):
             reply["denial"] = "PermissionError: " + str(exc).split("\n")[0]
+        elif (isinstance(exc, OSError) or "unable to open database" in str(exc)) and _fs_denial():
+            reply["denial"] = _fs_denial()
         return reply
     return {"status": "ok"}
 

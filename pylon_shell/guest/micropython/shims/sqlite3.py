@@ -119,6 +119,7 @@ class Cursor:
 
 class Connection:
     def __init__(self, database):
+        _note_file(database)  # the fs cap's monitor, as open() reports files
         self._handle = _call("sqlite.open", database)
 
     def _live(self):

@@ -1,0 +1,91 @@
+"""`pylon caps`: the catalog as a user reads it, with what backs each provider.
+
+The digest of a component provider is shown only once it is built (printing
+the catalog must not start a build); a host provider shows the version of the
+library it runs on, so "what exactly would serve this call" has an answer.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from pylon_shell.caps.catalog import CAPS, Cap, Provider
+
+#: The library a host or builtin provider runs on, by (cap, provider).
+_LIBRARIES = {("duckdb", "host"): "duckdb"}
+#: The WASI interfaces behind the caps the engine serves itself.
+_WASI_INTERFACES = {"fs": "wasi:filesystem (preopened directories)", "env": "wasi:cli/environment"}
+
+
+def _backing(cap: Cap, provider: Provider) -> str:
+    """A digest for a component, a library version for a host provider."""
+    from pylon_shell import build
+
+    if provider.kind == "component" and cap.name == "sqlite":
+        found = build.built_sqlite_provider()
+        return f"sha256:{found.wasm_sha256}" if found else "not built yet (pylon build)"
+    if provider.kind == "builtin":
+        found = build.built_cpython()
+        return f"in the interpreter, sha256:{found.wasm_sha256}" if found else "in the interpreter"
+    library = _LIBRARIES.get((cap.name, provider.name))
+    if library:
+        try:
+            return f"{library} {version(library)}"
+        except PackageNotFoundError:
+            return f"{library} (not installed: pip install {library})"
+    return "the engine (wasmtime)" if provider.kind == "wasi" else ""
+
+
+def catalog_json() -> list[dict[str, Any]]:
+    return [
+        {
+            "name": cap.name,
+            "summary": cap.summary,
+            "modules": list(cap.modules),
+            "interface": cap.interface,
+            "live": cap.live,
+            "runtimes": list(cap.runtimes),
+            "providers": [
+                {
+                    "name": p.name,
+                    "kind": p.kind,
+                    "enforcement": p.enforcement,
+                    "runtimes": list(p.runtimes),
+                    "description": p.description,
+                    "backing": _backing(cap, p),
+                }
+                for p in cap.providers
+            ],
+        }
+        for cap in CAPS.values()
+    ]
+
+
+def catalog_text() -> str:
+    lines: list[str] = []
+    for cap in catalog_json():
+        lines.append(f"{cap['name']}  {cap['summary']}")
+        modules = ", ".join(cap["modules"]) or "(none: WASI)"
+        lines.append(f"  modules     {modules}")
+        interface = cap["interface"] or _WASI_INTERFACES.get(cap["name"], "WASI")
+        lines.append(f"  interface   {interface}")
+        lines.append(f"  runtimes    {', '.join(cap['runtimes'])}")
+        if not cap["live"]:
+            lines.append("  toggles     on the next start (WASI state is fixed per instance)")
+        for index, p in enumerate(cap["providers"]):
+            label = "providers" if index == 0 else ""
+            lines.append(
+                f"  {label:<10}  {p['name']:<9} {p['kind']:<9} {p['enforcement']:<8} "
+                f"{', '.join(p['runtimes'])}"
+            )
+            lines.append(f"  {'':<10}  {'':<9} {p['description']}")
+            if p["backing"]:
+                lines.append(f"  {'':<10}  {'':<9} {p['backing']}")
+        lines.append("")
+    lines.append("boundary: the host checks the grant on every call.")
+    lines.append(
+        "policy:   the guest's import gate checks it; it keeps plans honest, but code in the"
+    )
+    lines.append("          guest could get around it.")
+    return "\n".join(lines) + "\n"
