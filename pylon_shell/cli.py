@@ -136,13 +136,25 @@ def main_parser() -> argparse.ArgumentParser:
 # -- plans from the command line ---------------------------------------------
 
 
+def load_plan_arg(value: Path) -> object:
+    """`--plan FILE`, or the name of a shipped plan (`--plan data`) when no such
+    file exists: the shipped ones are meant to be started from by name."""
+    from pylon_shell import plan as plans
+
+    name = str(value)
+    if not value.exists() and "/" not in name and not name.endswith(".json"):
+        if plans.is_shipped(name):
+            return plans.shipped(name)
+    return plans.load(value)
+
+
 def plan_from_args(args: argparse.Namespace) -> object:
     """The plan the user asked for: --plan FILE (or the default) plus the flags on top."""
     from pylon_shell import plan as plans
     from pylon_shell.plan import guest_path_problem
     from pylon_shell.runtimes.base import Preopen
 
-    base = plans.load(args.plan) if args.plan else plans.shipped("default")
+    base = load_plan_arg(args.plan) if args.plan else plans.shipped("default")
     if args.runtime and args.runtime != base.runtime:
         base = base.with_runtime(args.runtime)
     from pylon_shell.caps.catalog import CAPS

@@ -173,12 +173,17 @@ class Plan:
 # -- loading -----------------------------------------------------------------
 
 
+def is_shipped(name: str) -> bool:
+    return files("pylon_shell.plans").joinpath(f"{name}.json").is_file()
+
+
 def shipped(name: str) -> Plan:
-    """One of the plans in plans/ (default, minimal, ...)."""
+    """One of the plans in plans/ (default, minimal, data); relative host paths
+    in them are relative to the directory pylon runs in."""
     resource = files("pylon_shell.plans").joinpath(f"{name}.json")
     if not resource.is_file():
         raise PlanError("$", f"no shipped plan named {name!r}", source=f"plans/{name}.json")
-    return parse(resource.read_text(), source=f"plans/{name}.json", base=None)
+    return parse(resource.read_text(), source=f"plans/{name}.json", base=Path.cwd())
 
 
 def load(path: Path) -> Plan:
@@ -449,6 +454,12 @@ class _Validator:
         return tuple(sorted(obj.items()))
 
 
+#: Top-level guest directories the CPython component mounts for itself (the
+#: stdlib; componentize-py's bindings and app code are at /world, /bundled and
+#: numbered directories): a preopen there would shadow them.
+RESERVED_GUEST_DIRS = frozenset(("python", "world", "bundled"))
+
+
 def guest_path_problem(guest: str) -> str | None:
     """Why `guest` cannot be a preopen's path inside the sandbox, or None."""
     if not guest.startswith("/"):
@@ -456,8 +467,11 @@ def guest_path_problem(guest: str) -> str | None:
     parts = PurePosixPath(guest).parts
     if ".." in parts or "\x00" in guest:
         return f"{guest!r} must not contain .."
-    if guest == "/" or parts[1] == "python":
-        return f"{guest!r} is reserved (the stdlib is mounted at /python)"
+    if guest == "/" or parts[1] in RESERVED_GUEST_DIRS or parts[1].isdigit():
+        return (
+            f"{guest!r} is reserved (the runtime mounts its own files at /python, /world, "
+            "/bundled and /0, /1, ...); choose another guest path such as /data"
+        )
     return None
 
 

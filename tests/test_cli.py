@@ -59,7 +59,10 @@ def test_program_on_stdin(pylon, flag):
 def test_host_files_are_invisible_by_default(pylon):
     result = pylon("-c", "open('/etc/passwd')")
     assert result.status == 1
-    assert "FileNotFoundError" in result.stderr
+    assert result.stderr == (
+        "pylon: FileNotFoundError: /etc/passwd needs the fs cap, which this plan does not "
+        "grant; grant it with --dir HOST:GUEST\n"
+    )
 
 
 def test_host_environment_does_not_leak(pylon):

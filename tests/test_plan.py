@@ -15,7 +15,7 @@ def base() -> dict:
 
 
 def test_shipped_plans_load():
-    for name in ("default", "minimal"):
+    for name in ("default", "minimal", "data"):
         plan = plans.shipped(name)
         assert plan.name == name
         assert plan.runtime == "cpython"
@@ -129,6 +129,16 @@ def mutate(edit) -> PlanError:
         ),
         (
             lambda d: d.update(preopens=[{"host": "/tmp", "guest": "/python"}]),
+            "$.preopens[0].guest",
+            "reserved",
+        ),
+        (
+            lambda d: d.update(preopens=[{"host": "/tmp", "guest": "/world/x"}]),
+            "$.preopens[0].guest",
+            "reserved",
+        ),
+        (
+            lambda d: d.update(preopens=[{"host": "/tmp", "guest": "/0"}]),
             "$.preopens[0].guest",
             "reserved",
         ),

@@ -69,3 +69,17 @@ def test_digest_mismatch_refuses_to_start_naming_the_component(pylon, tmp_path):
         assert result.stdout == ""
         assert f"component '{component}' does not match the digest its plan trusts" in result.stderr
         assert result.stderr.count("\n") == 1
+
+
+def test_a_shipped_plan_by_name_maps_the_working_directory(tmp_path):
+    result = run_pylon("plan", "show", "--plan", "data", cwd=tmp_path)
+    assert result.status == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert sorted(plan["policy"]["capabilities"]) == ["duckdb", "fs", "sqlite"]
+    assert plan["preopens"] == [{"host": str(tmp_path), "guest": "/data", "readonly": False}]
+
+
+def test_an_unknown_plan_is_one_line(tmp_path):
+    result = run_pylon("--plan", "nope", "-c", "pass", cwd=tmp_path)
+    assert result.status == 2
+    assert result.stderr == "pylon: invalid plan: nope: $: no such file\n"

@@ -37,7 +37,14 @@ class CapImportError(ImportError):
 
 
 class CapPermissionError(PermissionError):
-    """A cap's provider refused a call (not granted, or outside what the plan allows)."""
+    """A cap's provider refused a call (not granted, or outside what the plan allows).
+
+    Tracebacks show it as the builtin PermissionError it is to the user; the
+    subclass only lets the session tell a cap's refusal from any other."""
+
+
+CapPermissionError.__module__ = "builtins"
+CapPermissionError.__name__ = CapPermissionError.__qualname__ = "PermissionError"
 
 
 def configure(settings):
@@ -156,7 +163,9 @@ def _gated_import(name, globals=None, locals=None, fromlist=(), level=0):
 # which cap would have helped.
 
 _FILE_EVENTS = frozenset(("open", "sqlite3.connect"))
-_OWN = ("/python/", os.path.dirname(__file__) + "/")
+# The runtime's own directories (stdlib, bindings, pylon's guest code): every
+# absolute sys.path entry when the session starts, before user code runs.
+_OWN = tuple(entry.rstrip("/") + "/" for entry in sys.path if entry.startswith("/") and entry != "/")
 _reported = set()
 
 
@@ -212,7 +221,10 @@ def fs_denial(exc):
             f"{type(exc).__name__}: {path} is outside the directories this plan grants "
             "(the fs cap); grant one with --dir HOST:GUEST"
         )
-    return f"{path} needs the fs cap, which this plan does not grant; grant it with --dir HOST:GUEST"
+    return (
+        f"{type(exc).__name__}: {path} needs the fs cap, which this plan does not grant; "
+        "grant it with --dir HOST:GUEST"
+    )
 
 
 def install():

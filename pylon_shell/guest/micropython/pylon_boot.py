@@ -51,8 +51,16 @@ class CapImportError(ImportError):
     pass
 
 
-class CapPermissionError(OSError):
-    pass
+# MicroPython has no PermissionError; cap refusals raise one, as in CPython,
+# so `except PermissionError` works the same in both runtimes. (An override of
+# builtins is seen by name lookups, not by getattr(builtins, ...).)
+try:
+    _PermissionError = PermissionError
+except NameError:
+    _PermissionError = type("PermissionError", (OSError,), {})
+    builtins.PermissionError = _PermissionError
+
+CapPermissionError = type("PermissionError", (_PermissionError,), {})
 
 
 def _flush_events():
@@ -95,7 +103,11 @@ class _Module:
 def _load_shim(name, importer):
     ns = {"__name__": name, "_bridge": _bridge, "BridgeError": BridgeError,
           "_note_file": _note_file}
-    exec(compile(host.call("shim", name), "<pylon>", "exec"), ns)
+    _importing.append(name)
+    try:
+        exec(compile(host.call("shim", name), "<pylon>", "exec"), ns)
+    finally:
+        _importing.pop()
     module = _Module()
     for key in ns:
         setattr(module, key, ns[key])
@@ -103,10 +115,16 @@ def _load_shim(name, importer):
     return module
 
 
+# MicroPython calls __import__ with globals=None, so the importer is not known
+# from the call: it is the module whose body is being imported right now, or
+# the user's program (__main__) when none is.
+_importing = ["__main__"]
+
+
 def _gated_import(name, globals=None, locals=None, fromlist=(), level=0):
     if level == 0:
         top = name.split(".")[0]
-        importer = globals.get("__name__", "?") if globals else "?"
+        importer = _importing[-1]
         cap = _settings["modules"].get(top)
         if cap is not None:
             _flush_events()
@@ -124,6 +142,11 @@ def _gated_import(name, globals=None, locals=None, fromlist=(), level=0):
         elif (name, importer) not in _seen:
             _seen.add((name, importer))
             _event({"k": "import", "m": name, "i": importer, "c": "builtin", "g": True})
+        _importing.append(name)
+        try:
+            return _original_import(name, globals, locals, fromlist, level)
+        finally:
+            _importing.pop()
     return _original_import(name, globals, locals, fromlist, level)
 
 
@@ -170,7 +193,8 @@ def _fs_denial():
     if _settings["roots"]:
         return ("OSError: %s is outside the directories this plan grants (the fs cap); "
                 "grant one with --dir HOST:GUEST" % path)
-    return "%s needs the fs cap, which this plan does not grant; grant it with --dir HOST:GUEST" % path
+    return ("OSError: %s needs the fs cap, which this plan does not grant; "
+            "grant it with --dir HOST:GUEST" % path)
 
 
 def _traceback(exc):

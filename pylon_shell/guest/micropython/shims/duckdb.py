@@ -13,6 +13,33 @@ class DatabaseError(Error):
     pass
 
 
+class ProgrammingError(DatabaseError):
+    pass
+
+
+class ConnectionException(Error):
+    pass
+
+
+# DuckDB's own exception classes (CatalogException, ParserException, ...) are
+# made on first sight, named as DuckDB names them, so `except duckdb.Error`
+# and the traceback's class name both match CPython's duckdb.
+_errors = {
+    "Error": Error,
+    "DatabaseError": DatabaseError,
+    "ProgrammingError": ProgrammingError,
+    "ConnectionException": ConnectionException,
+}
+
+
+def _error(kind, message):
+    cls = _errors.get(kind)
+    if cls is None:
+        cls = _errors[kind] = type(kind, (DatabaseError,), {})
+        globals()[kind] = cls
+    return cls(message)
+
+
 def _to_wire(value):
     if value is None:
         return ["null", None]
@@ -44,7 +71,7 @@ def _call(name, *args):
     try:
         return _bridge(name, *args)
     except BridgeError as error:
-        raise DatabaseError(error.kind + ": " + error.message)
+        raise _error(error.kind, error.message)
 
 
 class DuckDBPyConnection:
