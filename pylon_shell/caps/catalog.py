@@ -36,7 +36,8 @@ class Provider:
 class Cap:
     name: str
     summary: str
-    #: Top-level guest modules whose import needs the cap.
+    #: Guest modules whose import needs the cap, with their submodules
+    #: ("compression.zstd" covers compression.zstd._zstdfile, not compression.zlib).
     modules: tuple[str, ...]
     #: The WIT interface, or None when the power comes through WASI itself.
     interface: str | None
@@ -125,16 +126,42 @@ CAPS: dict[str, Cap] = {
                 ),
             ),
         ),
+        Cap(
+            "compression",
+            "bz2, lzma and zstd codecs, streaming as in the stdlib",
+            (
+                "bz2",
+                "_bz2",
+                "lzma",
+                "_lzma",
+                "compression.bz2",
+                "compression.lzma",
+                "compression.zstd",
+                "_zstd",
+            ),
+            _iface("compression"),
+            (
+                Provider(
+                    "host",
+                    "host",
+                    BOUNDARY,
+                    BOTH,
+                    "CPython's bz2 and lzma codecs and zstd on the host; MicroPython: one-shot",
+                ),
+            ),
+        ),
     )
 }
 
 
 def cap_for_module(module: str) -> Cap | None:
-    """The cap whose modules include `module`'s top-level package."""
-    top = module.split(".", 1)[0]
-    for cap in CAPS.values():
-        if top in cap.modules:
-            return cap
+    """The cap whose modules include `module` or a package that holds it."""
+    parts = module.split(".")
+    for end in range(len(parts), 0, -1):
+        name = ".".join(parts[:end])
+        for cap in CAPS.values():
+            if name in cap.modules:
+                return cap
     return None
 
 

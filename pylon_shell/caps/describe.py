@@ -28,6 +28,16 @@ def _backing(cap: Cap, provider: Provider) -> str:
     if provider.kind == "builtin":
         found = build.built_cpython()
         return f"in the interpreter, sha256:{found.wasm_sha256}" if found else "in the interpreter"
+    if cap.name == "compression":
+        import platform
+
+        from pylon_shell.caps.providers.compression import zstd_module
+
+        zstd = zstd_module()
+        return (
+            f"bz2 and lzma of the host's CPython {platform.python_version()}; "
+            f"zstd {zstd.zstd_version} ({zstd.__name__})"
+        )
     library = _LIBRARIES.get((cap.name, provider.name))
     if library:
         try:

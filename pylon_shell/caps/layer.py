@@ -9,6 +9,7 @@ grants table.
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -16,6 +17,7 @@ from typing import Any, TypeVar
 from pylon_shell.caps.catalog import CAPS, choose_providers
 from pylon_shell.caps.grants import CapCallEvent, CapDenied, Grants, ImportEvent
 from pylon_shell.caps.guestfs import GuestFS
+from pylon_shell.caps.providers.compression import CompressionProvider
 from pylon_shell.caps.providers.duckdb import DuckDBProvider
 from pylon_shell.caps.values import (
     ProviderError,
@@ -29,15 +31,22 @@ from pylon_shell.errors import PylonError
 from pylon_shell.runtimes.base import Preopen
 
 T = TypeVar("T")
+#: Hex characters per bridge reply: MicroPython's reply buffer is 8 MiB.
+BRIDGE_PART = 4 << 20
+#: The most one bridge call may send in parts.
+MAX_UPLOAD = 1 << 30
 
 #: Guest modules that stand in for a cap's module, per (cap, provider).
 CPYTHON_SHIMS = {
     ("duckdb", "host"): {"duckdb": "pylon_duckdb"},
     ("sqlite", "component"): {"sqlite3": "pylon_sqlite"},
+    # The stdlib's bz2, lzma and compression.zstd run unchanged over these.
+    ("compression", "host"): {"_bz2": "pylon_bz2", "_lzma": "pylon_lzma", "_zstd": "pylon_zstd"},
 }
 MICROPYTHON_SHIMS = {
     ("duckdb", "host"): {"duckdb": "duckdb"},
     ("sqlite", "component"): {"sqlite3": "sqlite3"},
+    ("compression", "host"): {"bz2": "bz2", "lzma": "lzma", "compression": "compression"},
 }
 
 
@@ -54,6 +63,10 @@ class CapLayer:
         self.fs = GuestFS(preopens)
         self.providers = choose_providers(runtime, providers or {})
         self._duckdb: DuckDBProvider | None = None
+        self._compression: CompressionProvider | None = None
+        self._pending: dict[int, str] = {}
+        self._upload: list[bytes] = []
+        self._part_keys = itertools.count(1)
         self._sqlite: Any = None
         self.sqlite_factory: Callable[[], Any] | None = None
 
@@ -64,6 +77,12 @@ class CapLayer:
         if self._duckdb is None:
             self._duckdb = DuckDBProvider(self.grants, self.fs)
         return self._duckdb
+
+    @property
+    def compression(self) -> CompressionProvider:
+        if self._compression is None:
+            self._compression = CompressionProvider(self.grants)
+        return self._compression
 
     @property
     def sqlite(self) -> Any:
@@ -83,6 +102,8 @@ class CapLayer:
             self._duckdb.close_all()
         if self._sqlite is not None:
             self._sqlite.close_all()
+        if self._compression is not None:
+            self._compression.close_all()
 
     # -- what the guests are told at session start -------------------------
 
@@ -149,6 +170,16 @@ class CapLayer:
 
     # -- the MicroPython bridge (JSON) ---------------------------------------
 
+    def _parts(self, text: str) -> str:
+        """Hex `text` as bridge replies: all of it ("=HEX") if it fits one, else
+        the first part and a key for the rest (">KEY:HEX"), which the guest
+        asks for with `more` until the last part."""
+        if len(text) <= BRIDGE_PART:
+            return "=" + text
+        key = next(self._part_keys)
+        self._pending[key] = text[BRIDGE_PART:]
+        return f">{key}:{text[:BRIDGE_PART]}"
+
     def bridge_handlers(self) -> dict[str, Callable[[str], str]]:
         def handler(call: Callable[..., Any]) -> Callable[[str], str]:
             def run(payload: str) -> str:
@@ -171,7 +202,45 @@ class CapLayer:
             decoded = [[from_json(p) for p in row] for row in rows]
             return result_to_json(self.sqlite.execute_many(handle, sql, decoded))
 
+        def raw_bytes(call: Callable[..., bytes]) -> Callable[[str], str]:
+            """A call that takes and returns bytes. MicroPython's json is quadratic
+            in the length of a string, so the bytes go as bare hex after a JSON
+            line of arguments, and come back as bare hex, in parts that each fit
+            the bridge's reply buffer ("=HEX" for the last, ">KEY:HEX" before
+            more; "!" + JSON [kind, message] for an error)."""
+
+            def run(payload: str) -> str:
+                head, _, tail = payload.partition("\n")
+                data = b"".join([*self._upload, bytes.fromhex(tail)])
+                self._upload.clear()
+                try:
+                    out = guarded(call, *json.loads(head), data)
+                except ProviderError as error:
+                    return "!" + json.dumps([error.kind, error.message])
+                return self._parts(out.hex())
+
+            return run
+
+        def put(payload: str) -> str:
+            """A part of the next raw_bytes call's input (inputs come in parts
+            so the guest never holds more than one part's hex at a time)."""
+            if sum(map(len, self._upload)) + len(payload) // 2 > MAX_UPLOAD:
+                self._upload.clear()
+                return "!" + json.dumps(["MemoryError", "more than 1 GiB in one call"])
+            self._upload.append(bytes.fromhex(payload))
+            return ""
+
+        def codec(operation: str) -> Callable[..., bytes]:
+            def run(codec_name: str, options: dict[str, Any], data: bytes) -> bytes:
+                return self.compression.one_shot(codec_name, operation, data, options)
+
+            return run
+
         return {
+            "compression.compress": raw_bytes(codec("compress")),
+            "compression.decompress": raw_bytes(codec("decompress")),
+            "more": lambda key: self._parts(self._pending.pop(int(key), "")),
+            "put": put,
             "request": lambda payload: json.dumps(self.request(*json.loads(payload))),
             "events": lambda payload: self.guest_events(payload) or "",
             "settings": lambda payload: json.dumps(self.guest_settings()),
@@ -260,16 +329,20 @@ def link_cpython(
 
         return run
 
-    def rows(call: Callable[..., ResultSet]) -> Callable[..., Any]:
-        """For result<result-set, failure>: both sides are records, so tagged."""
+    def tagged(call: Callable[..., Any]) -> Callable[..., Any]:
+        """For result<R, failure> where R is a record: both sides are records, so
+        the result must say which it is."""
 
         def run(_store: Any, *args: Any) -> Any:
             try:
-                return Variant("ok", wit_result_set(guarded(call, *args)))
+                return Variant("ok", guarded(call, *args))
             except ProviderError as error:
                 return Variant("err", wit_failure(error))
 
         return run
+
+    def rows(call: Callable[..., ResultSet]) -> Callable[..., Any]:
+        return tagged(lambda *args: wit_result_set(call(*args)))
 
     with root.add_instance(f"{package}/duckdb@{version}") as duck:
         duck.add_func("connect", untagged(lambda db, ro: layer.duckdb.connect(db, ro)))
@@ -297,3 +370,31 @@ def link_cpython(
         sql.add_func("rollback", untagged(lambda h: layer.sqlite.rollback(h)))
         sql.add_func("in-transaction", lambda _store, h: layer.sqlite.in_transaction(h))
         sql.add_func("close", lambda _store, h: layer.sqlite.close(h))
+    with root.add_instance(f"{package}/compression@{version}") as codecs:
+        codecs.add_func(
+            "create",
+            untagged(
+                lambda kind, args: layer.compression.create(kind, [py_value(a) for a in args])
+            ),
+        )
+        codecs.add_func(
+            "compress", untagged(lambda h, data, mode: layer.compression.compress(h, data, mode))
+        )
+        codecs.add_func("flush", untagged(lambda h, mode: layer.compression.flush(h, mode)))
+        codecs.add_func(
+            "decompress",
+            tagged(
+                lambda h, data, limit: wit_record(
+                    **vars(layer.compression.decompress(h, data, limit))
+                )
+            ),
+        )
+        codecs.add_func(
+            "call",
+            untagged(
+                lambda name, args: [
+                    wit_value(v) for v in layer.compression.call(name, [py_value(a) for a in args])
+                ]
+            ),
+        )
+        codecs.add_func("drop", lambda _store, h: layer.compression.drop(h))

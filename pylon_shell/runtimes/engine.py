@@ -47,6 +47,9 @@ def shared_engine() -> wasmtime.Engine:
         if _engine is None:
             import wasmtime
 
+            from pylon_shell.runtimes import fastbytes
+
+            fastbytes.install()
             config = wasmtime.Config()
             for name, value in _SETTINGS.items():
                 setattr(config, name, value)

@@ -40,7 +40,9 @@ BOOT = GUEST / "pylon_boot.py"
 SHIMS = GUEST / "shims"
 #: Largest reply the bridge can hand the guest in one call.
 RESULT_CAP = 8 * 1024 * 1024
-DEFAULT_HEAP_MIB = 64
+#: Pages of the heap cost nothing until used, so the default is roomy: a one-shot
+#: codec call on 10 MB holds the input, its hex and the output at once.
+DEFAULT_HEAP_MIB = 256
 #: Linear memory MicroPython needs besides its GC heap (stacks, static data).
 OVERHEAD_MIB = 8
 # The -c program only loads the session loop, so the loop's frames are named

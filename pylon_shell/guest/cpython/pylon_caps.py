@@ -82,13 +82,23 @@ def _origin(fullname):
     return "builtin" if fullname in sys.builtin_module_names else "stdlib"
 
 
+def cap_of(fullname):
+    """The cap of `fullname` or of the nearest package holding it that has one."""
+    modules = _settings["modules"]
+    name = fullname
+    while True:
+        cap = modules.get(name)
+        if cap is not None or "." not in name:
+            return cap
+        name = name.rpartition(".")[0]
+
+
 def _check(fullname, importer):
     """Ask for the module's cap; raise CapImportError when the host says no."""
-    top = fullname.partition(".")[0]
-    cap = _settings["modules"].get(top)
+    cap = cap_of(fullname)
     if cap is None:
         return None
-    refused = _settings["refuse"].get(top)
+    refused = _settings["refuse"].get(fullname.partition(".")[0])
     if refused:
         emit({"k": "import", "m": fullname, "i": importer, "c": cap, "g": False})
         raise CapImportError(fullname, cap, refused)
@@ -119,6 +129,10 @@ class _ShimLoader:
 
     def exec_module(self, module):
         source = importlib.import_module(self.shim)
+        load = source.__dict__.get("_load")
+        if load is not None:
+            load()  # first use: what it needs from the host, now that there is one
+            del source._load
         name = module.__name__
         module.__dict__.update(
             {k: v for k, v in source.__dict__.items() if k not in ("__name__", "__spec__")}

@@ -23,8 +23,11 @@ import traceback
 import types
 
 import pylon_caps
+import pylon_bz2  # noqa: F401 - baked into the snapshot; served as `_bz2`
 import pylon_duckdb  # noqa: F401 - baked into the snapshot; served as `duckdb`
+import pylon_lzma  # noqa: F401 - served as `_lzma`
 import pylon_sqlite  # noqa: F401 - served as `sqlite3` with the component provider
+import pylon_zstd  # noqa: F401 - served as `_zstd`
 import wit_world
 from wit_world.exports import session
 from wit_world.imports import host

@@ -96,12 +96,45 @@ def _bridge(name, *args):
     return reply["ok"]
 
 
+_PART = 1 << 20
+
+
+def _bridge_bytes(name, args, data):
+    """A provider call that takes and returns bytes: bare hex both ways, since
+    MicroPython's json is slow on long strings (see CapLayer.bridge_handlers)."""
+    _flush_events()
+    view = memoryview(data)
+    start = 0
+    while len(view) - start > _PART:
+        # The input in parts too: the heap never holds all of it as hex.
+        problem = host.call("put", bytes(view[start : start + _PART]).hex())
+        if problem:
+            raise MemoryError(json.loads(problem[1:])[1])
+        start += _PART
+    reply = host.call(name, json.dumps(args) + "\n" + bytes(view[start:]).hex())
+    parts = []
+    while True:
+        tag = reply[0]
+        if tag == "!":
+            kind, message = json.loads(reply[1:])
+            if kind == "PermissionError":
+                raise CapPermissionError(message)
+            raise BridgeError(kind, message)
+        if tag == "=":
+            parts.append(bytes.fromhex(reply[1:]))
+            return parts[0] if len(parts) == 1 else b"".join(parts)
+        key, _, text = reply[1:].partition(":")
+        parts.append(bytes.fromhex(text))
+        reply = host.call("more", key)
+
+
 class _Module:
     pass
 
 
 def _load_shim(name, importer):
-    ns = {"__name__": name, "_bridge": _bridge, "BridgeError": BridgeError,
+    ns = {"__name__": name, "_bridge": _bridge, "_bridge_bytes": _bridge_bytes,
+          "BridgeError": BridgeError,
           "_note_file": _note_file}
     _importing.append(name)
     try:
@@ -121,11 +154,27 @@ def _load_shim(name, importer):
 _importing = ["__main__"]
 
 
+def _cap_of(name):
+    """The cap of `name` or of the nearest package holding it that has one."""
+    while True:
+        cap = _settings["modules"].get(name)
+        if cap is not None or "." not in name:
+            return cap
+        name = name.rpartition(".")[0]
+
+
 def _gated_import(name, globals=None, locals=None, fromlist=(), level=0):
     if level == 0:
         top = name.split(".")[0]
         importer = _importing[-1]
-        cap = _settings["modules"].get(top)
+        cap = _cap_of(name)
+        if cap is None and fromlist and top in _settings["shims"]:
+            # `from compression import zstd`: the cap is the submodule's.
+            for item in fromlist:
+                cap = _cap_of(name + "." + item)
+                if cap is not None:
+                    name = name + "." + item
+                    break
         if cap is not None:
             _flush_events()
             granted = json.loads(host.call("request", json.dumps([cap, "import", name])))

@@ -1,0 +1,27 @@
+"""Runs INSIDE the CPython guest as `_bz2`, so the stdlib's bz2 module (and
+tarfile, and compression.bz2) work unchanged over pylon:cap/compression."""
+
+import pylon_codecs
+
+_OWN = {}
+
+
+class BZ2Compressor:
+    def __init__(self, compresslevel=9, /):
+        if not 1 <= compresslevel <= 9:
+            raise ValueError("compresslevel must be between 1 and 9")
+        self._handle = pylon_codecs.Handle(_OWN, "bz2-compressor", compresslevel)
+
+    def compress(self, data, /):
+        return pylon_codecs.compress(_OWN, self._handle, data)
+
+    def flush(self):
+        return pylon_codecs.flush(_OWN, self._handle)
+
+
+class BZ2Decompressor(pylon_codecs.Decompressor):
+    def __init__(self):
+        super().__init__(_OWN, "bz2-decompressor")
+
+
+BZ2Compressor.__module__ = BZ2Decompressor.__module__ = "_bz2"

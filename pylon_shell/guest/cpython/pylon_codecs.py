@@ -1,0 +1,142 @@
+"""Runs INSIDE the CPython guest: what the _bz2, _lzma and _zstd stand-ins share.
+
+Each codec object is a handle to the host's own codec object (pylon:cap/
+compression), so the stdlib's rules hold because the stdlib's code runs them.
+This side only moves bytes: in pieces of at most CHUNK per call (one call
+must not copy too much between host and guest), re-assembled so the caller
+sees exactly what one call to the codec would have given.
+"""
+
+import builtins
+
+from componentize_py_types import Err
+from wit_world.imports import compression as _cap
+
+import pylon_caps
+import pylon_values
+
+CHUNK = 1 << 20
+_constants = []
+
+
+def constants():
+    """The host codecs' constants (fetched once)."""
+    if not _constants:
+        _constants.append(function({}, "constants")[0])
+    return _constants[0]
+
+
+def _error(failure, own):
+    if failure.kind == "PermissionError":
+        return pylon_caps.CapPermissionError(failure.message)
+    cls = own.get(failure.kind) or getattr(builtins, failure.kind, None)
+    if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+        cls = OSError
+    return cls(failure.message)
+
+
+def call(own, function, *args):
+    """A host call; its failure raised as `own[kind]` (the module's error
+    classes) or the builtin exception of that name."""
+    try:
+        return function(*args)
+    except Err as err:
+        raise _error(err.value, own) from None
+
+
+def function(own, name, *args):
+    """One of the codec modules' functions on the host."""
+    values = call(own, _cap.call, name, [pylon_values.to_wire(a) for a in args])
+    return [pylon_values.from_wire(v) for v in values]
+
+
+def as_bytes(data):
+    """What the codecs accept: any bytes-like object, as bytes."""
+    if isinstance(data, bytes):
+        return data
+    return memoryview(data).cast("B").tobytes()
+
+
+class Handle:
+    """A host codec object, dropped when the guest object is."""
+
+    __slots__ = ("id",)
+
+    def __init__(self, own, kind, *args):
+        self.id = None
+        self.id = call(own, _cap.create, kind, [pylon_values.to_wire(a) for a in args])
+
+    def __del__(self):
+        if self.id is not None:
+            try:
+                _cap.drop(self.id)
+            except Exception:
+                pass
+
+
+def compress(own, handle, data, mode=-1, continue_mode=-1):
+    data = as_bytes(data)
+    if len(data) <= CHUNK:
+        return call(own, _cap.compress, handle.id, data, mode)
+    out = []
+    for start in range(0, len(data), CHUNK):
+        last = start + CHUNK >= len(data)
+        piece = data[start : start + CHUNK]
+        out.append(call(own, _cap.compress, handle.id, piece, mode if last else continue_mode))
+    return b"".join(out)
+
+
+def flush(own, handle, mode=-1):
+    return call(own, _cap.flush, handle.id, mode)
+
+
+class Decompressor:
+    """The decompressor side of every codec: the stdlib's decompress() contract."""
+
+    def __init__(self, own, kind, *args):
+        self._own = own
+        self._handle = Handle(own, kind, *args)
+        self._eof = False
+        self._needs_input = True
+        self._unused_data = b""
+        self._check = -1
+
+    @property
+    def eof(self):
+        return self._eof
+
+    @property
+    def needs_input(self):
+        return self._needs_input
+
+    @property
+    def unused_data(self):
+        return self._unused_data
+
+    def decompress(self, data, max_length=-1):
+        data = as_bytes(data)
+        pieces = [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)] or [b""]
+        out = []
+        got = 0
+        for index, piece in enumerate(pieces):
+            while True:
+                if max_length < 0:
+                    limit = CHUNK
+                else:
+                    limit = min(CHUNK, max_length - got)
+                result = call(self._own, _cap.decompress, self._handle.id, piece, limit)
+                piece = b""
+                out.append(result.data)
+                got += len(result.data)
+                self._eof = result.eof
+                self._needs_input = result.needs_input
+                self._unused_data = result.unused_data
+                self._check = result.check
+                if result.eof:
+                    # What one call would have left over: the rest of the input too.
+                    self._unused_data += b"".join(pieces[index + 1 :])
+                    return b"".join(out)
+                if result.needs_input or (max_length >= 0 and got >= max_length):
+                    break
+                # The host stopped at this call's CHUNK of output with more to give.
+        return b"".join(out)
