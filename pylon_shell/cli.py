@@ -142,7 +142,7 @@ def load_plan_arg(value: Path) -> object:
     from pylon_shell import plan as plans
 
     name = str(value)
-    if not value.exists() and "/" not in name and not name.endswith(".json"):
+    if not value.is_file() and "/" not in name and not name.endswith(".json"):
         if plans.is_shipped(name):
             return plans.shipped(name)
     return plans.load(value)

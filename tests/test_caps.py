@@ -296,3 +296,19 @@ def test_preopens_apply_only_when_fs_is_granted(built, tmp_path):
     finally:
         session.close()
     assert isinstance(outcome, Raised) and outcome.type_name == "FileNotFoundError"
+
+
+@pytest.mark.parametrize(
+    ("flag", "module", "error"),
+    [
+        ("--mp", "sqlite3", "NotSupportedError"),
+        ("--cp", "duckdb", "NotImplementedError"),
+        ("--mp", "duckdb", "NotImplementedError"),
+    ],
+)
+def test_named_parameters_are_refused_not_bound_as_keys(pylon, flag, module, error):
+    connect = "sqlite3.connect(':memory:')" if module == "sqlite3" else "duckdb.connect()"
+    code = f"import {module}\n{connect}.execute('select 1', {{'x': 5}})"
+    result = pylon(flag, "--cap", module.rstrip("3"), "-c", code)
+    assert result.status == 1
+    assert error in result.stderr and "named parameters" in result.stderr

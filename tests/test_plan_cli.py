@@ -83,3 +83,10 @@ def test_an_unknown_plan_is_one_line(tmp_path):
     result = run_pylon("--plan", "nope", "-c", "pass", cwd=tmp_path)
     assert result.status == 2
     assert result.stderr == "pylon: invalid plan: nope: $: no such file\n"
+
+
+def test_a_directory_named_like_a_shipped_plan_does_not_hide_it(tmp_path):
+    (tmp_path / "data").mkdir()
+    result = run_pylon("plan", "show", "--plan", "data", cwd=tmp_path)
+    assert result.status == 0, result.stderr
+    assert json.loads(result.stdout)["name"] == "data"

@@ -150,3 +150,28 @@ def test_caps_prints_the_catalog(pylon):
     component = next(p for p in sqlite["providers"] if p["kind"] == "component")
     # The provider is built by now (the fixtures built it): its digest is shown.
     assert component["backing"].startswith("sha256:") or "not built" in component["backing"]
+
+
+@pytest.mark.parametrize("flag", FLAGS)
+def test_relative_paths_after_chdir_keep_their_directory(pylon, tmp_path, flag):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "in.txt").write_text("hi")
+    script = tmp_path / "rel.py"
+    script.write_text("import os\nos.chdir('/data')\nprint(open('in.txt').read())\n")
+    plan_path = tmp_path / "plan.json"
+    traced = pylon("trace", flag, "--dir", f"{data}:/data", "-o", str(plan_path), str(script))
+    assert (traced.status, traced.stdout) == (0, "hi\n"), traced.stderr
+    assert "/data/in.txt" in traced.stderr and "refused" not in traced.stderr
+    assert json.loads(plan_path.read_text())["policy"]["capabilities"] == ["fs"]
+
+
+@pytest.mark.parametrize("way", [("--mp",), ("--cp", "--provider", "sqlite=component")])
+def test_a_provider_database_by_relative_name_needs_no_directory(pylon, tmp_path, way):
+    script = tmp_path / "count.py"
+    script.write_text("import sqlite3\nsqlite3.connect('trace-count.db').execute('select 1')\n")
+    plan_path = tmp_path / "plan.json"
+    traced = pylon("trace", *way, "-o", str(plan_path), str(script))
+    assert traced.status == 0, traced.stderr
+    assert "refused" not in traced.stderr
+    assert json.loads(plan_path.read_text())["policy"]["capabilities"] == ["sqlite"]

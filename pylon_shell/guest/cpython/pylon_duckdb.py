@@ -73,6 +73,11 @@ class DuckDBPyConnection:
 
     def execute(self, query, parameters=None):
         self._ensure_open()
+        if isinstance(parameters, dict):
+            # DuckDB's $name parameters need the names on the wire: not yet.
+            raise NotImplementedError(
+                "named parameters ($name with a dict) are not supported yet; use ? with a list"
+            )
         params = [pylon_values.to_wire(p) for p in (parameters or [])]
         result = _call(_cap.execute, self._handle, query, params)
         self._rows = pylon_values.rows_from_wire(result)

@@ -157,7 +157,10 @@ class Cursor:
 class Connection:
     def __init__(self, database):
         database = str(database)
-        sys.audit("sqlite3.connect", database)  # as the stdlib module does
+        if database.startswith("/"):
+            # As the stdlib module does, for the fs cap's monitor; a relative
+            # name lives in the provider's own /db, not in the guest's files.
+            sys.audit("sqlite3.connect", database)
         self._handle = _call(_cap.open, database)
 
     def _handle_or_raise(self):

@@ -9,6 +9,7 @@ import builtins
 import host
 import io
 import json
+import os
 import sys
 
 _orig_print = builtins.print
@@ -217,9 +218,24 @@ def _root_of(path):
 _opened = set()
 
 
+def _absolute(path):
+    """`path` against the working directory, with . and .. resolved (MicroPython
+    has no os.path)."""
+    if not path.startswith("/"):
+        path = os.getcwd().rstrip("/") + "/" + path
+    parts = []
+    for part in path.split("/"):
+        if part == "..":
+            if parts:
+                parts.pop()
+        elif part and part != ".":
+            parts.append(part)
+    return "/" + "/".join(parts)
+
+
 def _note_file(file):
     if isinstance(file, str) and file != ":memory:":
-        path = file if file.startswith("/") else "/" + file
+        path = _absolute(file)
         granted = _root_of(path) is not None
         _last_miss[0] = None if granted else path
         if path not in _opened:

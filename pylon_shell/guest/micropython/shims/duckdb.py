@@ -85,6 +85,11 @@ class DuckDBPyConnection:
     def execute(self, query, parameters=None):
         if self._handle is None:
             raise Error("Connection already closed!")
+        if isinstance(parameters, dict):
+            # DuckDB's $name parameters need the names on the wire: not yet.
+            raise NotImplementedError(
+                "named parameters ($name with a dict) are not supported yet; use ? with a list"
+            )
         params = [_to_wire(p) for p in (parameters or [])]
         result = _call("duckdb.execute", self._handle, query, params)
         self._rows = [tuple(_from_wire(v) for v in row) for row in result["rows"]]

@@ -26,6 +26,18 @@ class ProgrammingError(DatabaseError):
     pass
 
 
+class NotSupportedError(DatabaseError):
+    pass
+
+
+def _params(parameters):
+    if isinstance(parameters, dict):
+        raise NotSupportedError(
+            "named parameters are not supported by the sqlite provider component; use ?"
+        )
+    return [_to_wire(p) for p in parameters]
+
+
 _ERRORS = {
     "Error": Error,
     "DatabaseError": DatabaseError,
@@ -89,12 +101,11 @@ class Cursor:
 
     def execute(self, sql, parameters=()):
         handle = self.connection._live()
-        params = [_to_wire(p) for p in parameters]
-        return self._load(_call("sqlite.execute", handle, sql, params))
+        return self._load(_call("sqlite.execute", handle, sql, _params(parameters)))
 
     def executemany(self, sql, seq_of_parameters):
         handle = self.connection._live()
-        rows = [[_to_wire(p) for p in row] for row in seq_of_parameters]
+        rows = [_params(row) for row in seq_of_parameters]
         return self._load(_call("sqlite.execute_many", handle, sql, rows))
 
     def fetchone(self):
@@ -119,7 +130,10 @@ class Cursor:
 
 class Connection:
     def __init__(self, database):
-        _note_file(database)  # the fs cap's monitor, as open() reports files
+        if database.startswith("/"):
+            # A file of the guest's directories (the fs cap's monitor, as open()
+            # reports files); a relative name lives in the provider's own /db.
+            _note_file(database)
         self._handle = _call("sqlite.open", database)
 
     def _live(self):
