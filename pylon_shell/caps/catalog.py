@@ -150,6 +150,21 @@ CAPS: dict[str, Cap] = {
                 ),
             ),
         ),
+        Cap(
+            "crypto",
+            "hashlib.pbkdf2_hmac and hashlib.scrypt, AEAD, Ed25519 and X25519 (pylon.crypto)",
+            ("pylon.crypto",),
+            _iface("crypto"),
+            (
+                Provider(
+                    "host",
+                    "host",
+                    BOUNDARY,
+                    BOTH,
+                    "the host's OpenSSL (hashlib) and the cryptography package",
+                ),
+            ),
+        ),
     )
 }
 

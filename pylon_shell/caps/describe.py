@@ -13,7 +13,7 @@ from typing import Any
 from pylon_shell.caps.catalog import CAPS, Cap, Provider
 
 #: The library a host or builtin provider runs on, by (cap, provider).
-_LIBRARIES = {("duckdb", "host"): "duckdb"}
+_LIBRARIES = {("duckdb", "host"): "duckdb", ("crypto", "host"): "cryptography"}
 #: The WASI interfaces behind the caps the engine serves itself.
 _WASI_INTERFACES = {"fs": "wasi:filesystem (preopened directories)", "env": "wasi:cli/environment"}
 

@@ -18,6 +18,7 @@ from pylon_shell.caps.catalog import CAPS, choose_providers
 from pylon_shell.caps.grants import CapCallEvent, CapDenied, Grants, ImportEvent
 from pylon_shell.caps.guestfs import GuestFS
 from pylon_shell.caps.providers.compression import CompressionProvider
+from pylon_shell.caps.providers.crypto import CryptoProvider
 from pylon_shell.caps.providers.duckdb import DuckDBProvider
 from pylon_shell.caps.values import (
     ProviderError,
@@ -33,6 +34,17 @@ from pylon_shell.runtimes.base import Preopen
 T = TypeVar("T")
 #: Hex characters per bridge reply: MicroPython's reply buffer is 8 MiB.
 BRIDGE_PART = 4 << 20
+#: pylon.crypto's calls over the MicroPython bridge: which arguments are bytes.
+MICROPYTHON_CRYPTO_BYTES = {
+    "pbkdf2_hmac": (1, 2),
+    "scrypt": (0, 1),
+    "aead_encrypt": (1, 2, 3, 4),
+    "aead_decrypt": (1, 2, 3, 4),
+    "public_key": (1,),
+    "ed25519_sign": (0, 1),
+    "ed25519_verify": (0, 1, 2),
+    "x25519_exchange": (0, 1),
+}
 #: The most one bridge call may send in parts.
 MAX_UPLOAD = 1 << 30
 
@@ -42,11 +54,13 @@ CPYTHON_SHIMS = {
     ("sqlite", "component"): {"sqlite3": "pylon_sqlite"},
     # The stdlib's bz2, lzma and compression.zstd run unchanged over these.
     ("compression", "host"): {"_bz2": "pylon_bz2", "_lzma": "pylon_lzma", "_zstd": "pylon_zstd"},
+    ("crypto", "host"): {"pylon.crypto": "pylon_crypto"},
 }
 MICROPYTHON_SHIMS = {
     ("duckdb", "host"): {"duckdb": "duckdb"},
     ("sqlite", "component"): {"sqlite3": "sqlite3"},
     ("compression", "host"): {"bz2": "bz2", "lzma": "lzma", "compression": "compression"},
+    ("crypto", "host"): {"pylon": "pylon"},
 }
 
 
@@ -64,6 +78,7 @@ class CapLayer:
         self.providers = choose_providers(runtime, providers or {})
         self._duckdb: DuckDBProvider | None = None
         self._compression: CompressionProvider | None = None
+        self._crypto: CryptoProvider | None = None
         self._pending: dict[int, str] = {}
         self._upload: list[bytes] = []
         self._part_keys = itertools.count(1)
@@ -83,6 +98,12 @@ class CapLayer:
         if self._compression is None:
             self._compression = CompressionProvider(self.grants)
         return self._compression
+
+    @property
+    def crypto(self) -> CryptoProvider:
+        if self._crypto is None:
+            self._crypto = CryptoProvider(self.grants)
+        return self._crypto
 
     @property
     def sqlite(self) -> Any:
@@ -129,6 +150,8 @@ class CapLayer:
             "providers": self.providers,
             "refuse": refuse,
             "roots": [preopen.guest for preopen in self.fs.preopens],
+            # Packages that exist only to hold a shimmed module (pylon for pylon.crypto).
+            "packages": sorted({name.rpartition(".")[0] for name in shims if "." in name}),
         }
 
     # -- requests and events from the guest --------------------------------
@@ -236,7 +259,25 @@ class CapLayer:
 
             return run
 
+        def crypto(name: str) -> Callable[[str], str]:
+            """pylon.crypto for MicroPython: its bytes arguments and results as
+            hex in the JSON (keys and messages are small)."""
+            method = getattr(CryptoProvider, name)
+            positions = MICROPYTHON_CRYPTO_BYTES[name]
+
+            def run(*args: Any) -> Any:
+                decoded = [
+                    bytes.fromhex(a) if i in positions and a is not None else a
+                    for i, a in enumerate(args)
+                ]
+                out = method(self.crypto, *decoded)
+                return out.hex() if isinstance(out, bytes) else out
+
+            return handler(run)
+
         return {
+            **{f"crypto.{name}": crypto(name) for name in MICROPYTHON_CRYPTO_BYTES},
+            "crypto.random_bytes": handler(lambda n: self.crypto.random_bytes(n).hex()),
             "compression.compress": raw_bytes(codec("compress")),
             "compression.decompress": raw_bytes(codec("decompress")),
             "more": lambda key: self._parts(self._pending.pop(int(key), "")),
@@ -398,3 +439,18 @@ def link_cpython(
             ),
         )
         codecs.add_func("drop", lambda _store, h: layer.compression.drop(h))
+    with root.add_instance(f"{package}/crypto@{version}") as crypto:
+        for name in (
+            "pbkdf2-hmac",
+            "scrypt",
+            "aead-encrypt",
+            "aead-decrypt",
+            "public-key",
+            "ed25519-sign",
+            "ed25519-verify",
+            "x25519-exchange",
+        ):
+            method = getattr(layer.crypto.__class__, name.replace("-", "_"))
+            crypto.add_func(
+                name, untagged(lambda *args, method=method: method(layer.crypto, *args))
+            )

@@ -140,6 +140,14 @@ class _ShimLoader:
         module.__name__ = name
 
 
+class _PackageLoader:
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        pass
+
+
 class Gate:
     """A meta path finder in front of all others: sees every module load."""
 
@@ -147,6 +155,9 @@ class Gate:
     def find_spec(cls, fullname, path=None, target=None):
         if not _active:
             return None
+        if fullname in _settings.get("packages", ()):
+            # A package that only holds shimmed modules (pylon for pylon.crypto).
+            return importlib.util.spec_from_loader(fullname, _PackageLoader(), is_package=True)
         importer = _importer()
         if _check(fullname, importer) is None:
             emit({"k": "import", "m": fullname, "i": importer, "c": _origin(fullname), "g": True})

@@ -24,6 +24,7 @@ import types
 
 import pylon_caps
 import pylon_bz2  # noqa: F401 - baked into the snapshot; served as `_bz2`
+import pylon_crypto  # noqa: F401 - served as `pylon.crypto`; adds hashlib's KDFs
 import pylon_duckdb  # noqa: F401 - baked into the snapshot; served as `duckdb`
 import pylon_lzma  # noqa: F401 - served as `_lzma`
 import pylon_sqlite  # noqa: F401 - served as `sqlite3` with the component provider

@@ -169,13 +169,19 @@ def _gated_import(name, globals=None, locals=None, fromlist=(), level=0):
         top = name.split(".")[0]
         importer = _importing[-1]
         cap = _cap_of(name)
-        if cap is None and fromlist and top in _settings["shims"]:
-            # `from compression import zstd`: the cap is the submodule's.
-            for item in fromlist:
+        if cap is None and top in _settings["shims"]:
+            # `from compression import zstd`, `import pylon`: in MicroPython the
+            # shim is the whole package, so the cap is its submodules'.
+            for item in fromlist or ():
                 cap = _cap_of(name + "." + item)
                 if cap is not None:
                     name = name + "." + item
                     break
+            else:
+                for module in _settings["modules"]:
+                    if module.startswith(name + "."):
+                        cap = _settings["modules"][module]
+                        break
         if cap is not None:
             _flush_events()
             granted = json.loads(host.call("request", json.dumps([cap, "import", name])))

@@ -1,0 +1,249 @@
+"""Runs INSIDE the CPython guest as `pylon.crypto`, over pylon:cap/crypto; it
+also gives hashlib the pbkdf2_hmac and scrypt that an interpreter without
+OpenSSL lacks (they check the cap on each call, so `import hashlib` never needs
+it).
+
+The names follow the `cryptography` package (AESGCM, ChaCha20Poly1305,
+Ed25519PrivateKey, X25519PrivateKey, InvalidTag, InvalidSignature), so code
+written for it reads the same. Private keys are bytes held here; each
+operation is one stateless call to the host.
+"""
+
+import builtins
+import hashlib
+import os
+
+from componentize_py_types import Err
+from wit_world.imports import crypto as _cap
+
+import pylon_caps
+
+__all__ = [
+    "AESGCM",
+    "ChaCha20Poly1305",
+    "Ed25519PrivateKey",
+    "Ed25519PublicKey",
+    "X25519PrivateKey",
+    "X25519PublicKey",
+    "InvalidTag",
+    "InvalidSignature",
+    "pbkdf2_hmac",
+    "scrypt",
+]
+
+
+class InvalidTag(Exception):
+    """The ciphertext or its associated data were altered (or the key is wrong)."""
+
+
+class InvalidSignature(Exception):
+    """The signature does not match the message and key."""
+
+
+_ERRORS = {"InvalidTag": InvalidTag, "InvalidSignature": InvalidSignature}
+
+
+def _call(function, *args):
+    try:
+        return function(*args)
+    except Err as err:
+        failure = err.value
+        if failure.kind == "PermissionError":
+            raise pylon_caps.CapPermissionError(failure.message) from None
+        cls = _ERRORS.get(failure.kind) or getattr(builtins, failure.kind, None)
+        if not (isinstance(cls, type) and issubclass(cls, Exception)):
+            cls = ValueError
+        raise cls(failure.message) from None
+
+
+def _bytes(value, name):
+    if isinstance(value, str):
+        raise TypeError(f"{name}: Strings must be encoded before hashing")
+    return memoryview(value).cast("B").tobytes()
+
+
+# -- hashlib's KDFs ----------------------------------------------------------
+
+
+def pbkdf2_hmac(hash_name, password, salt, iterations, dklen=None):
+    """Password based key derivation function 2 (PKCS #5 v2.0) with HMAC as
+    pseudorandom function, as hashlib.pbkdf2_hmac."""
+    if not isinstance(hash_name, str):
+        raise TypeError(f"pbkdf2_hmac() argument 'hash_name' must be str, not {type(hash_name).__name__}")
+    length = dklen  # option<u64>: None or the value
+    return _call(
+        _cap.pbkdf2_hmac,
+        hash_name,
+        _bytes(password, "password"),
+        _bytes(salt, "salt"),
+        iterations,
+        length,
+    )
+
+
+def scrypt(password, *, salt=None, n=None, r=None, p=None, maxmem=0, dklen=64):
+    """scrypt password-based key derivation function, as hashlib.scrypt."""
+    if salt is None or n is None or r is None or p is None:
+        raise TypeError("scrypt() missing required argument 'salt', 'n', 'r' or 'p'")
+    return _call(
+        _cap.scrypt, _bytes(password, "password"), _bytes(salt, "salt"), n, r, p, maxmem, dklen
+    )
+
+
+if not hasattr(hashlib, "pbkdf2_hmac"):
+    hashlib.pbkdf2_hmac = pbkdf2_hmac
+    hashlib.__all__ += ("pbkdf2_hmac",)
+if not hasattr(hashlib, "scrypt"):
+    hashlib.scrypt = scrypt
+    hashlib.__all__ += ("scrypt",)
+
+
+# -- AEAD ----------------------------------------------------------------------
+
+
+class _AEAD:
+    _algorithm = ""
+    _key_sizes = ()
+
+    def __init__(self, key):
+        key = _bytes(key, "key")
+        if len(key) not in self._key_sizes:
+            raise ValueError(f"{type(self).__name__} key must be {' or '.join(str(8 * n) for n in self._key_sizes)} bits.")
+        self._key = key
+
+    def encrypt(self, nonce, data, associated_data):
+        aad = None if associated_data is None else _bytes(associated_data, "associated_data")
+        return _call(_cap.aead_encrypt, self._algorithm, self._key, _bytes(nonce, "nonce"), _bytes(data, "data"), aad)
+
+    def decrypt(self, nonce, data, associated_data):
+        aad = None if associated_data is None else _bytes(associated_data, "associated_data")
+        return _call(_cap.aead_decrypt, self._algorithm, self._key, _bytes(nonce, "nonce"), _bytes(data, "data"), aad)
+
+
+class AESGCM(_AEAD):
+    """AES in Galois/Counter Mode; 128, 192 or 256-bit keys, 12-byte nonces."""
+
+    _algorithm = "aes-gcm"
+    _key_sizes = (16, 24, 32)
+
+    @staticmethod
+    def generate_key(bit_length):
+        if bit_length not in (128, 192, 256):
+            raise ValueError("bit_length must be 128, 192, or 256")
+        return os.urandom(bit_length // 8)
+
+
+class ChaCha20Poly1305(_AEAD):
+    """ChaCha20 with Poly1305 (RFC 8439); 256-bit keys, 12-byte nonces."""
+
+    _algorithm = "chacha20-poly1305"
+    _key_sizes = (32,)
+
+    @staticmethod
+    def generate_key():
+        return os.urandom(32)
+
+
+# -- Ed25519 and X25519 ------------------------------------------------------
+
+
+class Ed25519PublicKey:
+    def __init__(self, raw):
+        self._raw = raw
+
+    @classmethod
+    def from_public_bytes(cls, data):
+        data = _bytes(data, "data")
+        if len(data) != 32:
+            raise ValueError("An Ed25519 public key is 32 bytes long")
+        return cls(data)
+
+    def public_bytes_raw(self):
+        return self._raw
+
+    def verify(self, signature, data):
+        ok = _call(_cap.ed25519_verify, self._raw, _bytes(signature, "signature"), _bytes(data, "data"))
+        if not ok:
+            raise InvalidSignature()
+
+    def __eq__(self, other):
+        return isinstance(other, Ed25519PublicKey) and other._raw == self._raw
+
+    __hash__ = None
+
+
+class Ed25519PrivateKey:
+    def __init__(self, raw):
+        self._raw = raw
+
+    @classmethod
+    def generate(cls):
+        return cls(os.urandom(32))
+
+    @classmethod
+    def from_private_bytes(cls, data):
+        data = _bytes(data, "data")
+        if len(data) != 32:
+            raise ValueError("An Ed25519 private key is 32 bytes long")
+        return cls(data)
+
+    def private_bytes_raw(self):
+        return self._raw
+
+    def public_key(self):
+        return Ed25519PublicKey(_call(_cap.public_key, "ed25519", self._raw))
+
+    def sign(self, data):
+        return _call(_cap.ed25519_sign, self._raw, _bytes(data, "data"))
+
+
+class X25519PublicKey:
+    def __init__(self, raw):
+        self._raw = raw
+
+    @classmethod
+    def from_public_bytes(cls, data):
+        data = _bytes(data, "data")
+        if len(data) != 32:
+            raise ValueError("An X25519 public key is 32 bytes long")
+        return cls(data)
+
+    def public_bytes_raw(self):
+        return self._raw
+
+    def __eq__(self, other):
+        return isinstance(other, X25519PublicKey) and other._raw == self._raw
+
+    __hash__ = None
+
+
+class X25519PrivateKey:
+    def __init__(self, raw):
+        self._raw = raw
+
+    @classmethod
+    def generate(cls):
+        return cls(os.urandom(32))
+
+    @classmethod
+    def from_private_bytes(cls, data):
+        data = _bytes(data, "data")
+        if len(data) != 32:
+            raise ValueError("An X25519 private key is 32 bytes long")
+        return cls(data)
+
+    def private_bytes_raw(self):
+        return self._raw
+
+    def public_key(self):
+        return X25519PublicKey(_call(_cap.public_key, "x25519", self._raw))
+
+    def exchange(self, peer_public_key):
+        if not isinstance(peer_public_key, X25519PublicKey):
+            raise TypeError("peer_public_key must be an X25519PublicKey")
+        return _call(_cap.x25519_exchange, self._raw, peer_public_key._raw)
+
+
+for _cls in (InvalidTag, InvalidSignature, AESGCM, ChaCha20Poly1305, Ed25519PublicKey,
+             Ed25519PrivateKey, X25519PublicKey, X25519PrivateKey):
+    _cls.__module__ = "pylon.crypto"

@@ -1,0 +1,150 @@
+# Runs INSIDE the MicroPython guest as `pylon` (with .crypto): the crypto cap
+# over the host bridge, with the names of the CPython guest's pylon.crypto.
+# Bytes travel as hex; keys are generated on the host (MicroPython's
+# os.urandom has no /dev/urandom under WASI).
+# `_bridge` and `BridgeError` come from the session loop (pylon_boot.py).
+
+
+class InvalidTag(Exception):
+    pass
+
+
+class InvalidSignature(Exception):
+    pass
+
+
+def _hex(value):
+    return None if value is None else bytes(value).hex()
+
+
+def _call(name, *args):
+    try:
+        out = _bridge("crypto." + name, *args)
+    except BridgeError as error:
+        cls = {"InvalidTag": InvalidTag, "TypeError": TypeError}.get(error.kind, ValueError)
+        raise cls(error.message)
+    return bytes.fromhex(out) if isinstance(out, str) else out
+
+
+def _random(n):
+    return _call("random_bytes", n)
+
+
+def pbkdf2_hmac(hash_name, password, salt, iterations, dklen=None):
+    return _call("pbkdf2_hmac", hash_name, _hex(password), _hex(salt), iterations, dklen)
+
+
+def scrypt(password, salt, n, r, p, maxmem=0, dklen=64):
+    return _call("scrypt", _hex(password), _hex(salt), n, r, p, maxmem, dklen)
+
+
+class _AEAD:
+    def __init__(self, key):
+        self._key = bytes(key)
+
+    def encrypt(self, nonce, data, associated_data):
+        return _call("aead_encrypt", self._algorithm, _hex(self._key), _hex(nonce), _hex(data),
+                     _hex(associated_data))
+
+    def decrypt(self, nonce, data, associated_data):
+        return _call("aead_decrypt", self._algorithm, _hex(self._key), _hex(nonce), _hex(data),
+                     _hex(associated_data))
+
+
+class AESGCM(_AEAD):
+    _algorithm = "aes-gcm"
+
+    @staticmethod
+    def generate_key(bit_length):
+        return _random(bit_length // 8)
+
+
+class ChaCha20Poly1305(_AEAD):
+    _algorithm = "chacha20-poly1305"
+
+    @staticmethod
+    def generate_key():
+        return _random(32)
+
+
+class Ed25519PublicKey:
+    def __init__(self, raw):
+        self._raw = bytes(raw)
+
+    @classmethod
+    def from_public_bytes(cls, data):
+        return cls(data)
+
+    def public_bytes_raw(self):
+        return self._raw
+
+    def verify(self, signature, data):
+        if not _call("ed25519_verify", _hex(self._raw), _hex(signature), _hex(data)):
+            raise InvalidSignature()
+
+
+class Ed25519PrivateKey:
+    def __init__(self, raw):
+        self._raw = bytes(raw)
+
+    @classmethod
+    def generate(cls):
+        return cls(_random(32))
+
+    @classmethod
+    def from_private_bytes(cls, data):
+        return cls(data)
+
+    def private_bytes_raw(self):
+        return self._raw
+
+    def public_key(self):
+        return Ed25519PublicKey(_call("public_key", "ed25519", _hex(self._raw)))
+
+    def sign(self, data):
+        return _call("ed25519_sign", _hex(self._raw), _hex(data))
+
+
+class X25519PublicKey:
+    def __init__(self, raw):
+        self._raw = bytes(raw)
+
+    @classmethod
+    def from_public_bytes(cls, data):
+        return cls(data)
+
+    def public_bytes_raw(self):
+        return self._raw
+
+
+class X25519PrivateKey:
+    def __init__(self, raw):
+        self._raw = bytes(raw)
+
+    @classmethod
+    def generate(cls):
+        return cls(_random(32))
+
+    @classmethod
+    def from_private_bytes(cls, data):
+        return cls(data)
+
+    def private_bytes_raw(self):
+        return self._raw
+
+    def public_key(self):
+        return X25519PublicKey(_call("public_key", "x25519", _hex(self._raw)))
+
+    def exchange(self, peer_public_key):
+        return _call("x25519_exchange", _hex(self._raw), _hex(peer_public_key._raw))
+
+
+class _Namespace:
+    pass
+
+
+crypto = _Namespace()
+for _name in ("InvalidTag", "InvalidSignature", "pbkdf2_hmac", "scrypt", "AESGCM",
+              "ChaCha20Poly1305", "Ed25519PublicKey", "Ed25519PrivateKey", "X25519PublicKey",
+              "X25519PrivateKey"):
+    setattr(crypto, _name, globals()[_name])
