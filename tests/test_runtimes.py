@@ -158,7 +158,10 @@ def test_memory_bomb_on_micropython_is_a_contained_trap(built):
         outcome = rt.run_input("x = 'a' * (200 * 1024 * 1024)")
         if isinstance(outcome, Trapped):
             assert outcome.reason == "crash"
-            assert "out of bounds memory access" in outcome.message
+            assert (
+                "out of bounds memory access" in outcome.message
+                or "reply was corrupt" in outcome.message
+            )
         else:
             assert isinstance(outcome, Raised) and outcome.type_name == "MemoryError"
     finally:

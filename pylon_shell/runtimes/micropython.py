@@ -136,6 +136,11 @@ class MicroPythonRuntime:
             message = str(error)
             error.__traceback__ = None
             self._replies.put({"trap": message})
+        except Exception as error:  # noqa: BLE001 - a host callback failed: never hang the caller
+            from pylon_shell.errors import log_internal_error
+
+            log_internal_error(error)
+            self._replies.put({"trap": f"pylon internal error in the bridge: {error!r}"})
 
     def _host_call(
         self,
@@ -169,7 +174,12 @@ class MicroPythonRuntime:
             self._store.set_epoch_deadline(1)
             return json.dumps(request)
         if name == "done" or name == "hello":
-            self._replies.put(json.loads(payload))
+            try:
+                self._replies.put(json.loads(payload))
+            except ValueError:
+                # A reply that is not JSON (MicroPython writes a broken one when its
+                # heap is exhausted mid-reply): the interpreter cannot be trusted.
+                self._replies.put({"trap": "the guest's reply was corrupt (out of memory?)"})
             return ""
         if name == "boot":
             return BOOT.read_text()
