@@ -147,96 +147,81 @@ class ChaCha20Poly1305(_AEAD):
 # -- Ed25519 and X25519 ------------------------------------------------------
 
 
-class Ed25519PublicKey:
+class _RawKey:
+    """A 32-byte raw key, held in the guest."""
+
+    _name = ""
+
     def __init__(self, raw):
         self._raw = raw
 
     @classmethod
-    def from_public_bytes(cls, data):
+    def _from_bytes(cls, data):
         data = _bytes(data, "data")
         if len(data) != 32:
-            raise ValueError("An Ed25519 public key is 32 bytes long")
+            raise ValueError(f"An {cls._name} key is 32 bytes long")
         return cls(data)
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other._raw == self._raw
+
+    __hash__ = None
+
+
+class _PublicKey(_RawKey):
+    @classmethod
+    def from_public_bytes(cls, data):
+        return cls._from_bytes(data)
 
     def public_bytes_raw(self):
         return self._raw
+
+
+class _PrivateKey(_RawKey):
+    _public = _PublicKey
+    _algorithm = ""
+
+    @classmethod
+    def generate(cls):
+        return cls(os.urandom(32))
+
+    @classmethod
+    def from_private_bytes(cls, data):
+        return cls._from_bytes(data)
+
+    def private_bytes_raw(self):
+        return self._raw
+
+    def public_key(self):
+        return self._public(_call(_cap.public_key, self._algorithm, self._raw))
+
+
+class Ed25519PublicKey(_PublicKey):
+    _name = "Ed25519 public"
 
     def verify(self, signature, data):
         ok = _call(_cap.ed25519_verify, self._raw, _bytes(signature, "signature"), _bytes(data, "data"))
         if not ok:
             raise InvalidSignature()
 
-    def __eq__(self, other):
-        return isinstance(other, Ed25519PublicKey) and other._raw == self._raw
 
-    __hash__ = None
-
-
-class Ed25519PrivateKey:
-    def __init__(self, raw):
-        self._raw = raw
-
-    @classmethod
-    def generate(cls):
-        return cls(os.urandom(32))
-
-    @classmethod
-    def from_private_bytes(cls, data):
-        data = _bytes(data, "data")
-        if len(data) != 32:
-            raise ValueError("An Ed25519 private key is 32 bytes long")
-        return cls(data)
-
-    def private_bytes_raw(self):
-        return self._raw
-
-    def public_key(self):
-        return Ed25519PublicKey(_call(_cap.public_key, "ed25519", self._raw))
+class Ed25519PrivateKey(_PrivateKey):
+    _name = "Ed25519 private"
+    _public = Ed25519PublicKey
+    _algorithm = "ed25519"
 
     def sign(self, data):
         return _call(_cap.ed25519_sign, self._raw, _bytes(data, "data"))
 
 
-class X25519PublicKey:
-    def __init__(self, raw):
-        self._raw = raw
-
-    @classmethod
-    def from_public_bytes(cls, data):
-        data = _bytes(data, "data")
-        if len(data) != 32:
-            raise ValueError("An X25519 public key is 32 bytes long")
-        return cls(data)
-
-    def public_bytes_raw(self):
-        return self._raw
-
-    def __eq__(self, other):
-        return isinstance(other, X25519PublicKey) and other._raw == self._raw
-
-    __hash__ = None
+class X25519PublicKey(_PublicKey):
+    _name = "X25519 public"
 
 
-class X25519PrivateKey:
-    def __init__(self, raw):
-        self._raw = raw
-
-    @classmethod
-    def generate(cls):
-        return cls(os.urandom(32))
-
-    @classmethod
-    def from_private_bytes(cls, data):
-        data = _bytes(data, "data")
-        if len(data) != 32:
-            raise ValueError("An X25519 private key is 32 bytes long")
-        return cls(data)
-
-    def private_bytes_raw(self):
-        return self._raw
-
-    def public_key(self):
-        return X25519PublicKey(_call(_cap.public_key, "x25519", self._raw))
+class X25519PrivateKey(_PrivateKey):
+    _name = "X25519 private"
+    _public = X25519PublicKey
+    _algorithm = "x25519"
 
     def exchange(self, peer_public_key):
         if not isinstance(peer_public_key, X25519PublicKey):

@@ -67,7 +67,7 @@ class ChaCha20Poly1305(_AEAD):
         return _random(32)
 
 
-class Ed25519PublicKey:
+class _PublicKey:
     def __init__(self, raw):
         self._raw = bytes(raw)
 
@@ -78,62 +78,44 @@ class Ed25519PublicKey:
     def public_bytes_raw(self):
         return self._raw
 
+
+class _PrivateKey(_PublicKey):
+    @classmethod
+    def generate(cls):
+        return cls(_random(32))
+
+    @classmethod
+    def from_private_bytes(cls, data):
+        return cls(data)
+
+    def private_bytes_raw(self):
+        return self._raw
+
+    def public_key(self):
+        return self._public(_call("public_key", self._algorithm, _hex(self._raw)))
+
+
+class Ed25519PublicKey(_PublicKey):
     def verify(self, signature, data):
         if not _call("ed25519_verify", _hex(self._raw), _hex(signature), _hex(data)):
             raise InvalidSignature()
 
 
-class Ed25519PrivateKey:
-    def __init__(self, raw):
-        self._raw = bytes(raw)
-
-    @classmethod
-    def generate(cls):
-        return cls(_random(32))
-
-    @classmethod
-    def from_private_bytes(cls, data):
-        return cls(data)
-
-    def private_bytes_raw(self):
-        return self._raw
-
-    def public_key(self):
-        return Ed25519PublicKey(_call("public_key", "ed25519", _hex(self._raw)))
+class Ed25519PrivateKey(_PrivateKey):
+    _public = Ed25519PublicKey
+    _algorithm = "ed25519"
 
     def sign(self, data):
         return _call("ed25519_sign", _hex(self._raw), _hex(data))
 
 
-class X25519PublicKey:
-    def __init__(self, raw):
-        self._raw = bytes(raw)
-
-    @classmethod
-    def from_public_bytes(cls, data):
-        return cls(data)
-
-    def public_bytes_raw(self):
-        return self._raw
+class X25519PublicKey(_PublicKey):
+    pass
 
 
-class X25519PrivateKey:
-    def __init__(self, raw):
-        self._raw = bytes(raw)
-
-    @classmethod
-    def generate(cls):
-        return cls(_random(32))
-
-    @classmethod
-    def from_private_bytes(cls, data):
-        return cls(data)
-
-    def private_bytes_raw(self):
-        return self._raw
-
-    def public_key(self):
-        return X25519PublicKey(_call("public_key", "x25519", _hex(self._raw)))
+class X25519PrivateKey(_PrivateKey):
+    _public = X25519PublicKey
+    _algorithm = "x25519"
 
     def exchange(self, peer_public_key):
         return _call("x25519_exchange", _hex(self._raw), _hex(peer_public_key._raw))
