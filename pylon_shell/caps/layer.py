@@ -450,7 +450,7 @@ def link_cpython(
             "ed25519-verify",
             "x25519-exchange",
         ):
-            method = getattr(layer.crypto.__class__, name.replace("-", "_"))
+            method = getattr(CryptoProvider, name.replace("-", "_"))
             crypto.add_func(
                 name, untagged(lambda *args, method=method: method(layer.crypto, *args))
             )
