@@ -15,6 +15,7 @@ import json
 import os
 import sys
 
+from componentize_py_types import Err
 from wit_world.imports import host
 
 _settings = {"modules": {}, "shims": {}, "providers": {}, "refuse": {}, "roots": []}
@@ -45,6 +46,22 @@ class CapPermissionError(PermissionError):
 
 CapPermissionError.__module__ = "builtins"
 CapPermissionError.__name__ = CapPermissionError.__qualname__ = "PermissionError"
+
+
+def call_provider(own, fallback, function, *args):
+    """A host call of a cap's interface. Its failure is raised as the guest
+    exception of that kind: a refusal as PermissionError, else `own[kind]` (the
+    module's error classes), the builtin exception of that name, or `fallback`."""
+    try:
+        return function(*args)
+    except Err as err:
+        failure = err.value
+        if failure.kind == "PermissionError":
+            raise CapPermissionError(failure.message) from None
+        cls = own.get(failure.kind) or getattr(builtins, failure.kind, None)
+        if not (isinstance(cls, type) and issubclass(cls, Exception)):
+            cls = fallback
+        raise cls(failure.message) from None
 
 
 def configure(settings):

@@ -7,9 +7,6 @@ must not copy too much between host and guest), re-assembled so the caller
 sees exactly what one call to the codec would have given.
 """
 
-import builtins
-
-from componentize_py_types import Err
 from wit_world.imports import compression as _cap
 
 import pylon_caps
@@ -26,22 +23,10 @@ def constants():
     return _constants[0]
 
 
-def _error(failure, own):
-    if failure.kind == "PermissionError":
-        return pylon_caps.CapPermissionError(failure.message)
-    cls = own.get(failure.kind) or getattr(builtins, failure.kind, None)
-    if not (isinstance(cls, type) and issubclass(cls, BaseException)):
-        cls = OSError
-    return cls(failure.message)
-
-
 def call(own, function, *args):
     """A host call; its failure raised as `own[kind]` (the module's error
     classes) or the builtin exception of that name."""
-    try:
-        return function(*args)
-    except Err as err:
-        raise _error(err.value, own) from None
+    return pylon_caps.call_provider(own, OSError, function, *args)
 
 
 def function(own, name, *args):

@@ -9,11 +9,9 @@ written for it reads the same. Private keys are bytes held here; each
 operation is one stateless call to the host.
 """
 
-import builtins
 import hashlib
 import os
 
-from componentize_py_types import Err
 from wit_world.imports import crypto as _cap
 
 import pylon_caps
@@ -44,16 +42,7 @@ _ERRORS = {"InvalidTag": InvalidTag, "InvalidSignature": InvalidSignature}
 
 
 def _call(function, *args):
-    try:
-        return function(*args)
-    except Err as err:
-        failure = err.value
-        if failure.kind == "PermissionError":
-            raise pylon_caps.CapPermissionError(failure.message) from None
-        cls = _ERRORS.get(failure.kind) or getattr(builtins, failure.kind, None)
-        if not (isinstance(cls, type) and issubclass(cls, Exception)):
-            cls = ValueError
-        raise cls(failure.message) from None
+    return pylon_caps.call_provider(_ERRORS, ValueError, function, *args)
 
 
 def _bytes(value, name):
