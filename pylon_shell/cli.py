@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pylon_shell import __version__
+from pylon_shell.caps.hosts import HostSpecError, parse_pattern
 from pylon_shell.errors import PylonError, UsageError
 
 SUBCOMMANDS = ("plan", "build", "caps", "trace")
@@ -72,6 +73,14 @@ def _add_plan_options(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         help="let the guest see a host directory (the fs cap)",
+    )
+    parser.add_argument(
+        "--host",
+        metavar="HOST:PORT",
+        action="append",
+        default=[],
+        help="let the net and tls caps reach this host (*.domain and * match many); "
+        "grants tls unless net or tls is granted",
     )
     parser.add_argument(
         "--env",
@@ -194,6 +203,16 @@ def plan_from_args(args: argparse.Namespace) -> object:
         env[key] = value
         if "env" not in caps:
             caps.append("env")  # --env is a grant of the env cap
+    hosts = list(base.hosts)
+    for spec in args.host:
+        try:
+            pattern = str(parse_pattern(spec))
+        except HostSpecError as error:
+            raise UsageError(f"--host {spec}: {error}") from None
+        if pattern not in hosts:
+            hosts.append(pattern)
+        if "net" not in caps and "tls" not in caps:
+            caps.append("tls")  # --host is a grant of the tls cap (plaintext needs --cap net)
     providers = dict(base.providers)
     for spec in args.provider:
         cap, _, name = spec.partition("=")
@@ -205,6 +224,7 @@ def plan_from_args(args: argparse.Namespace) -> object:
         capabilities=tuple(caps),
         preopens=tuple(preopens),
         env=tuple(sorted(env.items())),
+        hosts=tuple(hosts),
         providers=tuple(sorted(providers.items())),
         timeout_seconds=args.timeout if args.timeout is not None else base.timeout_seconds,
         memory_mib=args.memory if args.memory is not None else base.memory_mib,

@@ -19,6 +19,7 @@ from importlib.resources import files
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from pylon_shell.caps.hosts import HostSpecError, parse_pattern
 from pylon_shell.errors import PlanError
 from pylon_shell.runtimes.base import Preopen, RuntimeOptions
 
@@ -72,6 +73,8 @@ class Plan:
     env: tuple[tuple[str, str], ...] = ()
     #: Which provider serves a cap, where the plan chooses (e.g. sqlite: component).
     providers: tuple[tuple[str, str], ...] = ()
+    #: The host:port patterns the net and tls caps may reach.
+    hosts: tuple[str, ...] = ()
     version: str = PLAN_VERSION
     #: Where it was loaded from, for messages; not part of the JSON.
     source: str | None = field(default=None, compare=False)
@@ -162,6 +165,7 @@ class Plan:
             ],
             "env": dict(self.env),
             "providers": dict(self.providers),
+            "hosts": list(self.hosts),
         }
 
     def dumps(self) -> str:
@@ -262,6 +266,7 @@ class _Validator:
                 "preopens",
                 "env",
                 "providers",
+                "hosts",
             },
         )
         version = self.string(obj["version"], "$.version")
@@ -307,6 +312,7 @@ class _Validator:
             preopens=self.preopens(obj.get("preopens", [])),
             env=self.env(obj.get("env", {})),
             providers=self.providers(obj.get("providers", {})),
+            hosts=self.hosts(obj.get("hosts", [])),
             source=self.source,
         )
 
@@ -443,6 +449,17 @@ class _Validator:
                 obj.get("readonly", False), bool, f"{path}.readonly", "true or false"
             )
             out.append(Preopen(host, guest, readonly))
+        return tuple(out)
+
+    def hosts(self, value: Any) -> tuple[str, ...]:
+        out: list[str] = []
+        for i, item in enumerate(self.kind(value, list, "$.hosts", "a list of HOST:PORT")):
+            try:
+                pattern = str(parse_pattern(self.string(item, f"$.hosts[{i}]")))
+            except HostSpecError as error:
+                raise self.fail(f"$.hosts[{i}]", str(error)) from None
+            if pattern not in out:
+                out.append(pattern)
         return tuple(out)
 
     def env(self, value: Any) -> tuple[tuple[str, str], ...]:

@@ -34,7 +34,7 @@ class Session:
     ) -> None:
         self.plan = plan
         #: The live grants table; it outlives restarts and runtime switches.
-        self.grants = Grants(plan.capabilities, audit=audit, prompter=prompter)
+        self.grants = Grants(plan.capabilities, hosts=plan.hosts, audit=audit, prompter=prompter)
         self._output = output
         self._progress = progress
         self._inherit_stdin = inherit_stdin

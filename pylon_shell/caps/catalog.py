@@ -45,6 +45,12 @@ class Cap:
     #: Whether a live toggle applies to the running interpreter (False: WASI
     #: state such as preopens is fixed when the instance starts).
     live: bool = True
+    #: Guest modules the cap serves whose import needs no grant, because the
+    #: stdlib imports them whether or not it will use them (http.client imports
+    #: ssl): each call is checked instead, so a grant given later still works.
+    serves: tuple[str, ...] = ()
+    #: Whether a grant reaches only the hosts of the plan's allowlist (`hosts`).
+    per_host: bool = False
 
     @property
     def default_provider(self) -> Provider:
@@ -164,6 +170,40 @@ CAPS: dict[str, Cap] = {
                     "the host's OpenSSL (hashlib) and the cryptography package",
                 ),
             ),
+        ),
+        Cap(
+            "net",
+            "TCP client connections to the plan's hosts (socket)",
+            (),
+            _iface("net"),
+            (
+                Provider(
+                    "host",
+                    "host",
+                    BOUNDARY,
+                    ("cpython",),
+                    "connections opened by the launcher, to allowlisted host:port only",
+                ),
+            ),
+            serves=("socket", "_socket"),
+            per_host=True,
+        ),
+        Cap(
+            "tls",
+            "TLS to the plan's hosts on the host's OpenSSL (ssl; MicroPython: pylon.https)",
+            (),
+            _iface("tls"),
+            (
+                Provider(
+                    "host",
+                    "host",
+                    BOUNDARY,
+                    BOTH,
+                    "the host's ssl module (OpenSSL); certificates always verified",
+                ),
+            ),
+            serves=("ssl", "_ssl", "pylon.https"),
+            per_host=True,
         ),
     )
 }

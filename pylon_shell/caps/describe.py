@@ -38,6 +38,10 @@ def _backing(cap: Cap, provider: Provider) -> str:
             f"bz2 and lzma of the host's CPython {platform.python_version()}; "
             f"zstd {zstd.zstd_version} ({zstd.__name__})"
         )
+    if cap.name == "tls":
+        import ssl
+
+        return f"{ssl.OPENSSL_VERSION}; trust store: the host's default, plus CAs the guest loads"
     library = _LIBRARIES.get((cap.name, provider.name))
     if library:
         try:
@@ -53,6 +57,8 @@ def catalog_json() -> list[dict[str, Any]]:
             "name": cap.name,
             "summary": cap.summary,
             "modules": list(cap.modules),
+            "serves": list(cap.serves),
+            "per_host": cap.per_host,
             "interface": cap.interface,
             "live": cap.live,
             "runtimes": list(cap.runtimes),
@@ -76,8 +82,13 @@ def catalog_text() -> str:
     lines: list[str] = []
     for cap in catalog_json():
         lines.append(f"{cap['name']}  {cap['summary']}")
-        modules = ", ".join(cap["modules"]) or "(none: WASI)"
+        if cap["serves"]:
+            modules = ", ".join(cap["serves"]) + " (import is free; each connection is checked)"
+        else:
+            modules = ", ".join(cap["modules"]) or "(none: WASI)"
         lines.append(f"  modules     {modules}")
+        if cap["per_host"]:
+            lines.append("  reaches     only the plan's hosts (--host HOST:PORT)")
         interface = cap["interface"] or _WASI_INTERFACES.get(cap["name"], "WASI")
         lines.append(f"  interface   {interface}")
         lines.append(f"  runtimes    {', '.join(cap['runtimes'])}")

@@ -15,6 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pylon_shell.caps.catalog import CAPS
+from pylon_shell.caps.hosts import HostPattern, parse_pattern, split_target
+
 #: What a permission prompt answers.
 Decision = Literal["once", "session", "deny"]
 #: Asks the user about a denied request: (cap, operation, target) -> decision.
@@ -22,7 +25,7 @@ Prompter = Callable[[str, str, str], Decision]
 
 
 class CapDenied(PermissionError):
-    """A boundary call the grants refused; its message is `denial_message`."""
+    """A boundary call the grants refused; its message is `Grants.denial`."""
 
 
 @dataclass(frozen=True)
@@ -71,10 +74,12 @@ class Grants:
         self,
         granted: Iterable[str] = (),
         *,
+        hosts: Iterable[str | HostPattern] = (),
         audit: bool = False,
         prompter: Prompter | None = None,
     ) -> None:
         self._granted = set(granted)
+        self._hosts = [h if isinstance(h, HostPattern) else parse_pattern(h) for h in hosts]
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
         #: Audit mode (`pylon trace`): every request is allowed and recorded.
@@ -103,22 +108,74 @@ class Grants:
     def grant(self, cap: str) -> None:
         self.set(cap, True)
 
+    @property
+    def hosts(self) -> tuple[HostPattern, ...]:
+        """The allowlist of the caps that reach hosts (net, tls)."""
+        with self._lock:
+            return tuple(self._hosts)
+
+    def allow_host(self, pattern: str | HostPattern) -> None:
+        pattern = pattern if isinstance(pattern, HostPattern) else parse_pattern(pattern)
+        with self._lock:
+            if pattern not in self._hosts:
+                self._hosts.append(pattern)
+
+    def _host_listed(self, cap: str, target: str) -> bool:
+        """True unless `cap` reaches hosts and `target` (host:port) is not listed."""
+        if cap not in CAPS or not CAPS[cap].per_host:
+            return True
+        where = split_target(target)
+        return where is not None and any(p.matches(*where) for p in self.hosts)
+
+    def reaches(self, cap: str, target: str) -> bool:
+        """Whether the grants alone (no audit, no prompt) allow `cap` to `target`."""
+        return self.is_granted(cap) and self._host_listed(cap, target)
+
     def revoke(self, cap: str) -> None:
         self.set(cap, False)
 
     def _decide(self, cap: str, operation: str, target: str) -> tuple[bool, str]:
         """The answer of the table, or of the user when a prompter is set and the
         table says no; with how it was decided."""
-        if self.is_granted(cap):
+        if self.reaches(cap, target):
             return True, "grant"
         if self.audit:
             return True, "audit"
         if self.prompter is not None:
             decision = self.prompter(cap, operation, target)
             if decision == "session":
+                if not self._host_listed(cap, target):
+                    self.allow_host(target)
                 self.grant(cap)
             return decision != "deny", f"prompt-{decision}"
         return False, "deny"
+
+    def denial(self, cap: str, operation: str, target: str) -> str:
+        """The one line for a refused call: the cap is not granted, or the host
+        it was to reach is not in the allowlist."""
+        if self.is_granted(cap) and not self._host_listed(cap, target):
+            listed = ", ".join(map(str, self.hosts)) or "none"
+            return (
+                f"{target} is not among the hosts this plan lets the {cap} cap reach "
+                f"({listed}); allow it with --host {target}"
+            )
+        if cap not in CAPS or not CAPS[cap].per_host:
+            return denial_message(cap, operation, target)
+        listed = self._host_listed(cap, target)
+        fix = f"--cap {cap}" if listed else f"--cap {cap} --host {target}"
+        if cap == "tls":
+            # --host grants tls by itself; net would allow plaintext as well.
+            fix = "--cap tls" if listed else f"--host {target}"
+            if operation == "connect":
+                fix += " (or --cap net for plaintext connections too)"
+        return f"the {cap} cap is not granted ({operation} {target}); grant it with {fix}"
+
+    def still_allows(self, cap: str, target: str, decided_by: str) -> bool:
+        """Whether a call that continues an allowed one (data on an open
+        connection) may go on: it may, unless the grant that allowed it has been
+        revoked since. Not published, so a stream of reads does not flood the
+        monitor; what the user allowed once stays allowed for that connection."""
+        return decided_by != "grant" or self.reaches(cap, target)
 
     def request(self, cap: str, operation: str, target: str) -> bool:
         """Decide one check that is not itself a call (an import) and publish it."""
@@ -127,16 +184,17 @@ class Grants:
         return allowed
 
     @contextmanager
-    def call(self, cap: str, operation: str, target: str) -> Iterator[None]:
-        """One boundary call: decided, then run, timed and published.
+    def call(self, cap: str, operation: str, target: str) -> Iterator[str]:
+        """One boundary call: decided, then run, timed and published; the body
+        gets how it was allowed (see CapCallEvent.decided_by).
 
         Raises CapDenied before the body runs when the grants say no."""
         allowed, how = self._decide(cap, operation, target)
         started = time.perf_counter()
         try:
             if not allowed:
-                raise CapDenied(denial_message(cap, operation, target))
-            yield
+                raise CapDenied(self.denial(cap, operation, target))
+            yield how
         finally:
             duration = time.perf_counter() - started
             self.publish(CapCallEvent(cap, operation, target, allowed, duration, decided_by=how))

@@ -20,6 +20,8 @@ from pylon_shell.caps.guestfs import GuestFS
 from pylon_shell.caps.providers.compression import CompressionProvider
 from pylon_shell.caps.providers.crypto import CryptoProvider
 from pylon_shell.caps.providers.duckdb import DuckDBProvider
+from pylon_shell.caps.providers.net import NetProvider
+from pylon_shell.caps.providers.tls import TLSProvider, constants
 from pylon_shell.caps.values import (
     ProviderError,
     ResultSet,
@@ -55,12 +57,16 @@ CPYTHON_SHIMS = {
     # The stdlib's bz2, lzma and compression.zstd run unchanged over these.
     ("compression", "host"): {"_bz2": "pylon_bz2", "_lzma": "pylon_lzma", "_zstd": "pylon_zstd"},
     ("crypto", "host"): {"pylon.crypto": "pylon_crypto"},
+    # The stdlib's socket and ssl run unchanged over these.
+    ("net", "host"): {"_socket": "pylon_socket"},
+    ("tls", "host"): {"_ssl": "pylon_ssl", "pylon.https": "pylon_https"},
 }
 MICROPYTHON_SHIMS = {
     ("duckdb", "host"): {"duckdb": "duckdb"},
     ("sqlite", "component"): {"sqlite3": "sqlite3"},
     ("compression", "host"): {"bz2": "bz2", "lzma": "lzma", "compression": "compression"},
     ("crypto", "host"): {"pylon": "pylon"},
+    ("tls", "host"): {"pylon": "pylon"},
 }
 
 
@@ -79,6 +85,8 @@ class CapLayer:
         self._duckdb: DuckDBProvider | None = None
         self._compression: CompressionProvider | None = None
         self._crypto: CryptoProvider | None = None
+        self._net: NetProvider | None = None
+        self._tls: TLSProvider | None = None
         self._pending: dict[int, str] = {}
         self._upload: list[bytes] = []
         self._part_keys = itertools.count(1)
@@ -106,6 +114,18 @@ class CapLayer:
         return self._crypto
 
     @property
+    def net(self) -> NetProvider:
+        if self._net is None:
+            self._net = NetProvider(self.grants)
+        return self._net
+
+    @property
+    def tls(self) -> TLSProvider:
+        if self._tls is None:
+            self._tls = TLSProvider(self.grants, self.net)
+        return self._tls
+
+    @property
     def sqlite(self) -> Any:
         if self._sqlite is None:
             if self.sqlite_factory is None:
@@ -125,18 +145,23 @@ class CapLayer:
             self._sqlite.close_all()
         if self._compression is not None:
             self._compression.close_all()
+        if self._net is not None:
+            self._net.close_all()
 
     # -- what the guests are told at session start -------------------------
 
     def guest_settings(self) -> dict[str, Any]:
         shims_table = CPYTHON_SHIMS if self.runtime == "cpython" else MICROPYTHON_SHIMS
         modules: dict[str, str] = {}
+        free: dict[str, str] = {}
         shims: dict[str, str] = {}
         refuse: dict[str, str] = {}
         for cap in CAPS.values():
             provider = self.providers.get(cap.name)
             for module in cap.modules:
                 modules[module] = cap.name
+            for module in cap.serves:
+                free[module] = cap.name
             if provider is not None:
                 shims.update(shims_table.get((cap.name, provider), {}))
         if self.providers.get("sqlite") == "component":
@@ -146,6 +171,8 @@ class CapLayer:
             )
         return {
             "modules": modules,
+            # Modules a cap serves whose import needs no grant (socket, ssl).
+            "free": free,
             "shims": shims,
             "providers": self.providers,
             "refuse": refuse,
@@ -275,8 +302,19 @@ class CapLayer:
 
             return handler(run)
 
+        def https(
+            method: str,
+            url: str,
+            headers: dict[str, str],
+            settings: str,
+            timeout: float | None,
+            body: bytes,
+        ) -> bytes:
+            return self.tls.https(method, url, headers, settings, timeout, body)
+
         return {
             **{f"crypto.{name}": crypto(name) for name in MICROPYTHON_CRYPTO_BYTES},
+            "https.request": raw_bytes(https),
             "crypto.random_bytes": handler(lambda n: self.crypto.random_bytes(n).hex()),
             "compression.compress": raw_bytes(codec("compress")),
             "compression.decompress": raw_bytes(codec("decompress")),
@@ -439,6 +477,19 @@ def link_cpython(
             ),
         )
         codecs.add_func("drop", lambda _store, h: layer.compression.drop(h))
+    with root.add_instance(f"{package}/net@{version}") as net:
+        net.add_func("connect", untagged(lambda h, p, t: layer.net.connect(h, p, t)))
+        net.add_func("send", untagged(lambda c, data: layer.net.send(c, data)))
+        net.add_func("recv", untagged(lambda c, size: layer.net.recv(c, size)))
+        net.add_func("set-timeout", untagged(lambda c, t: layer.net.set_timeout(c, t)))
+        net.add_func("shutdown", untagged(lambda c, how: layer.net.shutdown(c, how)))
+        net.add_func("peer-name", untagged(lambda c: layer.net.peer_name(c)))
+        net.add_func("sock-name", untagged(lambda c: layer.net.sock_name(c)))
+        net.add_func("close", lambda _store, c: layer.net.close(c))
+    with root.add_instance(f"{package}/tls@{version}") as tls:
+        tls.add_func("constants", lambda _store: json.dumps(constants()))
+        tls.add_func("handshake", untagged(lambda c, s, name: layer.tls.handshake(c, s, name)))
+        tls.add_func("unwrap", untagged(lambda c: layer.tls.unwrap(c)))
     with root.add_instance(f"{package}/crypto@{version}") as crypto:
         for name in (
             "pbkdf2-hmac",

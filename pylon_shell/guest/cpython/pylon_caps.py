@@ -18,7 +18,7 @@ import sys
 from componentize_py_types import Err
 from wit_world.imports import host
 
-_settings = {"modules": {}, "shims": {}, "providers": {}, "refuse": {}, "roots": []}
+_settings = {"modules": {}, "free": {}, "shims": {}, "providers": {}, "refuse": {}, "roots": []}
 _active = False
 _events = []
 _BATCH = 64
@@ -177,8 +177,9 @@ class Gate:
             return importlib.util.spec_from_loader(fullname, _PackageLoader(), is_package=True)
         importer = _importer()
         if _check(fullname, importer) is None:
-            emit({"k": "import", "m": fullname, "i": importer, "c": _origin(fullname), "g": True})
-            return None
+            # Free modules (socket, ssl) are a cap's too, but need no grant to import.
+            cap = _settings["free"].get(fullname) or _origin(fullname)
+            emit({"k": "import", "m": fullname, "i": importer, "c": cap, "g": True})
         shim = _settings["shims"].get(fullname)
         if shim:
             return importlib.util.spec_from_loader(fullname, _ShimLoader(shim))

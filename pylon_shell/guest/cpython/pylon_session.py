@@ -26,7 +26,10 @@ import pylon_caps
 import pylon_bz2  # noqa: F401 - baked into the snapshot; served as `_bz2`
 import pylon_crypto  # noqa: F401 - served as `pylon.crypto`; adds hashlib's KDFs
 import pylon_duckdb  # noqa: F401 - baked into the snapshot; served as `duckdb`
+import pylon_https  # noqa: F401 - served as `pylon.https`
 import pylon_lzma  # noqa: F401 - served as `_lzma`
+import pylon_socket  # noqa: F401 - served as `_socket`
+import pylon_ssl  # noqa: F401 - served as `_ssl`
 import pylon_sqlite  # noqa: F401 - served as `sqlite3` with the component provider
 import pylon_zstd  # noqa: F401 - served as `_zstd`
 import wit_world
@@ -124,11 +127,21 @@ def _flush():
 
 
 def _denial(exc):
-    """The one line that explains a cap denial, or None for other exceptions."""
-    if isinstance(exc, pylon_caps.CapImportError):
-        return str(exc)
-    if isinstance(exc, pylon_caps.CapPermissionError):
-        return "PermissionError: " + str(exc).split("\n")[0]
+    """The one line that explains a cap denial, or None for other exceptions.
+    A denial a library wrapped (urllib's URLError around the PermissionError
+    of a connection) is still the reason, so the chain is searched."""
+    seen = 0
+    cause = exc
+    while cause is not None and seen < 8:
+        if isinstance(cause, pylon_caps.CapImportError):
+            return str(cause)
+        if isinstance(cause, pylon_caps.CapPermissionError):
+            return "PermissionError: " + str(cause).split("\n")[0]
+        reason = getattr(cause, "reason", None)
+        cause = reason if isinstance(reason, BaseException) else (
+            cause.__cause__ or cause.__context__
+        )
+        seen += 1
     return pylon_caps.fs_denial(exc)
 
 

@@ -112,7 +112,9 @@ def _bridge_bytes(name, args, data):
         if problem:
             raise MemoryError(json.loads(problem[1:])[1])
         start += _PART
-    reply = host.call(name, json.dumps(args) + "\n" + bytes(view[start:]).hex())
+    # (MicroPython's hex() of no bytes is b"", not "".)
+    tail = bytes(view[start:]).hex() if len(view) > start else ""
+    reply = host.call(name, json.dumps(args) + "\n" + tail)
     parts = []
     while True:
         tag = reply[0]
@@ -164,11 +166,36 @@ def _cap_of(name):
         name = name.rpartition(".")[0]
 
 
+def _free_cap(name, fromlist):
+    """The cap of a free module `name` (or `name.item` for an item of
+    fromlist; or for a bare package, of a free submodule), else None."""
+    free = _settings.get("free", {})
+    if name in free:
+        return free[name]
+    for item in fromlist or ():
+        if name + "." + item in free:
+            return free[name + "." + item]
+    if not fromlist:
+        for module in free:
+            if module.startswith(name + "."):
+                return free[module]
+    return None
+
+
 def _gated_import(name, globals=None, locals=None, fromlist=(), level=0):
     if level == 0:
         top = name.split(".")[0]
         importer = _importing[-1]
         cap = _cap_of(name)
+        free = _free_cap(name, fromlist)
+        if cap is None and free is not None:
+            # A module a cap serves without a grant to import (pylon.https):
+            # its calls are checked instead.
+            _event({"k": "import", "m": name, "i": importer, "c": free, "g": True,
+                    "p": _settings["providers"].get(free)})
+            shim = _settings["shims"].get(top)
+            if shim is not None:
+                return sys.modules.get(shim) or _load_shim(shim, importer)
         if cap is None and top in _settings["shims"]:
             # `from compression import zstd`, `import pylon`: in MicroPython the
             # shim is the whole package, so the cap is its submodules'.

@@ -1,5 +1,6 @@
-# Runs INSIDE the MicroPython guest as `pylon` (with .crypto): the crypto cap
-# over the host bridge, with the names of the CPython guest's pylon.crypto.
+# Runs INSIDE the MicroPython guest as `pylon` (with .crypto and .https): the
+# crypto and tls caps over the host bridge, with the names of the CPython
+# guest's pylon.crypto and pylon.https.
 # Bytes travel as hex; keys are generated on the host (MicroPython's
 # os.urandom has no /dev/urandom under WASI).
 # `_bridge` and `BridgeError` come from the session loop (pylon_boot.py).
@@ -130,3 +131,74 @@ for _name in ("InvalidTag", "InvalidSignature", "pbkdf2_hmac", "scrypt", "AESGCM
               "ChaCha20Poly1305", "Ed25519PublicKey", "Ed25519PrivateKey", "X25519PublicKey",
               "X25519PrivateKey"):
     setattr(crypto, _name, globals()[_name])
+
+
+# -- pylon.https: MicroPython has no socket or ssl; the host makes the request
+# (checked as a TLS connection to the URL's host:port, certificates verified).
+
+
+class Response:
+    def __init__(self, status, reason, headers, body, url):
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+        self.url = url
+
+    def header(self, name, default=None):
+        name = name.lower()
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return default
+
+    def text(self, encoding="utf-8"):
+        return self.body.decode(encoding)
+
+    def json(self):
+        import json
+
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return "<Response %d %s %d bytes>" % (self.status, self.reason, len(self.body))
+
+
+def request(method, url, body=None, headers=None, cafile=None, timeout=None):
+    import json
+
+    cadata = []
+    if cafile is not None:
+        with open(cafile) as file:
+            cadata.append({"pem": file.read()})
+    settings = json.dumps({"verify_mode": 2, "check_hostname": True,
+                           "default_certs": cafile is None, "cadata": cadata})
+    if isinstance(body, str):
+        body = body.encode()
+    try:
+        out = _bridge_bytes("https.request", [method, url, headers or {}, settings, timeout],
+                            body or b"")
+    except BridgeError as error:
+        kind = error.kind.split("/")[0]
+        message = error.message
+        if message.startswith("[Errno "):
+            message = message[message.find("] ") + 2:]
+        cls = {"ValueError": ValueError, "MemoryError": MemoryError}.get(kind, OSError)
+        raise cls(message if cls is not OSError else kind + ": " + message)
+    cut = out.find(b"\n")
+    head = json.loads(out[:cut])
+    headers = [tuple(pair) for pair in head["headers"]]
+    return Response(head["status"], head["reason"], headers, out[cut + 1:], head["url"])
+
+
+def get(url, headers=None, cafile=None, timeout=None):
+    return request("GET", url, None, headers, cafile, timeout)
+
+
+def post(url, body=b"", headers=None, cafile=None, timeout=None):
+    return request("POST", url, body, headers, cafile, timeout)
+
+
+https = _Namespace()
+for _name in ("Response", "request", "get", "post"):
+    setattr(https, _name, globals()[_name])

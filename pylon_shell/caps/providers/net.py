@@ -1,0 +1,153 @@
+"""The net cap's host provider: TCP client connections the launcher opens for the guest.
+
+The engine's WASI sockets can only be given the whole network at once, so the
+guest's `socket` module speaks pylon:cap/net instead and every connection is
+opened here, to a `host:port` of the plan's allowlist. A connection opened
+under the tls cap alone may only carry TLS: its first plaintext byte needs the
+net cap. The tls provider upgrades a connection in place (`Connection.sock`
+becomes the host's SSLSocket), so send and recv serve both.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TypeVar
+
+from pylon_shell.caps.grants import CapDenied, Grants
+from pylon_shell.caps.hosts import target as host_target
+from pylon_shell.caps.values import ProviderError
+
+T = TypeVar("T")
+#: The most bytes one recv hands the guest (a larger call would run out of the
+#: engine's per-call budget for lowering lists).
+MAX_RECV = 1 << 20
+#: Open connections per session.
+MAX_CONNECTIONS = 1024
+
+
+@dataclass
+class Connection:
+    sock: socket.socket
+    target: str
+    #: The cap the data on this connection is under: "net", or "tls" once it
+    #: carries TLS (or when only tls allowed it).
+    cap: str
+    #: How the grants allowed it (CapCallEvent.decided_by), for later checks.
+    decided_by: str
+    tls: bool = False
+
+
+def failure(error: BaseException) -> ProviderError:
+    """An OS or TLS error as the guest should raise it: the class's name, and
+    the text in the "[Errno N] text" form the guest parses back into errno."""
+    if isinstance(error, ssl.SSLCertVerificationError):
+        # The kind carries OpenSSL's verify code, for the guest error's verify_code.
+        kind = f"SSLCertVerificationError/{error.verify_code}"
+        return ProviderError(kind, f"[Errno {error.errno}] {error}")
+    if isinstance(error, ssl.SSLError):
+        return ProviderError(type(error).__name__, f"[Errno {error.errno}] {error}")
+    if isinstance(error, socket.gaierror):
+        return ProviderError("gaierror", f"[Errno {error.errno}] {error.strerror}")
+    if isinstance(error, TimeoutError):
+        return ProviderError("TimeoutError", "timed out")
+    if isinstance(error, OSError) and error.errno is not None:
+        return ProviderError(type(error).__name__, f"[Errno {error.errno}] {error.strerror}")
+    return ProviderError(
+        type(error).__name__ if isinstance(error, OSError) else "OSError", str(error)
+    )
+
+
+class NetProvider:
+    def __init__(self, grants: Grants) -> None:
+        self._grants = grants
+        self._connections: dict[int, Connection] = {}
+        self._next = 1
+        self._lock = threading.Lock()
+
+    def _cap_for_connect(self, where: str) -> str:
+        """Which cap a new connection is under: net if it allows the host,
+        else tls (TLS only); when neither does, the one whose refusal explains it."""
+        if self._grants.reaches("net", where):
+            return "net"
+        if self._grants.reaches("tls", where):
+            return "tls"
+        return "net" if self._grants.is_granted("net") else "tls"
+
+    def connect(self, host: str, port: int, timeout: float | None) -> int:
+        where = host_target(host, port)
+        if len(self._connections) >= MAX_CONNECTIONS:
+            raise ProviderError("OSError", f"[Errno 24] more than {MAX_CONNECTIONS} connections")
+        cap = self._cap_for_connect(where)
+        with self._grants.call(cap, "connect", where) as how:
+            try:
+                sock = socket.create_connection((host, port), timeout=timeout)
+            except (OSError, ValueError, UnicodeError) as error:
+                raise failure(error) from None
+        with self._lock:
+            handle = self._next
+            self._next += 1
+            self._connections[handle] = Connection(sock, where, cap, how)
+        return handle
+
+    def get(self, handle: int) -> Connection:
+        connection = self._connections.get(handle)
+        if connection is None:
+            raise ProviderError("OSError", "[Errno 9] Bad file descriptor")
+        return connection
+
+    @contextmanager
+    def _io(self, handle: int, operation: str) -> Iterator[Connection]:
+        """Data on an open connection: still allowed (a revoke applies to the
+        next call), and plaintext on a TLS-only connection needs net first."""
+        connection = self.get(handle)
+        if not self._grants.still_allows(connection.cap, connection.target, connection.decided_by):
+            raise CapDenied(self._grants.denial(connection.cap, operation, connection.target))
+        if connection.cap == "tls" and not connection.tls:
+            # The first plaintext on a connection only tls allowed.
+            with self._grants.call("net", operation, connection.target) as how:
+                connection.cap, connection.decided_by = "net", how
+        try:
+            yield connection
+        except (OSError, ValueError) as error:
+            raise failure(error) from None
+
+    def send(self, handle: int, data: bytes) -> int:
+        with self._io(handle, "send") as connection:
+            return connection.sock.send(data)
+
+    def recv(self, handle: int, size: int) -> bytes:
+        with self._io(handle, "recv") as connection:
+            return connection.sock.recv(min(size, MAX_RECV))
+
+    def _call(self, handle: int, call: Callable[[socket.socket], T]) -> T:
+        try:
+            return call(self.get(handle).sock)
+        except (OSError, ValueError) as error:
+            raise failure(error) from None
+
+    def set_timeout(self, handle: int, timeout: float | None) -> None:
+        self._call(handle, lambda sock: sock.settimeout(timeout))
+
+    def shutdown(self, handle: int, how: int) -> None:
+        self._call(handle, lambda sock: sock.shutdown(how))
+
+    def peer_name(self, handle: int) -> tuple[str, int]:
+        return self._call(handle, lambda sock: tuple(sock.getpeername()[:2]))  # type: ignore[return-value]
+
+    def sock_name(self, handle: int) -> tuple[str, int]:
+        return self._call(handle, lambda sock: tuple(sock.getsockname()[:2]))  # type: ignore[return-value]
+
+    def close(self, handle: int) -> None:
+        with self._lock:
+            connection = self._connections.pop(handle, None)
+        if connection is not None:
+            connection.sock.close()
+
+    def close_all(self) -> None:
+        for handle in list(self._connections):
+            self.close(handle)

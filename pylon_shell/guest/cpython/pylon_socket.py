@@ -1,0 +1,362 @@
+"""Runs INSIDE the CPython guest as `_socket`, so the stdlib's socket module (and
+http.client, urllib, smtplib, ...) works unchanged over pylon:cap/net.
+
+A socket here is a guest-side descriptor; connecting it asks the host to open
+the TCP connection (checked against the plan's hosts), and its bytes move
+through the host's socket. Names are not resolved in the guest: getaddrinfo
+hands the name back as the address, and the host resolves it when it connects,
+so the allowlist is checked against the name the program used. Only TCP client
+sockets exist: no listening, no UDP.
+"""
+
+import builtins
+import errno as _errno
+import re
+import sys
+
+import _socket as _wasi  # the interpreter's own: constants and address helpers
+from componentize_py_types import Err
+from wit_world.imports import net as _net
+
+import pylon_caps
+
+# `import _socket` must now find this module (the import gate serves it).
+del sys.modules["_socket"]
+
+globals().update({k: v for k, v in vars(_wasi).items() if k.isupper() and k != "CAPI"})
+
+error = OSError
+timeout = TimeoutError
+herror = _wasi.herror
+gaierror = _wasi.gaierror
+has_ipv6 = True
+for _name in ("inet_aton", "inet_ntoa", "inet_pton", "inet_ntop", "htonl", "htons", "ntohl",
+              "ntohs", "gethostname", "getprotobyname"):
+    globals()[_name] = getattr(_wasi, _name)
+
+#: Bytes per send: one call must not copy too much between host and guest.
+CHUNK = 1 << 20
+_SERVICES = {"http": 80, "https": 443, "ftp": 21, "smtp": 25, "smtps": 465, "submission": 587,
+             "imap": 143, "imaps": 993, "pop3": 110, "pop3s": 995, "ssh": 22, "domain": 53}
+_ERRNO = re.compile(r"^\[Errno (-?\d+)\] (.*)$", re.S)
+_default_timeout = [None]
+
+
+def call(function, *args, own=None):
+    """A pylon:cap/net or tls call; its failure raised as the error the
+    stdlib's socket would raise (errno and text kept), a refusal as
+    PermissionError."""
+    try:
+        return function(*args)
+    except Err as err:
+        raise exception(err.value.kind, err.value.message, own or {}) from None
+
+
+def exception(kind, message, own):
+    """The guest exception for a host failure of `kind` ("[Errno N] text" keeps errno)."""
+    if kind == "PermissionError":
+        return pylon_caps.CapPermissionError(message)
+    cls = own.get(kind) or {"gaierror": gaierror, "herror": herror}.get(kind)
+    if cls is None:
+        cls = getattr(builtins, kind, None)
+    if not (isinstance(cls, type) and issubclass(cls, Exception)):
+        cls = OSError
+    found = _ERRNO.match(message)
+    if found:
+        return cls(int(found.group(1)), found.group(2))
+    return cls(message)
+
+
+def getdefaulttimeout():
+    return _default_timeout[0]
+
+
+def setdefaulttimeout(value):
+    _default_timeout[0] = _check_timeout(value)
+
+
+def _check_timeout(value):
+    if value is None:
+        return None
+    value = float(value)
+    if value < 0:
+        raise ValueError("Timeout value out of range")
+    return value
+
+
+def _port(port):
+    if port is None:
+        return 0
+    if isinstance(port, bytes):
+        port = port.decode()
+    if isinstance(port, str):
+        if port.isdigit():
+            return int(port)
+        if port in _SERVICES:
+            return _SERVICES[port]
+        raise gaierror(EAI_SERVICE, "Servname not supported for ai_socktype")
+    return int(port)
+
+
+def _family_of(host):
+    for family in (AF_INET, AF_INET6):
+        try:
+            inet_pton(family, host)
+            return family
+        except (OSError, ValueError):
+            pass
+    return None
+
+
+def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
+    """The name itself as the address (the host resolves it when connecting)."""
+    if isinstance(host, bytes):
+        host = host.decode("idna")
+    if host is None:
+        host = "::1" if family == AF_INET6 else "127.0.0.1"
+    if type not in (0, SOCK_STREAM):
+        raise gaierror(EAI_SOCKTYPE, "pylon's net cap carries TCP (SOCK_STREAM) only")
+    literal = _family_of(host)
+    found = literal or (family if family in (AF_INET, AF_INET6) else AF_INET)
+    if family not in (0, AF_UNSPEC, found):
+        raise gaierror(EAI_FAMILY, "ai_family not supported")
+    number = _port(port)
+    address = (host, number, 0, 0) if found == AF_INET6 else (host, number)
+    return [(found, SOCK_STREAM, IPPROTO_TCP, "", address)]
+
+
+def gethostbyname(host):
+    if host == "localhost":
+        return "127.0.0.1"
+    if _family_of(host) == AF_INET:
+        return host
+    raise gaierror(EAI_NONAME, f"pylon resolves {host} on the host when a socket connects to it")
+
+
+def getservbyname(name, protocol=None):
+    if name in _SERVICES:
+        return _SERVICES[name]
+    raise OSError("service/proto not found")
+
+
+class _Descriptor:
+    """What a guest file descriptor number stands for: a host connection, once
+    connected; shared by dup() and socket(fileno=)."""
+
+    def __init__(self, family, type, proto):
+        self.family, self.type, self.proto = family, type, proto
+        self.handle = None
+        self.refs = 1
+
+
+_descriptors = {}
+_next_fd = [1000]
+
+
+def _new_fd(descriptor):
+    fd = _next_fd[0]
+    _next_fd[0] += 1
+    _descriptors[fd] = descriptor
+    return fd
+
+
+def _release(fd):
+    descriptor = _descriptors.pop(fd, None)
+    if descriptor is not None:
+        descriptor.refs -= 1
+        if descriptor.refs == 0 and descriptor.handle is not None:
+            _net.close(descriptor.handle)
+
+
+def close(fd):
+    if fd not in _descriptors:
+        raise OSError(_errno.EBADF, "Bad file descriptor")
+    _release(fd)
+
+
+def dup(fd):
+    descriptor = _descriptors.get(fd)
+    if descriptor is None:
+        raise OSError(_errno.EBADF, "Bad file descriptor")
+    descriptor.refs += 1
+    return _new_fd(descriptor)
+
+
+def _client_only(what):
+    return pylon_caps.CapPermissionError(
+        f"pylon's net cap makes TCP client connections only; {what} is not supported"
+    )
+
+
+class socket:
+    """_socket.socket over pylon:cap/net."""
+
+    # As the C type: no __dict__ and no __weakref__ (socket.socket adds it).
+    __slots__ = ("_fd", "_timeout")
+
+    def __init__(self, family=-1, type=-1, proto=-1, fileno=None):
+        if fileno is not None:
+            if fileno not in _descriptors:
+                raise OSError(_errno.EBADF, "Bad file descriptor")
+            self._fd = fileno
+        else:
+            family = AF_INET if family == -1 else int(family)
+            type = SOCK_STREAM if type == -1 else int(type)
+            if family not in (AF_INET, AF_INET6):
+                raise OSError(_errno.EAFNOSUPPORT, "Address family not supported by protocol")
+            if type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC) != SOCK_STREAM:
+                raise _client_only("a socket that is not SOCK_STREAM (UDP, raw)")
+            proto = IPPROTO_TCP if proto in (-1, 0) else proto
+            self._fd = _new_fd(_Descriptor(family, type & ~(SOCK_NONBLOCK | SOCK_CLOEXEC), proto))
+        self._timeout = 0.0 if type != -1 and type & SOCK_NONBLOCK else _default_timeout[0]
+
+    def _descriptor(self):
+        descriptor = _descriptors.get(self._fd)
+        if descriptor is None:
+            raise OSError(_errno.EBADF, "Bad file descriptor")
+        return descriptor
+
+    def _handle(self):
+        handle = self._descriptor().handle
+        if handle is None:
+            raise OSError(_errno.ENOTCONN, "Transport endpoint is not connected")
+        return handle
+
+    @property
+    def family(self):
+        return self._descriptor().family
+
+    @property
+    def type(self):
+        return self._descriptor().type
+
+    @property
+    def proto(self):
+        return self._descriptor().proto
+
+    @property
+    def timeout(self):
+        return self._timeout
+
+    def fileno(self):
+        return self._fd
+
+    def detach(self):
+        fd, self._fd = self._fd, -1
+        return fd
+
+    def close(self):
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
+            _release(fd)
+
+    def __del__(self):
+        fd = getattr(self, "_fd", -1)
+        if fd >= 0:
+            self._fd = -1
+            _release(fd)
+
+    def connect(self, address):
+        descriptor = self._descriptor()
+        if descriptor.handle is not None:
+            raise OSError(_errno.EISCONN, "Transport endpoint is already connected")
+        if not isinstance(address, tuple) or len(address) < 2:
+            raise TypeError(f"{'AF_INET' if descriptor.family == AF_INET else 'AF_INET6'} "
+                            "address must be a tuple (host, port)")
+        host, port = address[0], address[1]
+        if isinstance(host, bytes):
+            host = host.decode("idna")
+        if not isinstance(port, int) or not 0 <= port <= 65535:
+            raise OverflowError("connect(): port must be 0-65535.")
+        timeout = self._timeout if self._timeout else None
+        descriptor.handle = call(_net.connect, host, port, timeout)
+
+    def connect_ex(self, address):
+        try:
+            self.connect(address)
+        except pylon_caps.CapPermissionError:
+            raise
+        except OSError as error:
+            return error.errno or _errno.EIO
+        return 0
+
+    def send(self, data, flags=0):
+        data = memoryview(data).cast("B")[:CHUNK].tobytes()
+        return call(_net.send, self._handle(), data)
+
+    def sendall(self, data, flags=0):
+        view = memoryview(data).cast("B")
+        sent = 0
+        while sent < len(view):
+            sent += self.send(view[sent:sent + CHUNK], flags)
+
+    def sendto(self, data, flags_or_address, address=None):
+        raise _client_only("sendto")
+
+    def recv(self, size, flags=0):
+        if size < 0:
+            raise ValueError("negative buffersize in recv")
+        if flags & MSG_PEEK:
+            raise _client_only("MSG_PEEK")
+        handle = self._handle()
+        return call(_net.recv, handle, size) if size else b""
+
+    def recv_into(self, buffer, nbytes=0, flags=0):
+        view = memoryview(buffer).cast("B")
+        data = self.recv(nbytes or len(view), flags)
+        view[: len(data)] = data
+        return len(data)
+
+    def recvfrom(self, size, flags=0):
+        return self.recv(size, flags), self.getpeername()
+
+    def recvfrom_into(self, buffer, nbytes=0, flags=0):
+        return self.recv_into(buffer, nbytes, flags), self.getpeername()
+
+    def settimeout(self, value):
+        self._timeout = _check_timeout(value)
+        handle = self._descriptor().handle
+        if handle is not None:
+            call(_net.set_timeout, handle, self._timeout)
+
+    def gettimeout(self):
+        return self._timeout
+
+    def setblocking(self, flag):
+        self.settimeout(None if flag else 0.0)
+
+    def getblocking(self):
+        return self._timeout != 0.0
+
+    def getpeername(self):
+        return call(_net.peer_name, self._handle())
+
+    def getsockname(self):
+        handle = self._descriptor().handle
+        if handle is None:
+            return ("0.0.0.0", 0) if self.family == AF_INET else ("::", 0, 0, 0)
+        return call(_net.sock_name, handle)
+
+    def shutdown(self, how):
+        call(_net.shutdown, self._handle(), how)
+
+    def getsockopt(self, level, option, buflen=None):
+        values = {SO_TYPE: self.type, SO_DOMAIN: self.family, SO_PROTOCOL: self.proto}
+        value = values.get(option, 0) if level == SOL_SOCKET else 0
+        return value.to_bytes(4, sys.byteorder) if buflen else value
+
+    def setsockopt(self, level, option, value, optlen=None):
+        # Options for the host's socket (TCP_NODELAY, keep-alive): its own defaults.
+        pass
+
+    def bind(self, address):
+        raise _client_only("bind")
+
+    def listen(self, backlog=0):
+        raise _client_only("listen")
+
+    def _accept(self):
+        raise _client_only("accept")
+
+
+SocketType = socket
