@@ -59,7 +59,7 @@ def test_enforcement_is_stated_honestly():
 
 
 def test_unknown_caps_are_named():
-    assert unknown_caps(["sqlite", "sqlit", "fs", "net"]) == ["sqlit", "net"]
+    assert unknown_caps(["sqlite", "sqlit", "fs", "net", "clock"]) == ["sqlit", "clock"]
 
 
 def test_catalog_json_lists_every_cap_with_providers():

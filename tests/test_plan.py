@@ -15,7 +15,7 @@ def base() -> dict:
 
 
 def test_shipped_plans_load():
-    for name in ("default", "minimal", "data"):
+    for name in ("default", "minimal", "data", "net"):
         plan = plans.shipped(name)
         assert plan.name == name
         assert plan.runtime == "cpython"

@@ -212,7 +212,7 @@ class TLSProvider:
             raise ProviderError("ValueError", f"not an https:// URL: {url!r}")
         port = parts.port or 443
         where = host_target(parts.hostname, port)
-        with self._grants.call(CAP, "connect", where):
+        with self._grants.call(CAP, "https", where):
             context = self.context(settings_json)
             path = parts.path or "/"
             if parts.query:
