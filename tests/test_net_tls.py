@@ -19,7 +19,7 @@ import pytest
 import trustme
 from conftest import Captured
 
-from pylon_shell.caps.grants import CapCallEvent, Event
+from pylon_shell.caps.grants import CapCallEvent, Event, ImportEvent
 from pylon_shell.plan import shipped
 from pylon_shell.runtimes.base import Ok, Preopen, Raised
 from pylon_shell.session import Session
@@ -328,6 +328,10 @@ def test_a_revoke_applies_to_an_open_connection_and_events_say_what_happened(bui
     ]
     assert ("tls", "connect", https.target, True) in calls
     assert ("tls", "handshake", https.target, True) in calls
+    # Importing ssl and socket needs no grant, but the monitor says whose they are.
+    imports = {e.module: (e.cap, e.granted) for e in events if isinstance(e, ImportEvent)}
+    assert imports["ssl"] == ("tls", True)
+    assert imports["socket"] == ("net", True)
 
 
 def test_trace_learns_the_hosts_and_that_https_needs_tls_only(pylon, https, tmp_path):

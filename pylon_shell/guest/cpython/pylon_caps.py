@@ -96,6 +96,11 @@ def _importer():
 
 
 def _origin(fullname):
+    """What an import that needs no grant reached: a cap's free module (socket,
+    ssl: each call is checked instead), a builtin module or the stdlib."""
+    free = _settings["free"].get(fullname)
+    if free:
+        return free
     return "builtin" if fullname in sys.builtin_module_names else "stdlib"
 
 
@@ -177,9 +182,7 @@ class Gate:
             return importlib.util.spec_from_loader(fullname, _PackageLoader(), is_package=True)
         importer = _importer()
         if _check(fullname, importer) is None:
-            # Free modules (socket, ssl) are a cap's too, but need no grant to import.
-            cap = _settings["free"].get(fullname) or _origin(fullname)
-            emit({"k": "import", "m": fullname, "i": importer, "c": cap, "g": True})
+            emit({"k": "import", "m": fullname, "i": importer, "c": _origin(fullname), "g": True})
         shim = _settings["shims"].get(fullname)
         if shim:
             return importlib.util.spec_from_loader(fullname, _ShimLoader(shim))
