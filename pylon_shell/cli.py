@@ -131,6 +131,11 @@ def main_parser() -> argparse.ArgumentParser:
     _add_plan_options(parser)
     parser.add_argument("-c", dest="code", metavar="CODE", help="run this code and exit")
     parser.add_argument("--no-tui", action="store_true", help="use the line REPL")
+    parser.add_argument(
+        "--no-prompt",
+        action="store_true",
+        help="in the TUI, refuse an ungranted cap instead of asking",
+    )
     parser.add_argument("--version", action="version", version=f"pylon {__version__}")
     parser.add_argument("script", nargs="?", metavar="SCRIPT", help="run this file (- for stdin)")
     parser.add_argument(
@@ -461,6 +466,18 @@ def cmd_build(argv: Sequence[str]) -> int:
 # -- entry points ------------------------------------------------------------
 
 
+def _run_tui(plan: object, *, prompt: bool) -> int:
+    """The TUI, after building what the runtime needs with a progress bar in
+    the terminal (a first run takes a while; the TUI then starts at once)."""
+    from pylon_shell.build import cpython_artifacts
+    from pylon_shell.progress import TerminalProgress
+    from pylon_shell.tui.app import run_tui
+
+    if plan.runtime == "cpython":  # type: ignore[attr-defined]
+        cpython_artifacts(TerminalProgress())
+    return run_tui(plan, prompt=prompt)  # type: ignore[arg-type]
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     """Everything `pylon` does, returning its exit status; errors become one line."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -471,9 +488,12 @@ def run(argv: Sequence[str] | None = None) -> int:
         args = main_parser().parse_args(argv)
         program = _read_program(args)
         if program is None:
-            from pylon_shell.repl import run_repl
+            plan = plan_from_args(args)
+            if args.no_tui or not sys.stdout.isatty():
+                from pylon_shell.repl import run_repl
 
-            return run_repl(plan_from_args(args))
+                return run_repl(plan)
+            return _run_tui(plan, prompt=not args.no_prompt)
         return run_program(args, program)
     except PylonError as error:
         print(f"pylon: {error}", file=sys.stderr)

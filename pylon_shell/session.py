@@ -41,6 +41,11 @@ class Session:
         self._runtime: Runtime | None = None
 
     @property
+    def started(self) -> Runtime | None:
+        """The interpreter if one is running; unlike `runtime`, never starts one."""
+        return self._runtime
+
+    @property
     def runtime(self) -> Runtime:
         if self._runtime is None:
             self._runtime = self._start()

@@ -221,6 +221,8 @@ def guest_path(path):
         path = os.fsdecode(path)
     if not isinstance(path, str) or not path or path == ":memory:" or path.startswith("file:"):
         return None
+    if path.startswith("<"):
+        return None  # a pseudo-file name (<string>, <python-input-0>)
     return os.path.normpath(os.path.join(os.getcwd(), path))
 
 
@@ -257,6 +259,8 @@ last_miss = [None]
 def fs_denial(exc):
     """The one line for an uncaught error that a missing fs grant explains: an
     OSError on such a path, or SQLite's "unable to open database file" after one."""
+    if isinstance(exc, SyntaxError):
+        return None  # its filename is the source's (<python-input-0>), not a file it opened
     path = guest_path(getattr(exc, "filename", None))
     if path is None and "unable to open database" in str(exc):
         path = last_miss[0]

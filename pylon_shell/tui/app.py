@@ -1,0 +1,305 @@
+"""The pylon TUI: the REPL, the Caps panel and the Imports pane on one screen.
+
+The guest runs on a worker thread, never the UI's: its output, the grants'
+events and its outcome come back as messages, so the screen stays responsive
+while code runs and Ctrl+C can interrupt it. A permission prompt blocks only
+the guest's thread, which waits for the user's answer.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from prompt_toolkit.history import FileHistory
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Header
+
+from pylon_shell import __version__, paths
+from pylon_shell.caps.catalog import CAPS
+from pylon_shell.caps.grants import Decision, Event, GrantChanged
+from pylon_shell.plan import Plan
+from pylon_shell.runtimes.base import Exited, Ok, Raised, Trapped
+from pylon_shell.session import Session
+from pylon_shell.tui.messages import CapEvent, GuestOutput, RunFinished, SessionReady, Submitted
+from pylon_shell.tui.screens.permission import PermissionScreen
+from pylon_shell.tui.widgets.caps_panel import CapsPanel, CapToggled
+from pylon_shell.tui.widgets.code_input import CodeInput
+from pylon_shell.tui.widgets.imports_pane import ImportsPane
+from pylon_shell.tui.widgets.scrollback import Scrollback
+
+RUNTIME_NAMES = {"cpython": "CPython", "micropython": "MicroPython"}
+
+
+class PylonApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "pylon"
+    BINDINGS = [
+        Binding("ctrl+c", "interrupt", "Interrupt", priority=True),
+        Binding("ctrl+t", "switch_runtime", "Switch runtime"),
+        Binding("ctrl+s", "save_plan", "Save plan"),
+        Binding("ctrl+r", "restart", "Restart"),
+        Binding("f1", "help", "Help"),
+        Binding("f2", "focus('caps')", "Caps"),
+        Binding("f3", "focus('imports')", "Imports"),
+        Binding("escape", "focus('input')", "Input"),
+        Binding("ctrl+d", "quit", "Quit"),
+    ]
+
+    def __init__(self, plan: Plan, *, prompt: bool = True, history: Path | None = None) -> None:
+        super().__init__()
+        self._plan = plan
+        self._prompt = prompt
+        self._history_path = history if history is not None else paths.history_file()
+        self.session = Session(plan, self._guest_output, prompter=self._ask if prompt else None)
+        self.session.grants.subscribe(self._grants_event)
+        self._busy = threading.Event()
+        #: Prompts the guest's thread is waiting on: (answer, done).
+        self._prompts: list[tuple[list[Decision], threading.Event]] = []
+        self._allowed_this_run: set[str] = set()
+        self._saved_caps = plan.capabilities
+
+    # -- layout --------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        self._history_path.parent.mkdir(parents=True, exist_ok=True)
+        yield Header()
+        with Horizontal(id="main"):
+            with Vertical(id="repl"):
+                yield Scrollback(id="scrollback")
+                yield CodeInput(FileHistory(str(self._history_path)), id="input")
+            with Vertical(id="side"):
+                yield CapsPanel(
+                    self._plan.runtime,
+                    self.session.grants.granted,
+                    dict(self._plan.providers),
+                    id="caps",
+                )
+                yield ImportsPane(id="imports")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._show_title("starting")
+        self.query_one(CodeInput).focus()
+        self._start()
+
+    def _show_title(self, version: str) -> None:
+        self.title = f"pylon {__version__} · {version}"
+        dirty = " · unsaved changes" if self.session.grants.granted != set(self._saved_caps) else ""
+        self.sub_title = f"plan {self.session.plan.name}{dirty}"
+
+    # -- the guest, on worker threads ------------------------------------------
+
+    @work(thread=True, exclusive=True, group="guest")
+    def _start(self, note: str | None = None, switch_to: str | None = None) -> None:
+        self._busy.set()
+        try:
+            if switch_to is not None:
+                runtime = self.session.switch(switch_to)
+            elif note is not None:
+                runtime = self.session.restart()
+            else:
+                runtime = self.session.runtime
+            self.post_message(SessionReady(runtime.version, note))
+        except Exception as error:  # noqa: BLE001 - shown, the TUI stays up
+            self.post_message(GuestOutput(2, f"pylon: {error}\n"))
+        finally:
+            self._busy.clear()
+
+    @work(thread=True, exclusive=True, group="guest")
+    def _run(self, source: str) -> None:
+        self._busy.set()
+        try:
+            outcome = self.session.runtime.run_input(source)
+        finally:
+            self._busy.clear()
+        self.post_message(RunFinished(outcome))
+
+    def _guest_output(self, fd: int, data: bytes) -> None:
+        self.post_message(GuestOutput(fd, data.decode("utf-8", "replace")))
+
+    def _grants_event(self, event: Event) -> None:
+        self.post_message(CapEvent(event))
+
+    def _ask(self, cap: str, operation: str, target: str) -> Decision:
+        """The prompter, called on the guest's thread: ask on the UI thread and
+        wait for the answer (a quitting app answers deny). "Allow once" holds
+        for the rest of the input being run, not just one call of it."""
+        if cap in self._allowed_this_run:
+            return "once"
+        answer: list[Decision] = []
+        done = threading.Event()
+        pending = (answer, done)
+        self._prompts.append(pending)
+
+        def decided(decision: Decision | None) -> None:
+            answer.append(decision or "deny")
+            done.set()
+
+        try:
+            self.call_from_thread(
+                self.push_screen, PermissionScreen(cap, operation, target), decided
+            )
+        except RuntimeError:  # the app is no longer running
+            decided("deny")
+        done.wait()
+        self._prompts.remove(pending)
+        if answer[0] == "once":
+            self._allowed_this_run.add(cap)
+        return answer[0]
+
+    # -- messages -------------------------------------------------------------
+
+    def on_submitted(self, message: Submitted) -> None:
+        scrollback = self.query_one(Scrollback)
+        if self._busy.is_set():
+            self.bell()
+            return
+        scrollback.echo(message.source)
+        self._set_input_ready(False)
+        self._run(message.source)
+
+    def on_guest_output(self, message: GuestOutput) -> None:
+        self.query_one(Scrollback).output(message.fd, message.text)
+
+    def on_cap_event(self, message: CapEvent) -> None:
+        event = message.event
+        if isinstance(event, GrantChanged):
+            self.query_one(CapsPanel).set_granted(event.cap, event.granted)
+            self._show_title(self.session.runtime.version if self.session.started else "")
+            return
+        self.query_one(ImportsPane).record(event)
+
+    def on_run_finished(self, message: RunFinished) -> None:
+        self._allowed_this_run.clear()
+        scrollback = self.query_one(Scrollback)
+        scrollback.flush_output()
+        outcome = message.outcome
+        if isinstance(outcome, Raised):
+            if outcome.denial:
+                scrollback.note(outcome.denial, style="bold red")
+            else:
+                scrollback.traceback(outcome.traceback)
+        elif isinstance(outcome, Exited):
+            scrollback.note(f"SystemExit({outcome.code}): the session goes on (Ctrl+D quits)")
+        elif isinstance(outcome, Trapped):
+            what = "KeyboardInterrupt" if outcome.reason == "interrupt" else outcome.message
+            scrollback.note(what, style="bold red")
+            self._start(
+                note="the interpreter had to be discarded; a fresh session has started "
+                "(earlier state is lost)"
+            )
+            return
+        assert isinstance(outcome, (Ok, Raised, Exited))
+        self._set_input_ready(True)
+
+    def on_session_ready(self, message: SessionReady) -> None:
+        self._show_title(message.version)
+        if message.note:
+            self.query_one(Scrollback).note(f"{message.note} ({message.version})")
+        else:
+            plan = self.session.plan
+            caps = ", ".join(sorted(self.session.grants.granted)) or "none"
+            self.query_one(Scrollback).note(
+                f"{message.version} in wasmtime · plan {plan.name!r} (caps: {caps}) · "
+                "F1 help, Ctrl+C interrupts, Ctrl+D quits"
+            )
+        self._set_input_ready(True)
+
+    def on_cap_toggled(self, message: CapToggled) -> None:
+        self.session.grants.set(message.cap, message.granted)
+
+    def _set_input_ready(self, ready: bool) -> None:
+        runtime = self.session.started
+        if ready and runtime is not None:
+            self.query_one(CodeInput).ready(runtime.is_complete, runtime.complete)
+        else:
+            self.query_one(CodeInput).ready(None, None)
+
+    # -- actions --------------------------------------------------------------
+
+    def action_focus(self, target: str) -> None:
+        widget = self.query_one(f"#{target}")
+        if target == "caps":
+            widget = widget.query("Checkbox").first()
+        widget.focus()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        other = "MicroPython" if self.session.plan.runtime == "cpython" else "CPython"
+        yield SystemCommand(
+            f"Switch to {other}",
+            "Restart on the other runtime, same plan",
+            self.action_switch_runtime,
+        )
+        yield SystemCommand(
+            "Save plan", "Write the plan with the caps as toggled", self.action_save_plan
+        )
+        yield SystemCommand("Restart", "A fresh interpreter (state is lost)", self.action_restart)
+        yield SystemCommand("Interrupt", "Stop the running code", self.action_interrupt)
+        for cap in CAPS:
+            granted = self.session.grants.is_granted(cap)
+            yield SystemCommand(
+                f"{'Revoke' if granted else 'Grant'} {cap}",
+                f"{'Revoke' if granted else 'Grant'} the {cap} cap (the next call sees it)",
+                lambda cap=cap, granted=granted: self.session.grants.set(cap, not granted),
+            )
+
+    def action_interrupt(self) -> None:
+        if self._busy.is_set() and self.session.started is not None:
+            self.session.started.interrupt()
+        else:
+            self.query_one(CodeInput).clear()
+
+    def action_switch_runtime(self) -> None:
+        if self._busy.is_set():
+            self.bell()
+            return
+        other = "micropython" if self.session.plan.runtime == "cpython" else "cpython"
+        self.query_one(Scrollback).note(f"switching to {RUNTIME_NAMES[other]}…")
+        self._set_input_ready(False)
+        self._start(note=f"switched to {RUNTIME_NAMES[other]} with the same plan", switch_to=other)
+
+    def action_restart(self) -> None:
+        if not self._busy.is_set():
+            self._set_input_ready(False)
+            self._start(note="restarted")
+
+    def action_save_plan(self) -> None:
+        from dataclasses import replace
+
+        plan = replace(self.session.plan, capabilities=tuple(sorted(self.session.grants.granted)))
+        target = Path(plan.source) if plan.source and plan.source.endswith(".json") else None
+        target = target or Path.cwd() / f"{plan.name}.json"
+        target.write_text(plan.dumps())
+        self._saved_caps = plan.capabilities
+        self._show_title(self.session.runtime.version)
+        self.query_one(Scrollback).note(f"saved the plan to {target}")
+
+    def action_help(self) -> None:
+        self.query_one(Scrollback).note(
+            "Enter runs complete code (a block continues until an empty line) · Up/Down: "
+            "history · Tab: complete · Ctrl+C: interrupt · Ctrl+T: switch runtime · "
+            "Ctrl+R: restart · Ctrl+S: save the plan · switches: grant or revoke a cap "
+            "(the next call sees it) · Ctrl+P: every command",
+            style="italic",
+        )
+
+    async def on_unmount(self) -> None:
+        # Nothing may keep the guest's thread waiting once the UI is gone.
+        for answer, done in list(self._prompts):
+            answer.append("deny")
+            done.set()
+        if self._busy.is_set() and self.session.started is not None:
+            self.session.started.interrupt()
+        await self.workers.wait_for_complete()
+        self.session.close()
+
+
+def run_tui(plan: Plan, *, prompt: bool = True) -> int:
+    return PylonApp(plan, prompt=prompt).run() or 0

@@ -1,0 +1,153 @@
+"""The REPL's input: Python-highlighted, multi-line while the code is incomplete,
+history on Up/Down (persisted, shared with the line REPL), Tab completion from
+the guest."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prompt_toolkit.history import FileHistory
+from textual import events
+from textual.binding import Binding
+from textual.widgets import TextArea
+
+from pylon_shell.repl import next_indent, should_accept
+from pylon_shell.tui.messages import Submitted
+
+
+class CodeInput(TextArea):
+    BINDINGS = [
+        Binding("ctrl+d", "end_or_delete", "Quit", show=False),
+        Binding("up", "history(-1)", "Older", show=False),
+        Binding("down", "history(1)", "Newer", show=False),
+    ]
+
+    def __init__(self, history: FileHistory | None, *, id: str | None = None) -> None:
+        super().__init__(
+            language="python", soft_wrap=True, tab_behavior="indent", id=id, show_line_numbers=False
+        )
+        self._history = history
+        # Oldest first; the position is one past the newest while editing new text.
+        self._entries = list(reversed(list(history.load_history_strings()))) if history else []
+        self._position = len(self._entries)
+        self._draft = ""
+        #: Asks the guest whether code is complete; None while the guest is busy.
+        self.is_complete: Callable[[str], bool] | None = None
+        #: Asks the guest for completions of the text before the cursor.
+        self.complete: Callable[[str], list[str]] | None = None
+        #: Lines entered while the guest was busy, replayed as if typed now
+        #: (a terminal buffers type-ahead the same way).
+        self._typed_ahead: list[str] = []
+
+    def ready(
+        self,
+        is_complete: Callable[[str], bool] | None,
+        complete: Callable[[str], list[str]] | None,
+    ) -> None:
+        """The guest is idle (callables given) or busy (None)."""
+        self.is_complete, self.complete = is_complete, complete
+        if not self._typed_ahead or is_complete is None:
+            return
+        # The lines entered while it was busy come first, then what is being
+        # typed now.
+        partial = self.text
+        self.clear()
+        while self._typed_ahead and self.is_complete is not None:
+            self.move_cursor(self.document.end)
+            self.insert(self._typed_ahead.pop(0))
+            self.action_submit()
+        self.move_cursor(self.document.end)
+        self.insert(partial)
+
+    async def _on_key(self, event: events.Key) -> None:
+        # Enter and Tab are handled here, in the order keys arrive: an app-level
+        # (priority) binding would run before the keys typed just ahead of it.
+        # Enter typed before the app took the terminal arrives as ctrl+j.
+        if event.key in ("enter", "ctrl+j", "tab"):
+            event.stop()
+            event.prevent_default()
+            if event.key == "tab":
+                self.action_complete()
+            else:
+                self.action_submit()
+            return
+        await super()._on_key(event)
+
+    def action_submit(self) -> None:
+        if self.is_complete is None:
+            self._typed_ahead.append(self.text)
+            self.clear()
+            return
+        text = self.text
+        at_end = self.cursor_location == self.document.end
+        if at_end and should_accept(text, self.is_complete):
+            if text.strip():
+                self.remember(text.rstrip())
+                self.post_message(Submitted(text.rstrip() + "\n"))
+                self.is_complete = None  # busy until the app says the guest is idle
+            self.clear()
+            return
+        before = self.document.get_text_range((0, 0), self.cursor_location)
+        self.insert("\n" + next_indent(before))
+
+    def remember(self, text: str) -> None:
+        if not self._entries or self._entries[-1] != text:
+            self._entries.append(text)
+            if self._history is not None:
+                self._history.append_string(text)
+        self._position = len(self._entries)
+        self._draft = ""
+
+    def action_end_or_delete(self) -> None:
+        """Ctrl+D quits on an empty input, as in the python REPL; else deletes."""
+        if self.text:
+            self.action_delete_right()
+        else:
+            self.app.exit()
+
+    def action_history(self, step: int) -> None:
+        row = self.cursor_location[0]
+        on_edge = row == 0 if step < 0 else row == self.document.line_count - 1
+        if not on_edge:
+            self.move_cursor_relative(rows=step)
+            return
+        target = self._position + step
+        if not 0 <= target <= len(self._entries):
+            return
+        if self._position == len(self._entries):
+            self._draft = self.text
+        self._position = target
+        self.load_text(self._draft if target == len(self._entries) else self._entries[target])
+        self.move_cursor(self.document.end)
+
+    def action_complete(self) -> None:
+        before = self.document.get_text_range((0, 0), self.cursor_location)
+        word = _last_word(before)
+        if not word or self.complete is None:
+            self.insert("    ")
+            return
+        found = self.complete(before)
+        if not found:
+            self.app.bell()
+            return
+        common = _common_prefix(found)
+        if len(common) > len(word):
+            self.insert(common[len(word) :])
+        elif len(found) > 1:
+            self.notify("  ".join(found[:40]), title="Completions", timeout=4)
+
+
+def _last_word(text: str) -> str:
+    end = len(text)
+    start = end
+    while start > 0 and (text[start - 1].isalnum() or text[start - 1] in "_."):
+        start -= 1
+    return text[start:end]
+
+
+def _common_prefix(words: list[str]) -> str:
+    first, last = min(words), max(words)
+    size = 0
+    while size < min(len(first), len(last)) and first[size] == last[size]:
+        size += 1
+    return first[:size]

@@ -1,0 +1,62 @@
+"""The REPL's scrollback: the input echoed with highlighting, output as it
+streams, tracebacks and pylon's own notes."""
+
+from __future__ import annotations
+
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import RichLog
+
+
+class Scrollback(RichLog):
+    def __init__(self, *, theme: str = "monokai", id: str | None = None) -> None:
+        super().__init__(wrap=True, markup=False, highlight=False, id=id)
+        self.syntax_theme = theme
+        self._partial = {1: "", 2: ""}
+
+    def echo(self, source: str) -> None:
+        """The code the user ran, after the python REPL's prompts, highlighted."""
+        self.flush_output()
+        code = source.rstrip("\n")
+        self.write(
+            _prompted(
+                code.count("\n") + 1,
+                Syntax(code, "python", theme=self.syntax_theme, background_color="default"),
+            )
+        )
+
+    def output(self, fd: int, text: str) -> None:
+        """Guest output; whole lines are written now, a partial line when the run ends."""
+        pending = self._partial[fd] + text
+        *lines, rest = pending.split("\n")
+        self._partial[fd] = rest
+        for line in lines:
+            self.write(Text(line, style="red" if fd == 2 else ""))
+
+    def flush_output(self) -> None:
+        for fd, rest in self._partial.items():
+            if rest:
+                self.write(Text(rest, style="red" if fd == 2 else ""))
+                self._partial[fd] = ""
+
+    def traceback(self, text: str) -> None:
+        self.flush_output()
+        self.write(
+            Syntax(text.rstrip("\n"), "pytb", theme=self.syntax_theme, background_color="default")
+        )
+
+    def note(self, text: str, style: str = "dim italic") -> None:
+        self.flush_output()
+        self.write(Text(text, style=style))
+
+
+def _prompted(count: int, code: Syntax) -> Table:
+    """The prompts in a column of their own beside the code, so wrapped lines
+    stay under the code."""
+    grid = Table.grid(padding=0)
+    grid.add_column(width=4, no_wrap=True)
+    grid.add_column()
+    prompts = "\n".join(">>> " if i == 0 else "... " for i in range(count))
+    grid.add_row(Text(prompts, style="bold green"), code)
+    return grid

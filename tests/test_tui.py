@@ -1,0 +1,210 @@
+"""The TUI with Textual's pilot, on the real runtimes, and once in a real terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from tmux import Terminal
+
+from pylon_shell.plan import shipped
+from pylon_shell.tui.app import PylonApp
+from pylon_shell.tui.screens.permission import PermissionScreen
+from pylon_shell.tui.widgets.code_input import CodeInput
+from pylon_shell.tui.widgets.imports_pane import ImportsPane
+from pylon_shell.tui.widgets.scrollback import Scrollback
+
+SIZE = (120, 36)
+
+
+def lines(app: PylonApp) -> list[str]:
+    return [line.text.rstrip() for line in app.query_one(Scrollback).lines]
+
+
+def shown(app: PylonApp) -> str:
+    """The scrollback as one line of text (long lines wrap on screen)."""
+    return " ".join(lines(app))
+
+
+def imports(app: PylonApp) -> list[tuple[str, ...]]:
+    pane = app.query_one(ImportsPane)
+    return [tuple(str(cell) for cell in pane.get_row_at(i)) for i in range(pane.row_count)]
+
+
+async def until(pilot: object, check: Callable[[], bool], timeout: float = 30) -> None:
+    """Wait for the guest (on its worker thread) to get there."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError("the TUI never got there")
+        await pilot.pause(0.05)  # type: ignore[attr-defined]
+
+
+async def ready(pilot: object, app: PylonApp) -> None:
+    await until(pilot, lambda: app.query_one(CodeInput).is_complete is not None)
+
+
+async def run(pilot: object, app: PylonApp, code: str) -> None:
+    """Type `code` and Enter, and wait until it has run."""
+    before = len(lines(app))
+    await pilot.press(*code, "enter")  # type: ignore[attr-defined]
+    await until(pilot, lambda: len(lines(app)) > before)
+    await ready(pilot, app)
+
+
+def make_app(tmp_path: Path, runtime: str = "cpython", prompt: bool = False) -> PylonApp:
+    plan = shipped("default").with_runtime(runtime)
+    return PylonApp(plan, prompt=prompt, history=tmp_path / "history")
+
+
+def test_typed_code_runs_and_its_output_shows(built, tmp_path):
+    async def scenario() -> None:
+        app = make_app(tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot, app)
+            assert "CPython 3.14" in app.title
+            await run(pilot, app, "print(6 * 7)")
+            await run(pilot, app, "1 / 0")
+            shown = lines(app)
+            assert ">>> print(6 * 7)" in shown and "42" in shown
+            assert "ZeroDivisionError: division by zero" in shown
+
+    asyncio.run(scenario())
+
+
+def test_blocks_continue_history_recalls_and_tab_completes(built, tmp_path):
+    async def scenario() -> None:
+        app = make_app(tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot, app)
+            code_input = app.query_one(CodeInput)
+            await pilot.press(*"def f(x):", "enter")
+            assert code_input.text == "def f(x):\n    "  # the block goes on
+            await pilot.press(*"return x * 2", "enter", "enter")
+            await ready(pilot, app)
+            await run(pilot, app, "f(21)")
+            assert "42" in lines(app)
+            await pilot.press("up")
+            assert code_input.text == "f(21)"
+            await pilot.press("up")
+            assert code_input.text == "def f(x):\n    return x * 2"
+            code_input.clear()
+            await pilot.press(*"imp", "tab")
+            assert code_input.text == "import "  # as the python REPL completes keywords
+        # History outlives the session, in the line REPL's format.
+        assert "+f(21)" in (tmp_path / "history").read_text()
+
+    asyncio.run(scenario())
+
+
+def test_a_cap_switched_off_denies_the_next_import_and_the_pane_shows_it(built, tmp_path):
+    async def scenario() -> None:
+        app = make_app(tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot, app)
+            await run(pilot, app, "import duckdb")
+            await pilot.click("#cap-sqlite")
+            assert not app.session.grants.is_granted("sqlite")
+            assert "unsaved changes" in app.sub_title
+            await pilot.press("escape")  # back to the input
+            await run(pilot, app, "import sqlite3")
+            assert (
+                "import of sqlite3 needs the sqlite cap, which this plan does not grant; "
+                "grant it with --cap sqlite"
+            ) in shown(app)
+            rows = imports(app)
+            assert rows[0][:3] == ("duckdb", "duckdb", "granted")
+            assert ("sqlite3", "sqlite", "DENIED") in [row[:3] for row in rows]
+
+    asyncio.run(scenario())
+
+
+def test_the_prompt_lets_a_denied_call_go_on_without_a_restart(built, tmp_path):
+    async def scenario() -> None:
+        app = make_app(tmp_path, prompt=True)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot, app)
+            await run(pilot, app, "import duckdb")
+            app.session.grants.revoke("duckdb")
+            await pilot.press(*"duckdb.connect().sql('select 41 + 1').fetchall()", "enter")
+            await until(pilot, lambda: isinstance(app.screen, PermissionScreen))
+            await pilot.press("o")  # allow once
+            await ready(pilot, app)
+            assert "[(42,)]" in lines(app)
+            assert not app.session.grants.is_granted("duckdb")  # once is not a grant
+            assert ("connect :memory:", "duckdb", "allowed once") in [
+                row[:3] for row in imports(app)
+            ]
+            await pilot.press(*"duckdb.connect()", "enter")
+            await until(pilot, lambda: isinstance(app.screen, PermissionScreen))
+            await pilot.press("d")
+            await ready(pilot, app)
+            assert "the duckdb cap is not granted" in shown(app)
+
+    asyncio.run(scenario())
+
+
+def test_ctrl_c_interrupts_and_the_runtime_switch_restarts_on_micropython(built, tmp_path):
+    async def scenario() -> None:
+        app = make_app(tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot, app)
+            await pilot.press(*"while True: pass", "enter", "enter")
+            await pilot.pause(0.5)
+            await pilot.press("ctrl+c")
+            await ready(pilot, app)
+            assert "KeyboardInterrupt" in lines(app)
+            await pilot.press("ctrl+t")
+            await until(pilot, lambda: "MicroPython" in app.title)
+            await ready(pilot, app)
+            await run(pilot, app, "import sys; print(sys.implementation.name)")
+            assert "micropython" in lines(app)
+            assert "switched to MicroPython with the same plan" in shown(app)
+
+    asyncio.run(scenario())
+
+
+def test_saving_writes_the_plan_as_toggled(built, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    async def scenario() -> None:
+        plan = replace(shipped("default"), source=str(tmp_path / "mine.json"))
+        app = PylonApp(plan, prompt=False, history=tmp_path / "history")
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot, app)
+            await pilot.click("#cap-crypto")
+            await pilot.press("ctrl+s")
+            assert "unsaved" not in app.sub_title
+
+    asyncio.run(scenario())
+    saved = (tmp_path / "mine.json").read_text()
+    assert '"crypto"' in saved
+
+
+def test_pylon_opens_the_tui_in_a_real_terminal(built, tmp_path):
+    term = Terminal([], width=120, height=36, env={"PYLON_DATA_DIR": str(tmp_path)})
+    try:
+        term.wait_for("in wasmtime", timeout=60)
+        term.type("import sqlite3")
+        term.send("Enter")
+        screen = term.wait_for("sqlite3.dbapi2", timeout=30)
+        assert ">>> import sqlite3" in screen
+        row = next(line for line in screen.splitlines() if "│ sqlite3 " in line)
+        assert "sqlite" in row.split("│ sqlite3 ")[1]
+        term.send("C-d")
+        deadline = time.monotonic() + 10
+        while term.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not term.alive()  # Ctrl+D quits
+    finally:
+        term.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_history(monkeypatch, tmp_path):
+    monkeypatch.setenv("PYLON_DATA_DIR", str(tmp_path / "data"))
