@@ -14,10 +14,14 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pylon_shell import __version__
 from pylon_shell.caps.hosts import HostSpecError, parse_pattern
 from pylon_shell.errors import PylonError, UsageError
+
+if TYPE_CHECKING:
+    from pylon_shell.plan import Plan
 
 SUBCOMMANDS = ("plan", "build", "caps", "trace")
 EXIT_TIMEOUT = 124
@@ -135,6 +139,12 @@ def main_parser() -> argparse.ArgumentParser:
         "--no-prompt",
         action="store_true",
         help="in the TUI, refuse an ungranted cap instead of asking",
+    )
+    parser.add_argument(
+        "--theme",
+        choices=("dark", "light"),
+        default="dark",
+        help="the TUI's colours and code highlighting",
     )
     parser.add_argument("--version", action="version", version=f"pylon {__version__}")
     parser.add_argument("script", nargs="?", metavar="SCRIPT", help="run this file (- for stdin)")
@@ -466,16 +476,16 @@ def cmd_build(argv: Sequence[str]) -> int:
 # -- entry points ------------------------------------------------------------
 
 
-def _run_tui(plan: object, *, prompt: bool) -> int:
+def _run_tui(plan: Plan, *, prompt: bool, theme: str) -> int:
     """The TUI, after building what the runtime needs with a progress bar in
     the terminal (a first run takes a while; the TUI then starts at once)."""
     from pylon_shell.build import cpython_artifacts
     from pylon_shell.progress import TerminalProgress
     from pylon_shell.tui.app import run_tui
 
-    if plan.runtime == "cpython":  # type: ignore[attr-defined]
+    if plan.runtime == "cpython":
         cpython_artifacts(TerminalProgress())
-    return run_tui(plan, prompt=prompt)  # type: ignore[arg-type]
+    return run_tui(plan, prompt=prompt, theme=theme)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -493,7 +503,7 @@ def run(argv: Sequence[str] | None = None) -> int:
                 from pylon_shell.repl import run_repl
 
                 return run_repl(plan)
-            return _run_tui(plan, prompt=not args.no_prompt)
+            return _run_tui(plan, prompt=not args.no_prompt, theme=args.theme)
         return run_program(args, program)
     except PylonError as error:
         print(f"pylon: {error}", file=sys.stderr)

@@ -21,6 +21,9 @@ from prompt_toolkit.lexers import PygmentsLexer
 from pygments.lexers.python import PythonLexer, PythonTracebackLexer
 
 from pylon_shell import __version__, paths
+from pylon_shell.caps.catalog import CAPS
+from pylon_shell.caps.grants import CapCallEvent, Event, ImportEvent
+from pylon_shell.meta import MetaError, run_meta
 from pylon_shell.plan import Plan
 from pylon_shell.progress import TerminalProgress
 from pylon_shell.runtimes.base import Exited, Ok, Outcome, Raised, Trapped
@@ -85,6 +88,33 @@ class LineRepl:
     def __init__(self, plan: Plan) -> None:
         self.session = Session(plan, self._write, progress=TerminalProgress())
         self._color = sys.stderr.isatty()
+        #: What the input being run reached, shown dimmed under its output.
+        self._hits: list[str] = []
+        self.session.grants.subscribe(self._note_hit)
+
+    def _note_hit(self, event: Event) -> None:
+        if isinstance(event, ImportEvent) and event.cap in CAPS:
+            verdict = "granted" if event.granted else "denied"
+            line = f"import {event.module} → {event.cap} ({verdict})"
+        elif isinstance(event, CapCallEvent) and not event.granted:
+            line = f"{event.operation} {event.target} → {event.cap} (denied)".strip()
+        else:
+            return
+        if line not in self._hits:
+            self._hits.append(line)
+
+    def show_hits(self) -> None:
+        """The caps the input reached, dimmed, under its output."""
+        hits, self._hits = self._hits, []
+        for line in hits:
+            text = f"  {line}"
+            print(f"\x1b[2m{text}\x1b[0m" if self._color else text, file=sys.stderr)
+
+    def meta(self, line: str) -> None:
+        try:
+            print(run_meta(self.session, line))
+        except MetaError as error:
+            print(f"pylon: {error}", file=sys.stderr)
 
     def _write(self, fd: int, data: bytes) -> None:
         stream = sys.stdout if fd == 1 else sys.stderr
@@ -97,7 +127,7 @@ class LineRepl:
         caps = ", ".join(plan.capabilities) or "none"
         return (
             f"pylon {__version__} · {runtime.version} in wasmtime · plan {plan.name!r} "
-            f"(caps: {caps})\nCtrl+D exits; Ctrl+C interrupts running code."
+            f"(caps: {caps})\nCtrl+D exits; Ctrl+C interrupts running code; :help lists commands."
         )
 
     def show_traceback(self, text: str) -> None:
@@ -155,9 +185,14 @@ class LineRepl:
             source = text.rstrip()
             if not source:
                 continue
+            if source.startswith(":"):
+                self.meta(source)
+                continue
             runtime = self.session.runtime
+            self._hits.clear()
             outcome = call_interruptibly(runtime, lambda r=runtime, s=source: r.run_input(s + "\n"))
             status = self.handle(outcome)
+            self.show_hits()
             if status is not None:
                 return status
 

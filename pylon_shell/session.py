@@ -98,6 +98,17 @@ class Session:
             check_digest(declared.id, declared.digest, artifacts.wasm_sha256)
         return artifacts
 
+    def current_plan(self) -> Plan:
+        """The plan as the live grants have made it (toggles, prompts allowed
+        for the session): what `:plan` shows and Ctrl+S saves."""
+        from dataclasses import replace
+
+        granted = self.grants.granted
+        order = [cap for cap in self.plan.capabilities if cap in granted]
+        order += sorted(granted - set(order))
+        hosts = tuple(str(pattern) for pattern in self.grants.hosts)
+        return replace(self.plan, capabilities=tuple(order), hosts=hosts)
+
     def restart(self) -> Runtime:
         """A fresh interpreter under the same plan (state is lost)."""
         self.close()

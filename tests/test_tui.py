@@ -9,11 +9,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input, Static
 from tmux import Terminal
 
 from pylon_shell.plan import shipped
 from pylon_shell.tui.app import PylonApp
+from pylon_shell.tui.screens.help import HelpScreen
 from pylon_shell.tui.screens.permission import PermissionScreen
+from pylon_shell.tui.screens.plan import PlanScreen
 from pylon_shell.tui.widgets.code_input import CodeInput
 from pylon_shell.tui.widgets.imports_pane import ImportsPane
 from pylon_shell.tui.widgets.scrollback import Scrollback
@@ -31,8 +34,7 @@ def shown(app: PylonApp) -> str:
 
 
 def imports(app: PylonApp) -> list[tuple[str, ...]]:
-    pane = app.query_one(ImportsPane)
-    return [tuple(str(cell) for cell in pane.get_row_at(i)) for i in range(pane.row_count)]
+    return app.query_one(ImportsPane).rows()
 
 
 async def until(pilot: object, check: Callable[[], bool], timeout: float = 30) -> None:
@@ -208,3 +210,41 @@ def test_pylon_opens_the_tui_in_a_real_terminal(built, tmp_path):
 @pytest.fixture(autouse=True)
 def _no_stray_history(monkeypatch, tmp_path):
     monkeypatch.setenv("PYLON_DATA_DIR", str(tmp_path / "data"))
+
+
+def test_f4_shows_the_plan_as_toggled_and_f1_the_help(built, tmp_path):
+    async def scenario() -> None:
+        app = make_app(tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot, app)
+            await pilot.click("#cap-compression")
+            await pilot.press("f4")
+            assert isinstance(app.screen, PlanScreen)
+            assert '"compression"' in app.screen.text
+            await pilot.press("escape")
+            await pilot.press("f1")
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.press("escape")
+            assert not isinstance(app.screen, HelpScreen)
+
+    asyncio.run(scenario())
+
+
+def test_the_imports_filter_narrows_the_rows_and_a_row_shows_its_chain(built, tmp_path):
+    async def scenario() -> None:
+        app = make_app(tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot, app)
+            await run(pilot, app, "import sqlite3, duckdb")
+            pane = app.query_one(ImportsPane)
+            assert {row[0] for row in pane.rows()} >= {"sqlite3", "_sqlite3", "duckdb"}
+            await pilot.click("#imports-filter")
+            await pilot.press(*"duck")
+            assert [row[0] for row in pane.rows()] == ["duckdb"]
+            pane.query_one("#imports-filter", Input).value = "_sqlite3"
+            pane.query_one("#imports-table").focus()
+            await pilot.pause(0.1)
+            detail = str(pane.query_one("#import-detail", Static).render())
+            assert detail.startswith("_sqlite3 ← sqlite3.dbapi2 ← sqlite3 ← __main__")
+
+    asyncio.run(scenario())

@@ -26,8 +26,12 @@ from pylon_shell.caps.grants import Decision, Event, GrantChanged
 from pylon_shell.plan import Plan
 from pylon_shell.runtimes.base import Exited, Ok, Raised, Trapped
 from pylon_shell.session import Session
+from pylon_shell.themes import DEFAULT as DEFAULT_THEME
+from pylon_shell.themes import THEMES, by_textual_name
 from pylon_shell.tui.messages import CapEvent, GuestOutput, RunFinished, SessionReady, Submitted
+from pylon_shell.tui.screens.help import HelpScreen
 from pylon_shell.tui.screens.permission import PermissionScreen
+from pylon_shell.tui.screens.plan import PlanScreen
 from pylon_shell.tui.widgets.caps_panel import CapsPanel, CapToggled
 from pylon_shell.tui.widgets.code_input import CodeInput
 from pylon_shell.tui.widgets.imports_pane import ImportsPane
@@ -47,12 +51,23 @@ class PylonApp(App[int]):
         Binding("f1", "help", "Help"),
         Binding("f2", "focus('caps')", "Caps"),
         Binding("f3", "focus('imports')", "Imports"),
+        Binding("f4", "show_plan", "Plan"),
         Binding("escape", "focus('input')", "Input"),
         Binding("ctrl+d", "quit", "Quit"),
     ]
 
-    def __init__(self, plan: Plan, *, prompt: bool = True, history: Path | None = None) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        prompt: bool = True,
+        history: Path | None = None,
+        theme: str = DEFAULT_THEME,
+    ) -> None:
         super().__init__()
+        for pylon_theme in THEMES.values():
+            self.register_theme(pylon_theme.textual)
+        self._theme = THEMES[theme]
         self._plan = plan
         self._prompt = prompt
         self._history_path = history if history is not None else paths.history_file()
@@ -71,7 +86,7 @@ class PylonApp(App[int]):
         yield Header()
         with Horizontal(id="main"):
             with Vertical(id="repl"):
-                yield Scrollback(id="scrollback")
+                yield Scrollback(theme=self._theme.pygments, id="scrollback")
                 yield CodeInput(FileHistory(str(self._history_path)), id="input")
             with Vertical(id="side"):
                 yield CapsPanel(
@@ -84,13 +99,25 @@ class PylonApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.theme = self._theme.textual.name
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._show_title("starting")
         self.query_one(CodeInput).focus()
         self._start()
 
+    def _dirty(self) -> bool:
+        return self.session.grants.granted != set(self._saved_caps)
+
+    def _theme_changed(self, theme: object) -> None:
+        """A theme picked from the palette: code follows with the matching style."""
+        chosen = by_textual_name(getattr(theme, "name", ""))
+        dark = getattr(theme, "dark", True)
+        self._theme = chosen or THEMES["dark" if dark else "light"]
+        self.query_one(Scrollback).syntax_theme = self._theme.pygments
+
     def _show_title(self, version: str) -> None:
         self.title = f"pylon {__version__} · {version}"
-        dirty = " · unsaved changes" if self.session.grants.granted != set(self._saved_caps) else ""
+        dirty = " · unsaved changes" if self._dirty() else ""
         self.sub_title = f"plan {self.session.plan.name}{dirty}"
 
     # -- the guest, on worker threads ------------------------------------------
@@ -227,6 +254,8 @@ class PylonApp(App[int]):
         widget = self.query_one(f"#{target}")
         if target == "caps":
             widget = widget.query("Checkbox").first()
+        elif target == "imports":
+            widget = self.query_one("#imports-table")
         widget.focus()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -271,23 +300,32 @@ class PylonApp(App[int]):
             self._start(note="restarted")
 
     def action_save_plan(self) -> None:
-        from dataclasses import replace
-
-        plan = replace(self.session.plan, capabilities=tuple(sorted(self.session.grants.granted)))
-        target = Path(plan.source) if plan.source and plan.source.endswith(".json") else None
-        target = target or Path.cwd() / f"{plan.name}.json"
-        target.write_text(plan.dumps())
+        plan = self.session.current_plan()
+        target = self._plan_target()
+        try:
+            target.write_text(plan.dumps())
+        except OSError as error:
+            self.query_one(Scrollback).note(
+                f"pylon: could not save the plan to {target}: {error.strerror}", style="bold red"
+            )
+            return
         self._saved_caps = plan.capabilities
         self._show_title(self.session.runtime.version)
         self.query_one(Scrollback).note(f"saved the plan to {target}")
 
     def action_help(self) -> None:
-        self.query_one(Scrollback).note(
-            "Enter runs complete code (a block continues until an empty line) · Up/Down: "
-            "history · Tab: complete · Ctrl+C: interrupt · Ctrl+T: switch runtime · "
-            "Ctrl+R: restart · Ctrl+S: save the plan · switches: grant or revoke a cap "
-            "(the next call sees it) · Ctrl+P: every command",
-            style="italic",
+        self.push_screen(HelpScreen())
+
+    def _plan_target(self) -> Path:
+        source = self.session.plan.source
+        if source and source.endswith(".json"):
+            return Path(source)
+        return Path.cwd() / f"{self.session.plan.name}.json"
+
+    def action_show_plan(self) -> None:
+        where = "unsaved changes" if self._dirty() else f"saves to {self._plan_target()}"
+        self.push_screen(
+            PlanScreen(self.session.current_plan().dumps(), where, self._theme.pygments)
         )
 
     async def on_unmount(self) -> None:
@@ -301,5 +339,5 @@ class PylonApp(App[int]):
         self.session.close()
 
 
-def run_tui(plan: Plan, *, prompt: bool = True) -> int:
-    return PylonApp(plan, prompt=prompt).run() or 0
+def run_tui(plan: Plan, *, prompt: bool = True, theme: str = DEFAULT_THEME) -> int:
+    return PylonApp(plan, prompt=prompt, theme=theme).run() or 0

@@ -1,0 +1,107 @@
+"""The line REPL's meta-commands (`:caps`, `:grant NAME`, ...): what the TUI's
+panels and keys do, for plain terminals. Each returns the text to print."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from pylon_shell.caps.catalog import CAPS, choose_providers
+from pylon_shell.session import Session
+
+HELP = """\
+:caps              every cap: granted or not, its provider and enforcement
+:grant NAME        grant a cap (the next import or call sees it)
+:revoke NAME       revoke a cap
+:plan              the plan as the grants have made it (JSON)
+:save FILE         write that plan to FILE
+:runtime cp|mp     restart on CPython or MicroPython with the same plan
+:help              this list"""
+
+RUNTIMES = {
+    "cp": "cpython",
+    "cpython": "cpython",
+    "mp": "micropython",
+    "micropython": "micropython",
+}
+
+
+class MetaError(Exception):
+    """A meta-command that cannot be done; its message is the one line to show."""
+
+
+def run_meta(session: Session, line: str) -> str:
+    name, _, argument = line[1:].strip().partition(" ")
+    argument = argument.strip()
+    commands: dict[str, Callable[[Session, str], str]] = {
+        "caps": _caps,
+        "grant": _grant,
+        "revoke": _revoke,
+        "plan": lambda s, _: s.current_plan().dumps().rstrip("\n"),
+        "save": _save,
+        "runtime": _runtime,
+        "help": lambda _s, _a: HELP,
+    }
+    command = commands.get(name)
+    if command is None:
+        raise MetaError(f"unknown command :{name}; :help lists them")
+    return command(session, argument)
+
+
+def _caps(session: Session, _: str) -> str:
+    chosen = choose_providers(session.plan.runtime, dict(session.plan.providers))
+    lines = []
+    for cap in CAPS.values():
+        mark = "on " if session.grants.is_granted(cap.name) else "off"
+        if cap.name in chosen:
+            provider = cap.provider(chosen[cap.name])
+            how = f"{provider.name} ({provider.kind}, {provider.enforcement})"
+        else:
+            how = f"not on {session.plan.runtime}"
+        lines.append(f"  {mark}  {cap.name:<12} {how}")
+    hosts = ", ".join(str(h) for h in session.grants.hosts)
+    if hosts:
+        lines.append(f"  hosts (net, tls): {hosts}")
+    return "\n".join(lines)
+
+
+def _cap_name(argument: str, verb: str) -> str:
+    if argument not in CAPS:
+        known = ", ".join(CAPS)
+        raise MetaError(
+            f":{verb} needs a cap name ({known})"
+            if not argument
+            else f"unknown cap {argument!r} (known: {known})"
+        )
+    return argument
+
+
+def _grant(session: Session, argument: str) -> str:
+    cap = _cap_name(argument, "grant")
+    session.grants.grant(cap)
+    return f"granted {cap}" + ("" if CAPS[cap].live else " (applies at the next restart)")
+
+
+def _revoke(session: Session, argument: str) -> str:
+    cap = _cap_name(argument, "revoke")
+    session.grants.revoke(cap)
+    return f"revoked {cap}" + ("" if CAPS[cap].live else " (applies at the next restart)")
+
+
+def _save(session: Session, argument: str) -> str:
+    if not argument:
+        raise MetaError(":save needs a file name, e.g. :save my-plan.json")
+    target = Path(argument).expanduser()
+    try:
+        target.write_text(session.current_plan().dumps())
+    except OSError as error:
+        raise MetaError(f"could not write {target}: {error.strerror}") from None
+    return f"saved the plan to {target}"
+
+
+def _runtime(session: Session, argument: str) -> str:
+    runtime = RUNTIMES.get(argument)
+    if runtime is None:
+        raise MetaError(":runtime needs cp or mp")
+    version = session.switch(runtime).version
+    return f"switched to {version} with the same plan (earlier state is lost)"

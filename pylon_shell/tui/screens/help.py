@@ -1,0 +1,52 @@
+"""F1: what the keys do and what the panes mean."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Markdown
+
+HELP = """\
+# pylon
+
+Python in a wasm sandbox: everything beyond computing is a **cap** the plan grants.
+
+| key | does |
+|---|---|
+| Enter | run the input when it is complete; a block goes on until an empty line |
+| Up / Down | earlier inputs (kept across sessions) |
+| Tab | complete from the interpreter's own names |
+| Ctrl+C | interrupt running code (or clear the input) |
+| Ctrl+D | quit (on an empty input) |
+| F2 / F3 / Esc | the Caps panel / the Imports pane / back to the input |
+| Space | in the Caps panel: grant or revoke the cap under the cursor |
+| Ctrl+T | switch runtime (CPython / MicroPython), same plan |
+| Ctrl+R | restart the interpreter |
+| F4 | show the plan as the toggles have built it |
+| Ctrl+S | save the plan |
+| Ctrl+P | every command |
+
+**Caps panel**: a grant or revoke applies to the next import or call, without a
+restart (fs and env apply at the next restart). Each line says how the cap is
+provided and enforced: *boundary* (the host checks every call) or *policy* (the
+guest's import gate).
+
+**Imports pane**: every import the code made and the cap it hit, whether it was
+granted, how many calls that cap has made; refused calls and your answers to
+prompts get rows of their own. Type in the filter to narrow it; the selected
+row's import chain shows below it.
+
+**Prompts**: when code hits a cap the plan does not grant, pylon asks: allow once
+(for the rest of that input), allow for the session (a grant), or deny.
+`--no-prompt` refuses instead of asking.
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,f1", "dismiss", "Close")]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="help"):
+            yield Markdown(HELP)
