@@ -120,6 +120,13 @@ class Session:
         self.plan = self.plan.with_runtime(runtime)
         return self.runtime
 
+    def load(self, plan: Plan) -> Runtime:
+        """Another plan in the same session: its grants, a fresh interpreter."""
+        self.close()
+        self.plan = plan
+        self.grants.reset(plan.capabilities, plan.hosts)
+        return self.runtime
+
     def close(self) -> None:
         if self._runtime is not None:
             self._runtime.close()

@@ -9,7 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from textual.widgets import Input, Static
+from textual.widgets import Checkbox, Input, Static
 from tmux import Terminal
 
 from pylon_shell.plan import shipped
@@ -246,5 +246,27 @@ def test_the_imports_filter_narrows_the_rows_and_a_row_shows_its_chain(built, tm
             await pilot.pause(0.1)
             detail = str(pane.query_one("#import-detail", Static).render())
             assert detail.startswith("_sqlite3 ← sqlite3.dbapi2 ← sqlite3 ← __main__")
+
+    asyncio.run(scenario())
+
+
+def test_loading_a_plan_starts_over_with_its_grants(built, tmp_path):
+    async def scenario() -> None:
+        app = make_app(tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot, app)
+            await run(pilot, app, "x = 1")
+            await pilot.press("ctrl+o")
+            await pilot.press(*"minimal", "enter")
+            await until(pilot, lambda: "plan minimal" in app.sub_title)
+            await ready(pilot, app)
+            assert app.session.grants.granted == frozenset()
+            assert not app.query_one("#cap-sqlite", Checkbox).value
+            await run(pilot, app, "import sqlite3")
+            assert "needs the sqlite cap" in shown(app)
+            await pilot.press("ctrl+o")
+            await pilot.press(*"no-such-plan.json", "enter")
+            await until(pilot, lambda: "no-such-plan.json" in shown(app))
+            assert "plan minimal" in app.sub_title  # a bad file changes nothing
 
     asyncio.run(scenario())

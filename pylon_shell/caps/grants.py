@@ -108,6 +108,15 @@ class Grants:
     def grant(self, cap: str) -> None:
         self.set(cap, True)
 
+    def reset(self, granted: Iterable[str], hosts: Iterable[str | HostPattern]) -> None:
+        """Start over from a plan's grants (a plan loaded in a running session);
+        listeners hear of each cap that changed."""
+        wanted = set(granted)
+        with self._lock:
+            self._hosts = [h if isinstance(h, HostPattern) else parse_pattern(h) for h in hosts]
+        for cap in sorted(wanted | self.granted):
+            self.set(cap, cap in wanted)
+
     @property
     def hosts(self) -> tuple[HostPattern, ...]:
         """The allowlist of the caps that reach hosts (net, tls)."""

@@ -30,6 +30,7 @@ from pylon_shell.themes import DEFAULT as DEFAULT_THEME
 from pylon_shell.themes import THEMES, by_textual_name
 from pylon_shell.tui.messages import CapEvent, GuestOutput, RunFinished, SessionReady, Submitted
 from pylon_shell.tui.screens.help import HelpScreen
+from pylon_shell.tui.screens.load_plan import LoadPlanScreen
 from pylon_shell.tui.screens.permission import PermissionScreen
 from pylon_shell.tui.screens.plan import PlanScreen
 from pylon_shell.tui.widgets.caps_panel import CapsPanel, CapToggled
@@ -52,6 +53,7 @@ class PylonApp(App[int]):
         Binding("f2", "focus('caps')", "Caps"),
         Binding("f3", "focus('imports')", "Imports"),
         Binding("f4", "show_plan", "Plan"),
+        Binding("ctrl+o", "load_plan", "Load plan"),
         Binding("escape", "focus('input')", "Input"),
         Binding("ctrl+d", "quit", "Quit"),
     ]
@@ -123,10 +125,14 @@ class PylonApp(App[int]):
     # -- the guest, on worker threads ------------------------------------------
 
     @work(thread=True, exclusive=True, group="guest")
-    def _start(self, note: str | None = None, switch_to: str | None = None) -> None:
+    def _start(
+        self, note: str | None = None, switch_to: str | None = None, load: Plan | None = None
+    ) -> None:
         self._busy.set()
         try:
-            if switch_to is not None:
+            if load is not None:
+                runtime = self.session.load(load)
+            elif switch_to is not None:
                 runtime = self.session.switch(switch_to)
             elif note is not None:
                 runtime = self.session.restart()
@@ -225,8 +231,12 @@ class PylonApp(App[int]):
         assert isinstance(outcome, (Ok, Raised, Exited))
         self._set_input_ready(True)
 
-    def on_session_ready(self, message: SessionReady) -> None:
+    async def on_session_ready(self, message: SessionReady) -> None:
         self._show_title(message.version)
+        plan = self.session.plan
+        await self.query_one(CapsPanel).follow(
+            plan.runtime, self.session.grants.granted, dict(plan.providers)
+        )
         if message.note:
             self.query_one(Scrollback).note(f"{message.note} ({message.version})")
         else:
@@ -270,6 +280,10 @@ class PylonApp(App[int]):
             "Save plan", "Write the plan with the caps as toggled", self.action_save_plan
         )
         yield SystemCommand("Restart", "A fresh interpreter (state is lost)", self.action_restart)
+        yield SystemCommand(
+            "Show plan", "The plan as the toggles have built it", self.action_show_plan
+        )
+        yield SystemCommand("Load plan", "Start over from a plan file", self.action_load_plan)
         yield SystemCommand("Interrupt", "Stop the running code", self.action_interrupt)
         for cap in CAPS:
             granted = self.session.grants.is_granted(cap)
@@ -293,6 +307,28 @@ class PylonApp(App[int]):
         self.query_one(Scrollback).note(f"switching to {RUNTIME_NAMES[other]}…")
         self._set_input_ready(False)
         self._start(note=f"switched to {RUNTIME_NAMES[other]} with the same plan", switch_to=other)
+
+    def action_load_plan(self) -> None:
+        if self._busy.is_set():
+            self.bell()
+            return
+        self.push_screen(LoadPlanScreen(), self._load_plan)
+
+    def _load_plan(self, name: str | None) -> None:
+        from pylon_shell.errors import PylonError
+        from pylon_shell.plan import is_shipped, load, shipped
+
+        if not name:
+            return
+        try:
+            path = Path(name).expanduser()
+            plan = shipped(name) if is_shipped(name) and not path.exists() else load(path)
+        except PylonError as error:
+            self.query_one(Scrollback).note(f"pylon: {error}", style="bold red")
+            return
+        self._saved_caps = plan.capabilities
+        self._set_input_ready(False)
+        self._start(note=f"loaded the plan {plan.name!r}; a fresh session has started", load=plan)
 
     def action_restart(self) -> None:
         if not self._busy.is_set():

@@ -26,6 +26,7 @@ Python in a wasm sandbox: everything beyond computing is a **cap** the plan gran
 | Ctrl+R | restart the interpreter |
 | F4 | show the plan as the toggles have built it |
 | Ctrl+S | save the plan |
+| Ctrl+O | load a plan (a file, or default, minimal, data, net) |
 | Ctrl+P | every command |
 
 **Caps panel**: a grant or revoke applies to the next import or call, without a

@@ -59,6 +59,13 @@ class CapsPanel(VerticalScroll):
                     detail += " · at restart"
                 yield Static(f"[dim]{detail}[/dim]", classes="cap-label")
 
+    async def follow(
+        self, runtime: str, granted: frozenset[str], providers: dict[str, str]
+    ) -> None:
+        """Redraw for another runtime or plan (providers differ per runtime)."""
+        self._runtime, self._granted, self._providers = runtime, granted, providers
+        await self.recompose()
+
     def action_move(self, step: int) -> None:
         boxes = [box for box in self.query(Checkbox) if not box.disabled]
         if not boxes:
