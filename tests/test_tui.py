@@ -270,3 +270,37 @@ def test_loading_a_plan_starts_over_with_its_grants(built, tmp_path):
             assert "plan minimal" in app.sub_title  # a bad file changes nothing
 
     asyncio.run(scenario())
+
+
+def test_ctrl_r_searches_history_newest_first(built, tmp_path):
+    async def scenario() -> None:
+        app = make_app(tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot, app)
+            for code in ("alpha = 1", "beta = 2", "alpha_two = 3"):
+                await run(pilot, app, code)
+            code_input = app.query_one(CodeInput)
+            await pilot.press(*"alpha", "ctrl+r")
+            assert code_input.text == "alpha_two = 3"
+            await pilot.press("ctrl+r")
+            assert code_input.text == "alpha = 1"
+            await pilot.press("enter")
+            await ready(pilot, app)
+            assert shown(app).endswith(">>> alpha = 1")
+
+    asyncio.run(scenario())
+
+
+def test_the_layout_fits_80_by_24(built, tmp_path):
+    async def scenario() -> None:
+        app = make_app(tmp_path)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await ready(pilot, app)
+            await run(pilot, app, "print('fits')")
+            for selector in ("#scrollback", "#input", "#caps", "#imports"):
+                region = app.query_one(selector).region
+                assert region.width > 10 and region.height >= 3, selector
+                assert region.right <= 80 and region.bottom <= 24, selector
+            assert "fits" in lines(app)
+
+    asyncio.run(scenario())

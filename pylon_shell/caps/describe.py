@@ -7,6 +7,7 @@ library it runs on, so "what exactly would serve this call" has an answer.
 
 from __future__ import annotations
 
+import re
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -49,6 +50,16 @@ def _backing(cap: Cap, provider: Provider) -> str:
         except PackageNotFoundError:
             return f"{library} (not installed: pip install {library})"
     return "the engine (wasmtime)" if provider.kind == "wasi" else ""
+
+
+def short_digest(cap: Cap, provider: Provider) -> str | None:
+    """The first hex digits of the digest of the wasm a provider runs in (the
+    interpreter, or its own component), for a narrow panel; None for host and
+    WASI providers."""
+    if provider.kind not in ("component", "builtin"):
+        return None
+    found = re.search(r"sha256:([0-9a-f]{8})", _backing(cap, provider))
+    return found.group(1) if found else None
 
 
 def catalog_json() -> list[dict[str, Any]]:

@@ -48,7 +48,7 @@ class PylonApp(App[int]):
         Binding("ctrl+c", "interrupt", "Interrupt", priority=True),
         Binding("ctrl+t", "switch_runtime", "Switch runtime"),
         Binding("ctrl+s", "save_plan", "Save plan"),
-        Binding("ctrl+r", "restart", "Restart"),
+        Binding("f5", "restart", "Restart"),
         Binding("f1", "help", "Help"),
         Binding("f2", "focus('caps')", "Caps"),
         Binding("f3", "focus('imports')", "Imports"),

@@ -17,13 +17,14 @@ Python in a wasm sandbox: everything beyond computing is a **cap** the plan gran
 |---|---|
 | Enter | run the input when it is complete; a block goes on until an empty line |
 | Up / Down | earlier inputs (kept across sessions) |
+| Ctrl+R | search them: the newest that contains what is typed; again for older |
 | Tab | complete from the interpreter's own names |
 | Ctrl+C | interrupt running code (or clear the input) |
 | Ctrl+D | quit (on an empty input) |
 | F2 / F3 / Esc | the Caps panel / the Imports pane / back to the input |
 | Space | in the Caps panel: grant or revoke the cap under the cursor |
 | Ctrl+T | switch runtime (CPython / MicroPython), same plan |
-| Ctrl+R | restart the interpreter |
+| F5 | restart the interpreter |
 | F4 | show the plan as the toggles have built it |
 | Ctrl+S | save the plan |
 | Ctrl+O | load a plan (a file, or default, minimal, data, net) |

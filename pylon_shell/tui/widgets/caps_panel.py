@@ -10,6 +10,7 @@ from textual.message import Message
 from textual.widgets import Checkbox, Static
 
 from pylon_shell.caps.catalog import CAPS, choose_providers
+from pylon_shell.caps.describe import short_digest
 
 
 class CapToggled(Message):
@@ -55,6 +56,9 @@ class CapsPanel(VerticalScroll):
                     if provider
                     else f"not on {self._runtime}"
                 )
+                digest = short_digest(cap, provider) if provider else None
+                if digest:
+                    detail += f" · {digest}"
                 if not cap.live:
                     detail += " · at restart"
                 yield Static(f"[dim]{detail}[/dim]", classes="cap-label")

@@ -18,6 +18,7 @@ from pylon_shell.tui.messages import Submitted
 class CodeInput(TextArea):
     BINDINGS = [
         Binding("ctrl+d", "end_or_delete", "Quit", show=False),
+        Binding("ctrl+r", "search_history", "Search history", show=False),
         Binding("up", "history(-1)", "Older", show=False),
         Binding("down", "history(1)", "Newer", show=False),
     ]
@@ -38,6 +39,8 @@ class CodeInput(TextArea):
         #: Lines entered while the guest was busy, replayed as if typed now
         #: (a terminal buffers type-ahead the same way).
         self._typed_ahead: list[str] = []
+        #: Reverse search in progress: (query, index of the entry shown).
+        self._search: tuple[str, int] | None = None
 
     def ready(
         self,
@@ -74,6 +77,7 @@ class CodeInput(TextArea):
         await super()._on_key(event)
 
     def action_submit(self) -> None:
+        self._end_search()
         if self.is_complete is None:
             self._typed_ahead.append(self.text)
             self.clear()
@@ -97,6 +101,33 @@ class CodeInput(TextArea):
                 self._history.append_string(text)
         self._position = len(self._entries)
         self._draft = ""
+
+    def action_search_history(self) -> None:
+        """Reverse search: the newest entry that contains the query (what was
+        typed when the search began); pressing again goes to older ones."""
+        if self._search is None:
+            self._search = (self.text, len(self._entries))
+        query, start = self._search
+        for index in range(start - 1, -1, -1):
+            if query in self._entries[index]:
+                self._search = (query, index)
+                self._position = index
+                self.load_text(self._entries[index])
+                self.move_cursor(self.document.end)
+                self.border_subtitle = f"search: {query!r}"
+                return
+        if start == len(self._entries):
+            self._search = None  # nothing matched at all
+        self.app.bell()
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        search = self._search
+        if search is not None and self.text != self._entries[search[1]]:
+            self._end_search()
+
+    def _end_search(self) -> None:
+        self._search = None
+        self.border_subtitle = ""
 
     def action_end_or_delete(self) -> None:
         """Ctrl+D quits on an empty input, as in the python REPL; else deletes."""

@@ -11,7 +11,8 @@ from textual.widgets import RichLog
 
 class Scrollback(RichLog):
     def __init__(self, *, theme: str = "monokai", id: str | None = None) -> None:
-        super().__init__(wrap=True, markup=False, highlight=False, id=id)
+        # min_width: wrap at the real width (RichLog renders at least 78 columns).
+        super().__init__(wrap=True, markup=False, highlight=False, min_width=20, id=id)
         self.syntax_theme = theme
         self._partial = {1: "", 2: ""}
 
