@@ -304,3 +304,15 @@ def test_the_layout_fits_80_by_24(built, tmp_path):
             assert "fits" in lines(app)
 
     asyncio.run(scenario())
+
+
+def test_exit_quits_with_its_status(built, tmp_path):
+    async def scenario() -> int | None:
+        app = make_app(tmp_path)
+        async with app.run_test(size=SIZE) as pilot:
+            await ready(pilot, app)
+            await pilot.press(*"exit(3)", "enter")
+            await until(pilot, lambda: app.return_value is not None)
+        return app.return_value
+
+    assert asyncio.run(scenario()) == 3

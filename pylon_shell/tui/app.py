@@ -24,7 +24,7 @@ from pylon_shell import __version__, paths
 from pylon_shell.caps.catalog import CAPS
 from pylon_shell.caps.grants import Decision, Event, GrantChanged
 from pylon_shell.plan import Plan
-from pylon_shell.runtimes.base import Exited, Ok, Raised, Trapped
+from pylon_shell.runtimes.base import Exited, Outcome, Raised, Trapped
 from pylon_shell.session import Session
 from pylon_shell.themes import DEFAULT as DEFAULT_THEME
 from pylon_shell.themes import THEMES, by_textual_name
@@ -138,19 +138,22 @@ class PylonApp(App[int]):
                 runtime = self.session.restart()
             else:
                 runtime = self.session.runtime
-            self.post_message(SessionReady(runtime.version, note))
-        except Exception as error:  # noqa: BLE001 - shown, the TUI stays up
-            self.post_message(GuestOutput(2, f"pylon: {error}\n"))
-        finally:
+        except Exception as error:  # noqa: BLE001 - shown; the TUI stays up
             self._busy.clear()
+            self.post_message(GuestOutput(2, f"pylon: {error} (F5 tries again)\n"))
+            return
+        # Idle before the UI hears of it: input typed ahead runs at once.
+        self._busy.clear()
+        self.post_message(SessionReady(runtime.version, note))
 
     @work(thread=True, exclusive=True, group="guest")
     def _run(self, source: str) -> None:
         self._busy.set()
         try:
-            outcome = self.session.runtime.run_input(source)
-        finally:
-            self._busy.clear()
+            outcome: Outcome = self.session.runtime.run_input(source)
+        except Exception as error:  # noqa: BLE001 - e.g. the runtime could not start
+            outcome = Trapped("crash", f"pylon: {error}")
+        self._busy.clear()
         self.post_message(RunFinished(outcome))
 
     def _guest_output(self, fd: int, data: bytes) -> None:
@@ -219,7 +222,8 @@ class PylonApp(App[int]):
             else:
                 scrollback.traceback(outcome.traceback)
         elif isinstance(outcome, Exited):
-            scrollback.note(f"SystemExit({outcome.code}): the session goes on (Ctrl+D quits)")
+            self.exit(outcome.code)  # exit() quits, as in the python REPL
+            return
         elif isinstance(outcome, Trapped):
             what = "KeyboardInterrupt" if outcome.reason == "interrupt" else outcome.message
             scrollback.note(what, style="bold red")
@@ -228,7 +232,6 @@ class PylonApp(App[int]):
                 "(earlier state is lost)"
             )
             return
-        assert isinstance(outcome, (Ok, Raised, Exited))
         self._set_input_ready(True)
 
     async def on_session_ready(self, message: SessionReady) -> None:
