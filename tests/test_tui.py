@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.widgets import Checkbox, Input, Static
@@ -64,126 +65,121 @@ def make_app(tmp_path: Path, runtime: str = "cpython", prompt: bool = False) -> 
     return PylonApp(plan, prompt=prompt, history=tmp_path / "history")
 
 
-def test_typed_code_runs_and_its_output_shows(built, tmp_path):
+def drive(
+    app: PylonApp, steps: Callable[[Any, PylonApp], Awaitable[None]], size: tuple[int, int] = SIZE
+) -> PylonApp:
+    """Run the app headless until it is ready, then the test's steps."""
+
     async def scenario() -> None:
-        app = make_app(tmp_path)
-        async with app.run_test(size=SIZE) as pilot:
+        async with app.run_test(size=size) as pilot:
             await ready(pilot, app)
-            assert "CPython 3.14" in app.title
-            await run(pilot, app, "print(6 * 7)")
-            await run(pilot, app, "1 / 0")
-            shown = lines(app)
-            assert ">>> print(6 * 7)" in shown and "42" in shown
-            assert "ZeroDivisionError: division by zero" in shown
+            await steps(pilot, app)
 
     asyncio.run(scenario())
+    return app
+
+
+def test_typed_code_runs_and_its_output_shows(built, tmp_path):
+    async def steps(pilot, app: PylonApp) -> None:
+        assert "CPython 3.14" in app.title
+        await run(pilot, app, "print(6 * 7)")
+        await run(pilot, app, "1 / 0")
+        shown = lines(app)
+        assert ">>> print(6 * 7)" in shown and "42" in shown
+        assert "ZeroDivisionError: division by zero" in shown
+
+    drive(make_app(tmp_path), steps)
 
 
 def test_blocks_continue_history_recalls_and_tab_completes(built, tmp_path):
-    async def scenario() -> None:
-        app = make_app(tmp_path)
-        async with app.run_test(size=SIZE) as pilot:
-            await ready(pilot, app)
-            code_input = app.query_one(CodeInput)
-            await pilot.press(*"def f(x):", "enter")
-            assert code_input.text == "def f(x):\n    "  # the block goes on
-            await pilot.press(*"return x * 2", "enter", "enter")
-            await ready(pilot, app)
-            await run(pilot, app, "f(21)")
-            assert "42" in lines(app)
-            await pilot.press("up")
-            assert code_input.text == "f(21)"
-            await pilot.press("up")
-            assert code_input.text == "def f(x):\n    return x * 2"
-            code_input.clear()
-            await pilot.press(*"imp", "tab")
-            assert code_input.text == "import "  # as the python REPL completes keywords
-        # History outlives the session, in the line REPL's format.
-        assert "+f(21)" in (tmp_path / "history").read_text()
+    async def steps(pilot, app: PylonApp) -> None:
+        code_input = app.query_one(CodeInput)
+        await pilot.press(*"def f(x):", "enter")
+        assert code_input.text == "def f(x):\n    "  # the block goes on
+        await pilot.press(*"return x * 2", "enter", "enter")
+        await ready(pilot, app)
+        await run(pilot, app, "f(21)")
+        assert "42" in lines(app)
+        await pilot.press("up")
+        assert code_input.text == "f(21)"
+        await pilot.press("up")
+        assert code_input.text == "def f(x):\n    return x * 2"
+        code_input.clear()
+        await pilot.press(*"imp", "tab")
+        assert code_input.text == "import "  # as the python REPL completes keywords
 
-    asyncio.run(scenario())
+    drive(make_app(tmp_path), steps)
+    # History outlives the session, in the line REPL's format.
+    assert "+f(21)" in (tmp_path / "history").read_text()
 
 
 def test_a_cap_switched_off_denies_the_next_import_and_the_pane_shows_it(built, tmp_path):
-    async def scenario() -> None:
-        app = make_app(tmp_path)
-        async with app.run_test(size=SIZE) as pilot:
-            await ready(pilot, app)
-            await run(pilot, app, "import duckdb")
-            await pilot.click("#cap-sqlite")
-            assert not app.session.grants.is_granted("sqlite")
-            assert "unsaved changes" in app.sub_title
-            await pilot.press("escape")  # back to the input
-            await run(pilot, app, "import sqlite3")
-            assert (
-                "import of sqlite3 needs the sqlite cap, which this plan does not grant; "
-                "grant it with --cap sqlite"
-            ) in shown(app)
-            rows = imports(app)
-            assert rows[0][:3] == ("duckdb", "duckdb", "granted")
-            assert ("sqlite3", "sqlite", "DENIED") in [row[:3] for row in rows]
+    async def steps(pilot, app: PylonApp) -> None:
+        await run(pilot, app, "import duckdb")
+        await pilot.click("#cap-sqlite")
+        assert not app.session.grants.is_granted("sqlite")
+        assert "unsaved changes" in app.sub_title
+        await pilot.press("escape")  # back to the input
+        await run(pilot, app, "import sqlite3")
+        assert (
+            "import of sqlite3 needs the sqlite cap, which this plan does not grant; "
+            "grant it with --cap sqlite"
+        ) in shown(app)
+        rows = imports(app)
+        assert rows[0][:3] == ("duckdb", "duckdb", "granted")
+        assert ("sqlite3", "sqlite", "DENIED") in [row[:3] for row in rows]
 
-    asyncio.run(scenario())
+    drive(make_app(tmp_path), steps)
 
 
 def test_the_prompt_lets_a_denied_call_go_on_without_a_restart(built, tmp_path):
-    async def scenario() -> None:
-        app = make_app(tmp_path, prompt=True)
-        async with app.run_test(size=SIZE) as pilot:
-            await ready(pilot, app)
-            await run(pilot, app, "import duckdb")
-            app.session.grants.revoke("duckdb")
-            await pilot.press(*"duckdb.connect().sql('select 41 + 1').fetchall()", "enter")
-            await until(pilot, lambda: isinstance(app.screen, PermissionScreen))
-            await pilot.press("o")  # allow once
-            await ready(pilot, app)
-            assert "[(42,)]" in lines(app)
-            assert not app.session.grants.is_granted("duckdb")  # once is not a grant
-            assert ("connect :memory:", "duckdb", "allowed once") in [
-                row[:3] for row in imports(app)
-            ]
-            await pilot.press(*"duckdb.connect()", "enter")
-            await until(pilot, lambda: isinstance(app.screen, PermissionScreen))
-            await pilot.press("d")
-            await ready(pilot, app)
-            assert "the duckdb cap is not granted" in shown(app)
+    async def steps(pilot, app: PylonApp) -> None:
+        await run(pilot, app, "import duckdb")
+        app.session.grants.revoke("duckdb")
+        await pilot.press(*"duckdb.connect().sql('select 41 + 1').fetchall()", "enter")
+        await until(pilot, lambda: isinstance(app.screen, PermissionScreen))
+        await pilot.press("o")  # allow once
+        await ready(pilot, app)
+        assert "[(42,)]" in lines(app)
+        assert not app.session.grants.is_granted("duckdb")  # once is not a grant
+        assert ("connect :memory:", "duckdb", "allowed once") in [row[:3] for row in imports(app)]
+        await pilot.press(*"duckdb.connect()", "enter")
+        await until(pilot, lambda: isinstance(app.screen, PermissionScreen))
+        await pilot.press("d")
+        await ready(pilot, app)
+        assert "the duckdb cap is not granted" in shown(app)
 
-    asyncio.run(scenario())
+    drive(make_app(tmp_path, prompt=True), steps)
 
 
 def test_ctrl_c_interrupts_and_the_runtime_switch_restarts_on_micropython(built, tmp_path):
-    async def scenario() -> None:
-        app = make_app(tmp_path)
-        async with app.run_test(size=SIZE) as pilot:
-            await ready(pilot, app)
-            await pilot.press(*"while True: pass", "enter", "enter")
-            await pilot.pause(0.5)
-            await pilot.press("ctrl+c")
-            await ready(pilot, app)
-            assert "KeyboardInterrupt" in lines(app)
-            await pilot.press("ctrl+t")
-            await until(pilot, lambda: "MicroPython" in app.title)
-            await ready(pilot, app)
-            await run(pilot, app, "import sys; print(sys.implementation.name)")
-            assert "micropython" in lines(app)
-            assert "switched to MicroPython with the same plan" in shown(app)
+    async def steps(pilot, app: PylonApp) -> None:
+        await pilot.press(*"while True: pass", "enter", "enter")
+        await pilot.pause(0.5)
+        await pilot.press("ctrl+c")
+        await ready(pilot, app)
+        assert "KeyboardInterrupt" in lines(app)
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: "MicroPython" in app.title)
+        await ready(pilot, app)
+        await run(pilot, app, "import sys; print(sys.implementation.name)")
+        assert "micropython" in lines(app)
+        assert "switched to MicroPython with the same plan" in shown(app)
 
-    asyncio.run(scenario())
+    drive(make_app(tmp_path), steps)
 
 
 def test_saving_writes_the_plan_as_toggled(built, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
-    async def scenario() -> None:
-        plan = replace(shipped("default"), source=str(tmp_path / "mine.json"))
-        app = PylonApp(plan, prompt=False, history=tmp_path / "history")
-        async with app.run_test(size=SIZE) as pilot:
-            await ready(pilot, app)
-            await pilot.click("#cap-crypto")
-            await pilot.press("ctrl+s")
-            assert "unsaved" not in app.sub_title
+    plan = replace(shipped("default"), source=str(tmp_path / "mine.json"))
 
-    asyncio.run(scenario())
+    async def steps(pilot, app: PylonApp) -> None:
+        await pilot.click("#cap-crypto")
+        await pilot.press("ctrl+s")
+        assert "unsaved" not in app.sub_title
+
+    drive(PylonApp(plan, prompt=False, history=tmp_path / "history"), steps)
     saved = (tmp_path / "mine.json").read_text()
     assert '"crypto"' in saved
 
@@ -213,106 +209,88 @@ def _no_stray_history(monkeypatch, tmp_path):
 
 
 def test_f4_shows_the_plan_as_toggled_and_f1_the_help(built, tmp_path):
-    async def scenario() -> None:
-        app = make_app(tmp_path)
-        async with app.run_test(size=SIZE) as pilot:
-            await ready(pilot, app)
-            await pilot.click("#cap-compression")
-            await pilot.press("f4")
-            assert isinstance(app.screen, PlanScreen)
-            assert '"compression"' in app.screen.text
-            await pilot.press("escape")
-            await pilot.press("f1")
-            assert isinstance(app.screen, HelpScreen)
-            await pilot.press("escape")
-            assert not isinstance(app.screen, HelpScreen)
+    async def steps(pilot, app: PylonApp) -> None:
+        await pilot.click("#cap-compression")
+        await pilot.press("f4")
+        assert isinstance(app.screen, PlanScreen)
+        assert '"compression"' in app.screen.text
+        await pilot.press("escape")
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
 
-    asyncio.run(scenario())
+    drive(make_app(tmp_path), steps)
 
 
 def test_the_imports_filter_narrows_the_rows_and_a_row_shows_its_chain(built, tmp_path):
-    async def scenario() -> None:
-        app = make_app(tmp_path)
-        async with app.run_test(size=SIZE) as pilot:
-            await ready(pilot, app)
-            await run(pilot, app, "import sqlite3, duckdb")
-            pane = app.query_one(ImportsPane)
-            assert {row[0] for row in pane.rows()} >= {"sqlite3", "_sqlite3", "duckdb"}
-            await pilot.click("#imports-filter")
-            await pilot.press(*"duck")
-            assert [row[0] for row in pane.rows()] == ["duckdb"]
-            pane.query_one("#imports-filter", Input).value = "_sqlite3"
-            pane.query_one("#imports-table").focus()
-            await pilot.pause(0.1)
-            detail = str(pane.query_one("#import-detail", Static).render())
-            assert detail.startswith("_sqlite3 ← sqlite3.dbapi2 ← sqlite3 ← __main__")
+    async def steps(pilot, app: PylonApp) -> None:
+        await run(pilot, app, "import sqlite3, duckdb")
+        pane = app.query_one(ImportsPane)
+        assert {row[0] for row in pane.rows()} >= {"sqlite3", "_sqlite3", "duckdb"}
+        await pilot.click("#imports-filter")
+        await pilot.press(*"duck")
+        assert [row[0] for row in pane.rows()] == ["duckdb"]
+        pane.query_one("#imports-filter", Input).value = "_sqlite3"
+        pane.query_one("#imports-table").focus()
+        await pilot.pause(0.1)
+        detail = str(pane.query_one("#import-detail", Static).render())
+        assert detail.startswith("_sqlite3 ← sqlite3.dbapi2 ← sqlite3 ← __main__")
 
-    asyncio.run(scenario())
+    drive(make_app(tmp_path), steps)
 
 
 def test_loading_a_plan_starts_over_with_its_grants(built, tmp_path):
-    async def scenario() -> None:
-        app = make_app(tmp_path)
-        async with app.run_test(size=SIZE) as pilot:
-            await ready(pilot, app)
-            await run(pilot, app, "x = 1")
-            await pilot.press("ctrl+o")
-            await pilot.press(*"minimal", "enter")
-            await until(pilot, lambda: "plan minimal" in app.sub_title)
-            await ready(pilot, app)
-            assert app.session.grants.granted == frozenset()
-            assert not app.query_one("#cap-sqlite", Checkbox).value
-            await run(pilot, app, "import sqlite3")
-            assert "needs the sqlite cap" in shown(app)
-            await pilot.press("ctrl+o")
-            await pilot.press(*"no-such-plan.json", "enter")
-            await until(pilot, lambda: "no-such-plan.json" in shown(app))
-            assert "plan minimal" in app.sub_title  # a bad file changes nothing
+    async def steps(pilot, app: PylonApp) -> None:
+        await run(pilot, app, "x = 1")
+        await pilot.press("ctrl+o")
+        await pilot.press(*"minimal", "enter")
+        await until(pilot, lambda: "plan minimal" in app.sub_title)
+        await ready(pilot, app)
+        assert app.session.grants.granted == frozenset()
+        assert not app.query_one("#cap-sqlite", Checkbox).value
+        await run(pilot, app, "import sqlite3")
+        assert "needs the sqlite cap" in shown(app)
+        await pilot.press("ctrl+o")
+        await pilot.press(*"no-such-plan.json", "enter")
+        await until(pilot, lambda: "no-such-plan.json" in shown(app))
+        assert "plan minimal" in app.sub_title  # a bad file changes nothing
 
-    asyncio.run(scenario())
+    drive(make_app(tmp_path), steps)
 
 
 def test_ctrl_r_searches_history_newest_first(built, tmp_path):
-    async def scenario() -> None:
-        app = make_app(tmp_path)
-        async with app.run_test(size=SIZE) as pilot:
-            await ready(pilot, app)
-            for code in ("alpha = 1", "beta = 2", "alpha_two = 3"):
-                await run(pilot, app, code)
-            code_input = app.query_one(CodeInput)
-            await pilot.press(*"alpha", "ctrl+r")
-            assert code_input.text == "alpha_two = 3"
-            await pilot.press("ctrl+r")
-            assert code_input.text == "alpha = 1"
-            await pilot.press("enter")
-            await ready(pilot, app)
-            assert shown(app).endswith(">>> alpha = 1")
+    async def steps(pilot, app: PylonApp) -> None:
+        for code in ("alpha = 1", "beta = 2", "alpha_two = 3"):
+            await run(pilot, app, code)
+        code_input = app.query_one(CodeInput)
+        await pilot.press(*"alpha", "ctrl+r")
+        assert code_input.text == "alpha_two = 3"
+        await pilot.press("ctrl+r")
+        assert code_input.text == "alpha = 1"
+        await pilot.press("enter")
+        await ready(pilot, app)
+        assert shown(app).endswith(">>> alpha = 1")
 
-    asyncio.run(scenario())
+    drive(make_app(tmp_path), steps)
 
 
 def test_the_layout_fits_80_by_24(built, tmp_path):
-    async def scenario() -> None:
-        app = make_app(tmp_path)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await ready(pilot, app)
-            await run(pilot, app, "print('fits')")
-            for selector in ("#scrollback", "#input", "#caps", "#imports"):
-                region = app.query_one(selector).region
-                assert region.width > 10 and region.height >= 3, selector
-                assert region.right <= 80 and region.bottom <= 24, selector
-            assert "fits" in lines(app)
+    async def steps(pilot, app: PylonApp) -> None:
+        await run(pilot, app, "print('fits')")
+        for selector in ("#scrollback", "#input", "#caps", "#imports"):
+            region = app.query_one(selector).region
+            assert region.width > 10 and region.height >= 3, selector
+            assert region.right <= 80 and region.bottom <= 24, selector
+        assert "fits" in lines(app)
 
-    asyncio.run(scenario())
+    drive(make_app(tmp_path), steps, size=(80, 24))
 
 
 def test_exit_quits_with_its_status(built, tmp_path):
-    async def scenario() -> int | None:
-        app = make_app(tmp_path)
-        async with app.run_test(size=SIZE) as pilot:
-            await ready(pilot, app)
-            await pilot.press(*"exit(3)", "enter")
-            await until(pilot, lambda: app.return_value is not None)
-        return app.return_value
+    async def steps(pilot, app: PylonApp) -> None:
+        await pilot.press(*"exit(3)", "enter")
+        await until(pilot, lambda: app.return_value is not None)
 
-    assert asyncio.run(scenario()) == 3
+    app = drive(make_app(tmp_path), steps)
+    assert app.return_value == 3
