@@ -23,7 +23,7 @@ from pylon_shell.errors import PylonError, UsageError
 if TYPE_CHECKING:
     from pylon_shell.plan import Plan
 
-SUBCOMMANDS = ("plan", "build", "caps", "trace")
+SUBCOMMANDS = ("plan", "build", "caps", "trace", "bench")
 EXIT_TIMEOUT = 124
 EXIT_INTERRUPT = 130
 
@@ -129,6 +129,7 @@ def main_parser() -> argparse.ArgumentParser:
         prog="pylon",
         description="Sandboxed Python in wasmtime: every power beyond computing is a cap.",
         epilog="subcommands: pylon plan show|validate|build, pylon trace SCRIPT, pylon caps, "
+        "pylon bench, "
         "pylon build. "
         "Run a file named like a subcommand as ./NAME.",
     )
@@ -473,6 +474,12 @@ def cmd_build(argv: Sequence[str]) -> int:
     return 0
 
 
+def cmd_bench(argv: list[str]) -> int:
+    from pylon_shell.bench import main as bench
+
+    return bench(argv)
+
+
 # -- entry points ------------------------------------------------------------
 
 
@@ -493,7 +500,13 @@ def run(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv and argv[0] in SUBCOMMANDS:
-            commands = {"plan": cmd_plan, "build": cmd_build, "caps": cmd_caps, "trace": cmd_trace}
+            commands = {
+                "plan": cmd_plan,
+                "build": cmd_build,
+                "caps": cmd_caps,
+                "trace": cmd_trace,
+                "bench": cmd_bench,
+            }
             return commands[argv[0]](argv[1:])
         args = main_parser().parse_args(argv)
         program = _read_program(args)

@@ -47,9 +47,10 @@ def shared_engine() -> wasmtime.Engine:
         if _engine is None:
             import wasmtime
 
-            from pylon_shell.runtimes import fastbytes
+            from pylon_shell.runtimes import fastbytes, fasttypes
 
             fastbytes.install()
+            fasttypes.install()
             config = wasmtime.Config()
             for name, value in _SETTINGS.items():
                 setattr(config, name, value)

