@@ -28,7 +28,9 @@ from pylon_shell.caps.values import (
     decode,
     encode,
     from_json,
+    from_octets,
     result_to_json,
+    to_octets,
 )
 from pylon_shell.errors import PylonError
 from pylon_shell.runtimes.base import Preopen
@@ -457,17 +459,28 @@ def link_cpython(
             ),
         )
         codecs.add_func(
-            "compress", untagged(lambda h, data, mode: layer.compression.compress(h, data, mode))
-        )
-        codecs.add_func("flush", untagged(lambda h, mode: layer.compression.flush(h, mode)))
-        codecs.add_func(
-            "decompress",
-            tagged(
-                lambda h, data, limit: wit_record(
-                    **vars(layer.compression.decompress(h, data, limit))
+            "compress",
+            untagged(
+                lambda h, data, mode: to_octets(
+                    layer.compression.compress(h, from_octets(data), mode)
                 )
             ),
         )
+        codecs.add_func(
+            "flush", untagged(lambda h, mode: to_octets(layer.compression.flush(h, mode)))
+        )
+
+        def decompress(h: int, data: str, limit: int) -> Any:
+            out = layer.compression.decompress(h, from_octets(data), limit)
+            return wit_record(
+                **{
+                    **vars(out),
+                    "data": to_octets(out.data),
+                    "unused_data": to_octets(out.unused_data),
+                }
+            )
+
+        codecs.add_func("decompress", tagged(decompress))
         codecs.add_func(
             "call",
             untagged(
@@ -479,8 +492,8 @@ def link_cpython(
         codecs.add_func("drop", lambda _store, h: layer.compression.drop(h))
     with root.add_instance(f"{package}/net@{version}") as net:
         net.add_func("connect", untagged(lambda h, p, t: layer.net.connect(h, p, t)))
-        net.add_func("send", untagged(lambda c, data: layer.net.send(c, data)))
-        net.add_func("recv", untagged(lambda c, size: layer.net.recv(c, size)))
+        net.add_func("send", untagged(lambda c, data: layer.net.send(c, from_octets(data))))
+        net.add_func("recv", untagged(lambda c, size: to_octets(layer.net.recv(c, size))))
         net.add_func("set-timeout", untagged(lambda c, t: layer.net.set_timeout(c, t)))
         net.add_func("shutdown", untagged(lambda c, how: layer.net.shutdown(c, how)))
         net.add_func("peer-name", untagged(lambda c: layer.net.peer_name(c)))

@@ -96,8 +96,10 @@ class CPythonRuntime:
 
     # -- host side of pylon:shell/host --------------------------------------
 
-    def _on_write(self, _store: object, fd: int, data: bytes) -> None:
-        self._output(fd, bytes(data))
+    def _on_write(self, _store: object, fd: int, data: str) -> None:
+        from pylon_shell.caps.values import from_octets
+
+        self._output(fd, from_octets(data))
 
     def _on_wasi_stdout(self, data: bytes) -> None:
         self._output(1, bytes(data))

@@ -8,6 +8,7 @@ module load is reported to the host's monitor, batched so a burst of imports
 costs one boundary crossing.
 """
 
+import binascii
 import builtins
 import importlib
 import importlib.util
@@ -62,6 +63,16 @@ def call_provider(own, fallback, function, *args):
         if not (isinstance(cls, type) and issubclass(cls, Exception)):
             cls = fallback
         raise cls(failure.message) from None
+
+
+def octets(data):
+    """Bytes as pylon:cap/types' `octets` (base64: one buffer across the
+    boundary, where a list<u8> moves one value per byte)."""
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+def from_octets(text):
+    return binascii.a2b_base64(text)
 
 
 def configure(settings):

@@ -62,17 +62,22 @@ class Handle:
 def compress(own, handle, data, mode=-1, continue_mode=-1):
     data = as_bytes(data)
     if len(data) <= CHUNK:
-        return call(own, _cap.compress, handle.id, data, mode)
+        return _compress(own, handle, data, mode)
     out = []
     for start in range(0, len(data), CHUNK):
         last = start + CHUNK >= len(data)
         piece = data[start : start + CHUNK]
-        out.append(call(own, _cap.compress, handle.id, piece, mode if last else continue_mode))
+        out.append(_compress(own, handle, piece, mode if last else continue_mode))
     return b"".join(out)
 
 
+def _compress(own, handle, data, mode):
+    octets = pylon_caps.octets(data)
+    return pylon_caps.from_octets(call(own, _cap.compress, handle.id, octets, mode))
+
+
 def flush(own, handle, mode=-1):
-    return call(own, _cap.flush, handle.id, mode)
+    return pylon_caps.from_octets(call(own, _cap.flush, handle.id, mode))
 
 
 class Decompressor:
@@ -109,13 +114,16 @@ class Decompressor:
                     limit = CHUNK
                 else:
                     limit = min(CHUNK, max_length - got)
-                result = call(self._own, _cap.decompress, self._handle.id, piece, limit)
+                result = call(
+                    self._own, _cap.decompress, self._handle.id, pylon_caps.octets(piece), limit
+                )
                 piece = b""
-                out.append(result.data)
-                got += len(result.data)
+                data_out = pylon_caps.from_octets(result.data)
+                out.append(data_out)
+                got += len(data_out)
                 self._eof = result.eof
                 self._needs_input = result.needs_input
-                self._unused_data = result.unused_data
+                self._unused_data = pylon_caps.from_octets(result.unused_data)
                 self._check = result.check
                 if result.eof:
                     # What one call would have left over: the rest of the input too.

@@ -62,7 +62,7 @@ class _HostRaw(io.RawIOBase):
     def write(self, data):
         data = bytes(data)
         if data:
-            host.write(self._fd, data)
+            host.write(self._fd, pylon_caps.octets(data))
         return len(data)
 
 

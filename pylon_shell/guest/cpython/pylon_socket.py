@@ -282,7 +282,7 @@ class socket:
 
     def send(self, data, flags=0):
         data = memoryview(data).cast("B")[:CHUNK].tobytes()
-        return call(_net.send, self._handle(), data)
+        return call(_net.send, self._handle(), pylon_caps.octets(data))
 
     def sendall(self, data, flags=0):
         view = memoryview(data).cast("B")
@@ -299,7 +299,7 @@ class socket:
         if flags & MSG_PEEK:
             raise _client_only("MSG_PEEK")
         handle = self._handle()
-        return call(_net.recv, handle, size) if size else b""
+        return pylon_caps.from_octets(call(_net.recv, handle, size)) if size else b""
 
     def recv_into(self, buffer, nbytes=0, flags=0):
         view = memoryview(buffer).cast("B")

@@ -20,6 +20,7 @@ from componentize_py_types import Err
 from wit_world.imports import net as _net
 from wit_world.imports import tls as _tls
 
+import pylon_caps
 import pylon_socket
 
 # Set for real by _load() from the host's _ssl when the guest imports it.
@@ -419,16 +420,19 @@ class _SSLSocket:
     def read(self, size=1024, buffer=None):
         self.do_handshake()
         if buffer is None:
-            return _call(_net.recv, self._handle(), size) if size else b""
+            return self._recv(size) if size else b""
         view = memoryview(buffer).cast("B")
-        data = _call(_net.recv, self._handle(), size or view.nbytes)
+        data = self._recv(size or view.nbytes)
         view[: len(data)] = data
         return len(data)
 
     def write(self, data):
         self.do_handshake()
         chunk = memoryview(data).cast("B")[: pylon_socket.CHUNK].tobytes()
-        return _call(_net.send, self._handle(), chunk)
+        return _call(_net.send, self._handle(), pylon_caps.octets(chunk))
+
+    def _recv(self, size):
+        return pylon_caps.from_octets(_call(_net.recv, self._handle(), size))
 
     def pending(self):
         return 0
