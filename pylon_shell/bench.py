@@ -327,6 +327,10 @@ DUCKDB_AGGREGATE = (
     "import duckdb\ncon = duckdb.connect()\n",
     "con.execute('select sum(i), avg(i % 7) from range(20000000) t(i)').fetchall()\n",
 )
+LZMA_10MB = (
+    "import lzma\nDATA = bytes(range(256)) * 40960\n",
+    "lzma.decompress(lzma.compress(DATA, preset=1))\n",
+)
 ZSTD_10MB = (
     "try:\n    from compression import zstd\nexcept ImportError:\n"
     "    from backports import zstd\n"
@@ -378,6 +382,15 @@ def bench_caps() -> list[Row]:
                 "zstd round trip of 10 MB through the cap",
                 float(guest.run(code)),
                 "host zstd directly",
+                float(host_run(code)),
+            )
+        )
+        code = timed_in(LZMA_10MB[1], LZMA_10MB[0], repeat=1)
+        rows.append(
+            Row(
+                "lzma round trip of 10 MB through the cap",
+                float(guest.run(code)),
+                "host lzma directly",
                 float(host_run(code)),
             )
         )
