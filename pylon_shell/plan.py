@@ -473,8 +473,9 @@ class _Validator:
 
 #: Top-level guest directories the CPython component mounts for itself (the
 #: stdlib; componentize-py's bindings and app code are at /world, /bundled and
-#: numbered directories): a preopen there would shadow them.
-RESERVED_GUEST_DIRS = frozenset(("python", "world", "bundled"))
+#: numbered directories; large bulk values at /.pylon-bulk): a preopen there
+#: would shadow them.
+RESERVED_GUEST_DIRS = frozenset(("python", "world", "bundled", ".pylon-bulk"))
 
 
 def guest_path_problem(guest: str) -> str | None:

@@ -14,6 +14,8 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from pylon_shell.caps.bulk import GUEST_DIR as BULK_GUEST_DIR
+from pylon_shell.caps.bulk import BulkChannel, base64_bytes, base64_text
 from pylon_shell.caps.catalog import CAPS, choose_providers
 from pylon_shell.caps.grants import CapCallEvent, CapDenied, Grants, ImportEvent
 from pylon_shell.caps.guestfs import GuestFS
@@ -28,9 +30,7 @@ from pylon_shell.caps.values import (
     decode,
     encode,
     from_json,
-    from_octets,
     result_to_json,
-    to_octets,
 )
 from pylon_shell.errors import PylonError
 from pylon_shell.runtimes.base import Preopen
@@ -94,6 +94,16 @@ class CapLayer:
         self._part_keys = itertools.count(1)
         self._sqlite: Any = None
         self.sqlite_factory: Callable[[], Any] | None = None
+        #: The CPython runtime's directory for large bulk values, once it has one.
+        self.bulk: BulkChannel | None = None
+
+    # -- bulk bytes (pylon:cap/types octets) ---------------------------------
+
+    def to_octets(self, data: bytes) -> str:
+        return self.bulk.encode(data) if self.bulk else base64_text(data)
+
+    def from_octets(self, text: str) -> bytes:
+        return self.bulk.decode(text) if self.bulk else base64_bytes(text)
 
     # -- providers, started on first use -----------------------------------
 
@@ -149,6 +159,8 @@ class CapLayer:
             self._compression.close_all()
         if self._net is not None:
             self._net.close_all()
+        if self.bulk is not None:
+            self.bulk.close()
 
     # -- what the guests are told at session start -------------------------
 
@@ -179,6 +191,8 @@ class CapLayer:
             "providers": self.providers,
             "refuse": refuse,
             "roots": [preopen.guest for preopen in self.fs.preopens],
+            # Where large bulk values travel as files, if this runtime has the directory.
+            "bulk": BULK_GUEST_DIR if self.bulk else None,
             # Packages that exist only to hold a shimmed module (pylon for pylon.crypto).
             "packages": sorted({name.rpartition(".")[0] for name in shims if "." in name}),
         }
@@ -461,22 +475,22 @@ def link_cpython(
         codecs.add_func(
             "compress",
             untagged(
-                lambda h, data, mode: to_octets(
-                    layer.compression.compress(h, from_octets(data), mode)
+                lambda h, data, mode: layer.to_octets(
+                    layer.compression.compress(h, layer.from_octets(data), mode)
                 )
             ),
         )
         codecs.add_func(
-            "flush", untagged(lambda h, mode: to_octets(layer.compression.flush(h, mode)))
+            "flush", untagged(lambda h, mode: layer.to_octets(layer.compression.flush(h, mode)))
         )
 
         def decompress(h: int, data: str, limit: int) -> Any:
-            out = layer.compression.decompress(h, from_octets(data), limit)
+            out = layer.compression.decompress(h, layer.from_octets(data), limit)
             return wit_record(
                 **{
                     **vars(out),
-                    "data": to_octets(out.data),
-                    "unused_data": to_octets(out.unused_data),
+                    "data": layer.to_octets(out.data),
+                    "unused_data": layer.to_octets(out.unused_data),
                 }
             )
 
@@ -492,8 +506,8 @@ def link_cpython(
         codecs.add_func("drop", lambda _store, h: layer.compression.drop(h))
     with root.add_instance(f"{package}/net@{version}") as net:
         net.add_func("connect", untagged(lambda h, p, t: layer.net.connect(h, p, t)))
-        net.add_func("send", untagged(lambda c, data: layer.net.send(c, from_octets(data))))
-        net.add_func("recv", untagged(lambda c, size: to_octets(layer.net.recv(c, size))))
+        net.add_func("send", untagged(lambda c, data: layer.net.send(c, layer.from_octets(data))))
+        net.add_func("recv", untagged(lambda c, size: layer.to_octets(layer.net.recv(c, size))))
         net.add_func("set-timeout", untagged(lambda c, t: layer.net.set_timeout(c, t)))
         net.add_func("shutdown", untagged(lambda c, how: layer.net.shutdown(c, how)))
         net.add_func("peer-name", untagged(lambda c: layer.net.peer_name(c)))

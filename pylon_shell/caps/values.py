@@ -9,7 +9,6 @@ guest can rebuild the same Python type CPython's own drivers would return.
 
 from __future__ import annotations
 
-import binascii
 import datetime
 import decimal
 import json
@@ -19,21 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 INT64 = range(-(2**63), 2**63)
-
-
-def to_octets(data: bytes) -> str:
-    """Bytes as pylon:cap/types' `octets` (base64 text, which crosses the
-    component boundary as one buffer)."""
-    return binascii.b2a_base64(data, newline=False).decode("ascii")
-
-
-def from_octets(text: str) -> bytes:
-    try:
-        return binascii.a2b_base64(text, strict_mode=True)
-    except binascii.Error as error:
-        raise ProviderError(
-            "ValueError", f"bulk bytes from the guest are not base64: {error}"
-        ) from None
 
 
 @dataclass

@@ -46,11 +46,13 @@ class CPythonRuntime:
         import wasmtime
         from wasmtime.component import Linker
 
+        from pylon_shell.caps import bulk
         from pylon_shell.caps.grants import Grants
         from pylon_shell.caps.layer import CapLayer, link_cpython
 
         engine = shared_engine()
         self.caps = caps or CapLayer("cpython", Grants(), options.preopens)
+        self.caps.bulk = bulk.BulkChannel()
         self.version = f"CPython {artifacts.python_version}"
         self._options = options
         self._output = output
@@ -80,6 +82,7 @@ class CPythonRuntime:
         if options.inherit_stdin:
             wasi.inherit_stdin()
         wasi.preopen_dir(str(artifacts.stdlib), "/python", stdlib_writable)
+        wasi.preopen_dir(str(self.caps.bulk.dir), bulk.GUEST_DIR, True)
         for preopen in options.preopens:
             wasi.preopen_dir(str(preopen.host), preopen.guest, not preopen.readonly)
         store.set_wasi(wasi)
@@ -97,9 +100,7 @@ class CPythonRuntime:
     # -- host side of pylon:shell/host --------------------------------------
 
     def _on_write(self, _store: object, fd: int, data: str) -> None:
-        from pylon_shell.caps.values import from_octets
-
-        self._output(fd, from_octets(data))
+        self._output(fd, self.caps.from_octets(data))
 
     def _on_wasi_stdout(self, data: bytes) -> None:
         self._output(1, bytes(data))

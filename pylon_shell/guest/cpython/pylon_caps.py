@@ -11,6 +11,7 @@ costs one boundary crossing.
 import binascii
 import builtins
 import importlib
+import itertools
 import importlib.util
 import json
 import os
@@ -65,13 +66,32 @@ def call_provider(own, fallback, function, *args):
         raise cls(failure.message) from None
 
 
+#: Values this big cross as a file in the session's bulk directory (see the
+#: host's caps/bulk.py): base64 in wasm is slow for them.
+_BULK_THRESHOLD = 256 << 10
+_bulk_names = itertools.count(1)
+
+
 def octets(data):
-    """Bytes as pylon:cap/types' `octets` (base64: one buffer across the
-    boundary, where a list<u8> moves one value per byte)."""
+    """Bytes as pylon:cap/types' `octets`: base64 (one buffer across the
+    boundary, where a list<u8> moves one value per byte), or for a large value
+    "@NAME" of a file in the bulk directory."""
+    folder = _settings.get("bulk")
+    if folder and len(data) >= _BULK_THRESHOLD:
+        name = f"g{next(_bulk_names)}"
+        with open(f"{folder}/{name}", "wb") as out:
+            out.write(data)
+        return "@" + name
     return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def from_octets(text):
+    if text.startswith("@"):
+        path = f"{_settings['bulk']}/{text[1:]}"
+        with open(path, "rb") as source:
+            data = source.read()
+        os.remove(path)
+        return data
     return binascii.a2b_base64(text)
 
 
@@ -222,7 +242,9 @@ def _gated_import(name, globals=None, locals=None, fromlist=(), level=0):
 _FILE_EVENTS = frozenset(("open", "sqlite3.connect"))
 # The runtime's own directories (stdlib, bindings, pylon's guest code): every
 # absolute sys.path entry when the session starts, before user code runs.
-_OWN = tuple(entry.rstrip("/") + "/" for entry in sys.path if entry.startswith("/") and entry != "/")
+_OWN = tuple(
+    entry.rstrip("/") + "/" for entry in sys.path if entry.startswith("/") and entry != "/"
+) + ("/.pylon-bulk/",)
 _reported = set()
 
 

@@ -12,7 +12,7 @@ from wit_world.imports import compression as _cap
 import pylon_caps
 import pylon_values
 
-CHUNK = 1 << 20
+CHUNK = 8 << 20
 _constants = []
 
 
