@@ -488,7 +488,7 @@ def guest_path_problem(guest: str) -> str | None:
     if guest == "/" or parts[1] in RESERVED_GUEST_DIRS or parts[1].isdigit():
         return (
             f"{guest!r} is reserved (the runtime mounts its own files at /python, /world, "
-            "/bundled and /0, /1, ...); choose another guest path such as /data"
+            "/bundled, /.pylon-bulk and /0, /1, ...); choose another guest path such as /data"
         )
     return None
 
