@@ -39,6 +39,8 @@ from pylon_shell.tui.widgets.imports_pane import ImportsPane
 from pylon_shell.tui.widgets.scrollback import Scrollback
 
 RUNTIME_NAMES = {"cpython": "CPython", "micropython": "MicroPython"}
+#: Characters of guest output waiting for the UI, at most.
+MAX_PENDING_OUTPUT = 1 << 20
 
 
 class PylonApp(App[int]):
@@ -76,6 +78,10 @@ class PylonApp(App[int]):
         self.session = Session(plan, self._guest_output, prompter=self._ask if prompt else None)
         self.session.grants.subscribe(self._grants_event)
         self._busy = threading.Event()
+        self._output_lock = threading.Lock()
+        self._pending_output: list[tuple[int, str]] = []
+        self._pending_size = 0
+        self._dropped_output = 0
         #: Prompts the guest's thread is waiting on: (answer, done).
         self._prompts: list[tuple[list[Decision], threading.Event]] = []
         self._allowed_this_run: set[str] = set()
@@ -101,6 +107,7 @@ class PylonApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.set_interval(1 / 20, self._drain_output)
         self.theme = self._theme.textual.name
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._show_title("starting")
@@ -157,7 +164,38 @@ class PylonApp(App[int]):
         self.post_message(RunFinished(outcome))
 
     def _guest_output(self, fd: int, data: bytes) -> None:
-        self.post_message(GuestOutput(fd, data.decode("utf-8", "replace")))
+        """Called on the guest's thread. Output waits in a bounded buffer that
+        the UI drains 20 times a second, so a flood neither floods the message
+        queue nor grows without bound: past MAX_PENDING_OUTPUT the oldest is
+        dropped, and the scrollback says how much."""
+        text = data.decode("utf-8", "replace")
+        with self._output_lock:
+            self._pending_output.append((fd, text))
+            self._pending_size += len(text)
+            while self._pending_size > MAX_PENDING_OUTPUT and len(self._pending_output) > 1:
+                _, dropped = self._pending_output.pop(0)
+                self._pending_size -= len(dropped)
+                self._dropped_output += len(dropped)
+
+    def _drain_output(self) -> None:
+        with self._output_lock:
+            if not self._pending_output and not self._dropped_output:
+                return
+            pending, self._pending_output = self._pending_output, []
+            dropped, self._dropped_output = self._dropped_output, 0
+            self._pending_size = 0
+        scrollback = self.query_one(Scrollback)
+        if dropped:
+            scrollback.note(f"… {dropped} characters of output skipped (too much, too fast) …")
+        # Consecutive writes to one stream as one batch (the guest writes a line at a time).
+        batch_fd, batch = pending[0][0] if pending else 1, []
+        for fd, text in pending:
+            if fd != batch_fd:
+                scrollback.output(batch_fd, "".join(batch))
+                batch_fd, batch = fd, []
+            batch.append(text)
+        if batch:
+            scrollback.output(batch_fd, "".join(batch))
 
     def _grants_event(self, event: Event) -> None:
         self.post_message(CapEvent(event))
@@ -213,6 +251,7 @@ class PylonApp(App[int]):
 
     def on_run_finished(self, message: RunFinished) -> None:
         self._allowed_this_run.clear()
+        self._drain_output()  # the output comes before the outcome
         scrollback = self.query_one(Scrollback)
         scrollback.flush_output()
         outcome = message.outcome

@@ -8,11 +8,17 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import RichLog
 
+#: Lines the scrollback keeps.
+MAX_LINES = 10_000
+
 
 class Scrollback(RichLog):
     def __init__(self, *, theme: str = "monokai", id: str | None = None) -> None:
         # min_width: wrap at the real width (RichLog renders at least 78 columns).
-        super().__init__(wrap=True, markup=False, highlight=False, min_width=20, id=id)
+        # max_lines: a flood of output keeps the newest lines, not all of them.
+        super().__init__(
+            wrap=True, markup=False, highlight=False, min_width=20, max_lines=MAX_LINES, id=id
+        )
         self.syntax_theme = theme
         self._partial = {1: "", 2: ""}
 
@@ -32,8 +38,13 @@ class Scrollback(RichLog):
         pending = self._partial[fd] + text
         *lines, rest = pending.split("\n")
         self._partial[fd] = rest
-        for line in lines:
-            self.write(Text(line, style="red" if fd == 2 else ""))
+        if len(lines) > MAX_LINES:
+            # More than the scrollback keeps: write only what it would keep.
+            self.write(Text(f"… {len(lines) - MAX_LINES} lines skipped …", style="dim italic"))
+            lines = lines[-MAX_LINES:]
+        if lines:
+            # One write for the batch: RichLog's cost is per write, not per line.
+            self.write(Text("\n".join(lines), style="red" if fd == 2 else ""))
 
     def flush_output(self) -> None:
         for fd, rest in self._partial.items():

@@ -1,0 +1,169 @@
+"""Limits that hold and leave the launcher alive; nothing lost to kill -9; load."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from conftest import Captured
+from tmux import Terminal
+
+from pylon_shell.runtimes import start_runtime
+from pylon_shell.runtimes.base import Ok, Raised, RuntimeOptions
+
+PYLON = [sys.executable, "-m", "pylon_shell"]
+
+
+@pytest.mark.parametrize("flag", ["--cp", "--mp"])
+def test_sigint_stops_runaway_code_within_a_second(built, flag):
+    proc = subprocess.Popen(
+        [*PYLON, flag, "-c", "print('running', flush=True)\nwhile True: pass"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "running\n"
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        status = proc.wait(timeout=5)
+        assert time.monotonic() - sent < 1.0
+    finally:
+        proc.kill()
+    assert status == 130
+    assert proc.stderr is not None and proc.stderr.read().strip() == "KeyboardInterrupt"
+
+
+@pytest.mark.parametrize(
+    ("flag", "code", "error"),
+    [
+        ("--cp", "x = bytearray(10**9)", "MemoryError"),
+        ("--mp", "x = bytearray(10**9)", "MemoryError"),
+        ("--cp", "def f():\n    return f()\nf()", "RecursionError"),
+        ("--mp", "def f():\n    return f()\nf()", "RuntimeError: maximum recursion depth exceeded"),
+    ],
+)
+def test_memory_bombs_and_deep_recursion_are_errors_not_crashes(pylon, flag, code, error):
+    result = pylon(flag, "--memory", "64", "-c", code)
+    assert result.status == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(error)
+
+
+def test_the_repl_session_goes_on_after_a_memory_bomb(built):
+    out = Captured()
+    runtime = start_runtime("cpython", RuntimeOptions(memory_mib=64, timeout=30), out)
+    try:
+        assert runtime.run_input("kept = 41\n") == Ok()
+        bomb = runtime.run_input("x = bytearray(10**9)\n")
+        assert isinstance(bomb, Raised) and bomb.type_name == "MemoryError"
+        assert runtime.run_input("print(kept + 1)\n") == Ok()
+        assert out.text().endswith("42\n")
+    finally:
+        runtime.close()
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@pytest.mark.parametrize("kind", ["cpython", "micropython"])
+def test_ten_thousand_evals_do_not_grow_memory(built, kind):
+    runtime = start_runtime(kind, RuntimeOptions(), lambda fd, data: None)
+    try:
+        for i in range(500):  # warm up: caches, the guest's heap
+            runtime.run_input(f"x = {i} * 2\n")
+        before = _rss_mib()
+        for i in range(10_000):
+            assert runtime.run_input(f"x = {i} * 2\n") == Ok()
+        growth = _rss_mib() - before
+    finally:
+        runtime.close()
+    assert growth < 32, f"{growth:.1f} MiB more after 10k evals"
+
+
+def test_eight_concurrent_runs_all_finish(built):
+    def one(n: int) -> subprocess.CompletedProcess[str]:
+        code = f"print(sum(range({n} * 100000)))"
+        return subprocess.run([*PYLON, "-c", code], capture_output=True, text=True, timeout=120)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(one, range(1, 9)))
+    for n, result in enumerate(results, start=1):
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == f"{sum(range(n * 100000))}\n"
+
+
+@pytest.mark.parametrize("provider", ["builtin", "component"])
+def test_a_committed_sqlite_row_survives_kill_9(built, tmp_path, provider):
+    code = (
+        "import sqlite3\n"
+        "con = sqlite3.connect('/data/kept.db')\n"
+        "con.execute('create table t (a text)')\n"
+        "con.execute(\"insert into t values ('kept')\")\n"
+        "con.commit()\n"
+        "print('committed', flush=True)\n"
+        "while True: pass\n"
+    )
+    args = ["--dir", f"{tmp_path}:/data", "--provider", f"sqlite={provider}", "-c", code]
+    proc = subprocess.Popen([*PYLON, *args], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "committed\n"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        proc.kill()
+    with sqlite3.connect(tmp_path / "kept.db") as con:
+        assert con.execute("select a from t").fetchall() == [("kept",)]
+
+
+def test_a_committed_duckdb_row_survives_kill_9(built, tmp_path):
+    code = (
+        "import duckdb\n"
+        "con = duckdb.connect('/data/kept.duckdb')\n"
+        "con.execute(\"create table t as select 'kept' as a\")\n"
+        "print('committed', flush=True)\n"
+        "while True: pass\n"
+    )
+    proc = subprocess.Popen(
+        [*PYLON, "--dir", f"{tmp_path}:/data", "-c", code], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "committed\n"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        proc.kill()
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "kept.duckdb")) as con:
+        assert con.execute("select a from t").fetchall() == [("kept",)]
+
+
+def test_tui_history_is_written_as_you_go_and_survives_kill_9(built, tmp_path):
+    term = Terminal([], width=100, height=30, env={"PYLON_DATA_DIR": str(tmp_path)})
+    try:
+        term.wait_for("in wasmtime", timeout=60)
+        term.type("answer = 42")
+        term.send("Enter")
+        term.wait_for(">>> answer = 42", timeout=30)
+        pid = subprocess.run(
+            ["tmux", "list-panes", "-t", term.name, "-F", "#{pane_pid}"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()[0]
+        os.kill(int(pid), signal.SIGKILL)
+    finally:
+        term.close()
+    history = next(tmp_path.rglob("history*"))
+    assert "+answer = 42" in history.read_text()
