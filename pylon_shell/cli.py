@@ -370,12 +370,11 @@ def cmd_plan(argv: Sequence[str]) -> int:
     plan = plan_from_args(args)
     if args.action == "build":
         plan = pin_digests(plan)
-    text = plan.dumps()
     if args.action == "build" and args.output:
-        args.output.write_text(text)
+        plan.save(args.output)
         print(f"pylon: wrote {args.output}", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        sys.stdout.write(plan.dumps())
     return 0
 
 
@@ -458,7 +457,7 @@ def cmd_trace(argv: Sequence[str]) -> int:
     if args.output is None:
         print(f"pylon trace: smallest plan: caps {caps} (write it with -o PLAN)", file=sys.stderr)
         return status
-    args.output.write_text(pin_digests(plan).dumps())  # type: ignore[attr-defined]
+    pin_digests(plan).save(args.output)  # type: ignore[attr-defined]
     print(f"pylon trace: wrote {args.output} (caps: {caps})", file=sys.stderr)
     return status
 

@@ -93,7 +93,7 @@ def _save(session: Session, argument: str) -> str:
         raise MetaError(":save needs a file name, e.g. :save my-plan.json")
     target = Path(argument).expanduser()
     try:
-        target.write_text(session.current_plan().dumps())
+        session.current_plan().save(target)
     except OSError as error:
         raise MetaError(f"could not write {target}: {error.strerror}") from None
     return f"saved the plan to {target}"

@@ -168,6 +168,24 @@ class Plan:
             "hosts": list(self.hosts),
         }
 
+    def save(self, path: Path) -> None:
+        """Write the plan to `path` whole or not at all: a crash mid-write (a
+        killed pylon, a full disk) leaves the file as it was."""
+        import os
+        import tempfile
+
+        path = Path(path)
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                out.write(self.dumps())
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
     def dumps(self) -> str:
         text = json.dumps(self.to_json(), indent=2)
         # A digest is 32 numbers: one line each would bury the plan.

@@ -169,3 +169,20 @@ def test_huge_and_missing_files(tmp_path):
         plans.load(huge)
     with pytest.raises(PlanError, match="no such file"):
         plans.load(tmp_path / "missing.json")
+
+
+def test_saving_a_plan_is_all_or_nothing(tmp_path, monkeypatch):
+    import os
+
+    target = tmp_path / "plan.json"
+    plans.shipped("minimal").save(target)
+    before = target.read_text()
+
+    def broken_replace(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        plans.shipped("default").save(target)
+    assert target.read_text() == before  # the old plan, whole
+    assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]  # no temporary left

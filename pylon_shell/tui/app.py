@@ -381,7 +381,7 @@ class PylonApp(App[int]):
         plan = self.session.current_plan()
         target = self._plan_target()
         try:
-            target.write_text(plan.dumps())
+            plan.save(target)
         except OSError as error:
             self.query_one(Scrollback).note(
                 f"pylon: could not save the plan to {target}: {error.strerror}", style="bold red"
