@@ -150,6 +150,15 @@ class CapLayer:
                 raise ProviderError("OperationalError", str(error)) from None
         return self._sqlite
 
+    def interrupt(self) -> None:
+        """The guest's call is being stopped (timeout, Ctrl+C): stop the host
+        work it waits on too. The interpreter is discarded after a stop, so
+        its queries and connections are not needed again."""
+        if self._duckdb is not None:
+            self._duckdb.interrupt_all()
+        if self._net is not None:
+            self._net.interrupt_all()
+
     def close(self) -> None:
         if self._duckdb is not None:
             self._duckdb.close_all()

@@ -109,8 +109,13 @@ class Watchdog:
     call is still running, so a late timer can never kill the next call.
     """
 
-    def __init__(self, increment_epoch: Callable[[], None]) -> None:
+    def __init__(
+        self, increment_epoch: Callable[[], None], on_fire: Callable[[], None] | None = None
+    ) -> None:
         self._increment = increment_epoch
+        #: Stops what the host is doing for the guest (a DuckDB query, a socket
+        #: read): the epoch only stops wasm, and a host call runs to its end.
+        self._on_fire = on_fire
         self._lock = threading.Lock()
         self._call = 0
         self._running = False
@@ -147,7 +152,9 @@ class Watchdog:
                 return False
             self.fired = reason
             self._increment()
-            return True
+        if self._on_fire is not None:
+            self._on_fire()
+        return True
 
 
 def trap_outcome(error: str, fired: str | None, timeout: float | None) -> Trapped:

@@ -57,7 +57,7 @@ class CPythonRuntime:
         self._options = options
         self._output = output
         self._dead: Trapped | None = None
-        self._watchdog = Watchdog(engine.increment_epoch)
+        self._watchdog = Watchdog(engine.increment_epoch, on_fire=self.caps.interrupt)
 
         linker = Linker(engine)
         linker.add_wasip2()

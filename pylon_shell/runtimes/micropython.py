@@ -78,7 +78,7 @@ class MicroPythonRuntime:
         self._handlers: dict[str, BridgeHandler] = self.caps.bridge_handlers()
         self._requests: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._replies: queue.Queue[dict[str, Any]] = queue.Queue()
-        self._watchdog = Watchdog(engine.increment_epoch)
+        self._watchdog = Watchdog(engine.increment_epoch, on_fire=self.caps.interrupt)
         self._dead: Trapped | None = None
         self._closed = False
 

@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -167,3 +168,35 @@ def test_tui_history_is_written_as_you_go_and_survives_kill_9(built, tmp_path):
         term.close()
     history = next(tmp_path.rglob("history*"))
     assert "+answer = 42" in history.read_text()
+
+
+@pytest.mark.parametrize("flag", ["--cp", "--mp"])
+def test_timeout_stops_a_long_duckdb_query_on_the_host(pylon, flag):
+    # About a minute of DuckDB work if nothing stopped it.
+    query = "select sum(a.range * b.range) from range(2000000000) a, range(10) b"
+    code = f"import duckdb\nduckdb.connect().execute({query!r}).fetchall()"
+    result = pylon(flag, "--timeout", "1", "-c", code, timeout=30)
+    assert result.status == 124
+    assert result.stderr.strip() == "pylon: timed out after 1 s (raise it with --timeout)"
+
+
+def test_timeout_stops_a_read_that_waits_on_the_host(pylon):
+    import socket
+
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    accepted = []
+    thread = threading.Thread(target=lambda: accepted.append(server.accept()))
+    thread.start()
+    try:
+        code = f"import socket\ns = socket.create_connection(('127.0.0.1', {port}))\ns.recv(10)"
+        result = pylon(
+            "--cap", "net", "--host", f"127.0.0.1:{port}", "--timeout", "1", "-c", code, timeout=30
+        )
+    finally:
+        thread.join(timeout=5)
+        for connection, _ in accepted:
+            connection.close()
+        server.close()
+    assert result.status == 124
+    assert "timed out after 1 s" in result.stderr

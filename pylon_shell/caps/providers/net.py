@@ -148,6 +148,16 @@ class NetProvider:
         if connection is not None:
             connection.sock.close()
 
+    def interrupt_all(self) -> None:
+        """Wake every blocked send or recv (the connection is shut down)."""
+        with self._lock:
+            connections = list(self._connections.values())
+        for connection in connections:
+            try:
+                connection.sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
     def close_all(self) -> None:
         for handle in list(self._connections):
             self.close(handle)
