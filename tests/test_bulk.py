@@ -1,9 +1,8 @@
-"""Large bulk values cross as files in a session's private directory; the
-guest cannot use that to make the host read anything else."""
+"""Large bulk values from the host reach the guest as files in a read-only
+directory; the guest's own bulk bytes stay base64, so guest code can write
+nothing on the host through the channel."""
 
 from __future__ import annotations
-
-import os
 
 import pytest
 
@@ -18,37 +17,20 @@ def channel():
     channel.close()
 
 
-def test_small_values_are_base64_and_large_ones_files_read_once(channel):
+def test_small_values_are_base64_and_large_ones_files_until_the_next_call(channel):
     assert channel.decode(channel.encode(b"small")) == b"small"
     big = bytes(range(256)) * (THRESHOLD // 256 + 1)
     text = channel.encode(big)
     assert text.startswith("@h")
     assert (channel.dir / text[1:]).read_bytes() == big
-    # The guest's files are g<n>; the host reads and removes them.
-    (channel.dir / "g1").write_bytes(big)
-    assert channel.decode("@g1") == big
-    assert not (channel.dir / "g1").exists()
+    channel.collect()  # the guest called again: it has read the file
+    assert list(channel.dir.iterdir()) == []
 
 
-@pytest.mark.parametrize("name", ["../etc/passwd", "h1", "g1/../../x", "/etc/passwd", "g"])
-def test_only_the_guests_own_file_names_are_read(channel, name):
-    with pytest.raises(ProviderError, match="not a bulk value of the guest's"):
-        channel.decode("@" + name)
-
-
-def test_links_out_of_the_directory_are_refused(channel, tmp_path):
-    secret = tmp_path / "secret"
-    secret.write_text("host data")
-    os.symlink(secret, channel.dir / "g1")
-    with pytest.raises(ProviderError):
-        channel.decode("@g1")
-    # A hard link (here to a file beside it; WASI keeps the guest's inside).
-    other = channel.dir / "other"
-    other.write_text("not the guest's value")
-    os.link(other, channel.dir / "g2")
-    with pytest.raises(ProviderError, match="not a plain file"):
-        channel.decode("@g2")
-    assert secret.read_text() == "host data"
+@pytest.mark.parametrize("text", ["@g1", "@../etc/passwd", "not base64!"])
+def test_the_guest_can_only_send_base64(channel, text):
+    with pytest.raises(ProviderError, match="not base64"):
+        channel.decode(text)
 
 
 def test_the_directory_goes_when_the_session_closes():
@@ -60,26 +42,31 @@ def test_the_directory_goes_when_the_session_closes():
 
 ATTEMPT = """
 import os
-from wit_world.imports import compression
-open("/.pylon-bulk/g901", "wb").close()
-for target in ("/python/os.py", "/etc/passwd", "../../../../etc/passwd", "g901"):
+for attempt in (lambda: open('/.pylon-bulk/g1', 'wb').write(b'x' * 10),
+                lambda: os.symlink('/etc/hostname', '/.pylon-bulk/g2'),
+                lambda: os.mkdir('/.pylon-bulk/d')):
     try:
-        os.symlink(target, "/.pylon-bulk/g900")
+        attempt()
+        print('wrote')
     except OSError as error:
-        print("symlink refused:", type(error).__name__)
-        continue
-    try:
-        compression.compress(1, "@g900", -1)
-    except Exception as error:
-        print("host refused:", type(error).__name__)
-    finally:
-        os.remove("/.pylon-bulk/g900")
+        print(type(error).__name__)
 """
 
 
-def test_guest_code_cannot_point_the_host_at_other_files(pylon):
-    result = pylon("--cap", "compression", "-c", ATTEMPT)
+def test_guest_code_cannot_write_into_the_bulk_directory(pylon):
+    result = pylon("-c", ATTEMPT)
     assert result.status == 0, result.stderr
-    for line in result.stdout.splitlines():
-        assert line in ("symlink refused: PermissionError", "host refused: Err"), line
-    assert result.stdout.count("\n") == 4
+    assert result.stdout.splitlines() == ["PermissionError"] * 3
+
+
+def test_large_values_reach_the_guest_whole(pylon):
+    code = (
+        "import bz2\n"
+        "data = bytes(range(256)) * 40960\n"
+        "packed = bz2.compress(data)\n"
+        "assert bz2.decompress(packed) == data\n"
+        "print(len(bz2.decompress(packed)))\n"
+    )
+    result = pylon("--cap", "compression", "-c", code)
+    assert result.status == 0, result.stderr
+    assert result.stdout == "10485760\n"

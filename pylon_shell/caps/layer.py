@@ -99,6 +99,11 @@ class CapLayer:
 
     # -- bulk bytes (pylon:cap/types octets) ---------------------------------
 
+    def guest_called(self) -> None:
+        """A call from the guest: what the host sent it before has been read."""
+        if self.bulk is not None:
+            self.bulk.collect()
+
     def to_octets(self, data: bytes) -> str:
         return self.bulk.encode(data) if self.bulk else base64_text(data)
 
@@ -426,6 +431,7 @@ def link_cpython(
         """For result<T, failure> where T's Python type differs from a record."""
 
         def run(_store: Any, *args: Any) -> Any:
+            layer.guest_called()
             try:
                 return guarded(call, *args)
             except ProviderError as error:
@@ -438,6 +444,7 @@ def link_cpython(
         the result must say which it is."""
 
         def run(_store: Any, *args: Any) -> Any:
+            layer.guest_called()
             try:
                 return Variant("ok", guarded(call, *args))
             except ProviderError as error:

@@ -82,7 +82,7 @@ class CPythonRuntime:
         if options.inherit_stdin:
             wasi.inherit_stdin()
         wasi.preopen_dir(str(artifacts.stdlib), "/python", stdlib_writable)
-        wasi.preopen_dir(str(self.caps.bulk.dir), bulk.GUEST_DIR, True)
+        wasi.preopen_dir(str(self.caps.bulk.dir), bulk.GUEST_DIR, False)
         for preopen in options.preopens:
             wasi.preopen_dir(str(preopen.host), preopen.guest, not preopen.readonly)
         store.set_wasi(wasi)
@@ -100,6 +100,7 @@ class CPythonRuntime:
     # -- host side of pylon:shell/host --------------------------------------
 
     def _on_write(self, _store: object, fd: int, data: str) -> None:
+        self.caps.guest_called()
         self._output(fd, self.caps.from_octets(data))
 
     def _on_wasi_stdout(self, data: bytes) -> None:

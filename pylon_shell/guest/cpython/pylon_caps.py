@@ -11,7 +11,6 @@ costs one boundary crossing.
 import binascii
 import builtins
 import importlib
-import itertools
 import importlib.util
 import json
 import os
@@ -66,32 +65,19 @@ def call_provider(own, fallback, function, *args):
         raise cls(failure.message) from None
 
 
-#: Values this big cross as a file in the session's bulk directory (see the
-#: host's caps/bulk.py): base64 in wasm is slow for them.
-_BULK_THRESHOLD = 256 << 10
-_bulk_names = itertools.count(1)
-
-
 def octets(data):
-    """Bytes as pylon:cap/types' `octets`: base64 (one buffer across the
-    boundary, where a list<u8> moves one value per byte), or for a large value
-    "@NAME" of a file in the bulk directory."""
-    folder = _settings.get("bulk")
-    if folder and len(data) >= _BULK_THRESHOLD:
-        name = f"g{next(_bulk_names)}"
-        with open(f"{folder}/{name}", "wb") as out:
-            out.write(data)
-        return "@" + name
+    """Bytes as pylon:cap/types' `octets`: base64, which crosses the boundary
+    as one buffer, where a list<u8> moves one value per byte."""
     return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def from_octets(text):
+    """`octets` from the host: base64, or "@NAME" of a file the host wrote
+    into the session's read-only bulk directory (large values; the host
+    removes it at the next call)."""
     if text.startswith("@"):
-        path = f"{_settings['bulk']}/{text[1:]}"
-        with open(path, "rb") as source:
-            data = source.read()
-        os.remove(path)
-        return data
+        with open(f"{_settings['bulk']}/{text[1:]}", "rb") as source:
+            return source.read()
     return binascii.a2b_base64(text)
 
 
