@@ -102,6 +102,18 @@ def test_eight_concurrent_runs_all_finish(built):
         assert result.stdout == f"{sum(range(n * 100000))}\n"
 
 
+def kill_after_commit(args: list[str]) -> None:
+    """Run pylon until its program prints "committed", then kill -9 it."""
+    proc = subprocess.Popen([*PYLON, *args], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "committed\n"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        proc.kill()
+
+
 @pytest.mark.parametrize("provider", ["builtin", "component"])
 def test_a_committed_sqlite_row_survives_kill_9(built, tmp_path, provider):
     code = (
@@ -113,20 +125,16 @@ def test_a_committed_sqlite_row_survives_kill_9(built, tmp_path, provider):
         "print('committed', flush=True)\n"
         "while True: pass\n"
     )
-    args = ["--dir", f"{tmp_path}:/data", "--provider", f"sqlite={provider}", "-c", code]
-    proc = subprocess.Popen([*PYLON, *args], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == "committed\n"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        proc.kill()
+    kill_after_commit(
+        ["--dir", f"{tmp_path}:/data", "--provider", f"sqlite={provider}", "-c", code]
+    )
     with sqlite3.connect(tmp_path / "kept.db") as con:
         assert con.execute("select a from t").fetchall() == [("kept",)]
 
 
 def test_a_committed_duckdb_row_survives_kill_9(built, tmp_path):
+    import duckdb
+
     code = (
         "import duckdb\n"
         "con = duckdb.connect('/data/kept.duckdb')\n"
@@ -134,18 +142,7 @@ def test_a_committed_duckdb_row_survives_kill_9(built, tmp_path):
         "print('committed', flush=True)\n"
         "while True: pass\n"
     )
-    proc = subprocess.Popen(
-        [*PYLON, "--dir", f"{tmp_path}:/data", "-c", code], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == "committed\n"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=10)
-    finally:
-        proc.kill()
-    import duckdb
-
+    kill_after_commit(["--dir", f"{tmp_path}:/data", "-c", code])
     with duckdb.connect(str(tmp_path / "kept.duckdb")) as con:
         assert con.execute("select a from t").fetchall() == [("kept",)]
 
