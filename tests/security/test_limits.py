@@ -197,3 +197,24 @@ def test_timeout_stops_a_read_that_waits_on_the_host(pylon):
         server.close()
     assert result.status == 124
     assert "timed out after 1 s" in result.stderr
+
+
+def test_timeout_stops_a_connect_that_hangs_on_the_host(pylon):
+    import socket
+
+    # A listener whose backlog is full: a further connect waits, unanswered.
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(0)
+    port = server.getsockname()[1]
+    first = socket.create_connection(("127.0.0.1", port))
+    try:
+        code = f"import socket\nsocket.create_connection(('127.0.0.1', {port}))"
+        result = pylon(
+            "--cap", "net", "--host", f"127.0.0.1:{port}", "--timeout", "1", "-c", code, timeout=30
+        )
+    finally:
+        first.close()
+        server.close()
+    assert result.status == 124
+    assert "timed out after 1 s" in result.stderr

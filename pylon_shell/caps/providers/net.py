@@ -68,6 +68,8 @@ class NetProvider:
         self._connections: dict[int, Connection] = {}
         self._next = 1
         self._lock = threading.Lock()
+        #: Counts interrupt_all calls: a connect that sees it change gives up.
+        self._interrupts = 0
 
     def _cap_for_connect(self, where: str) -> str:
         """Which cap a new connection is under: net if it allows the host,
@@ -84,15 +86,41 @@ class NetProvider:
             raise ProviderError("OSError", f"[Errno 24] more than {MAX_CONNECTIONS} connections")
         cap = self._cap_for_connect(where)
         with self._grants.call(cap, "connect", where) as how:
-            try:
-                sock = socket.create_connection((host, port), timeout=timeout)
-            except (OSError, ValueError, UnicodeError) as error:
-                raise failure(error) from None
+            sock = self._connect((host, port), timeout)
         with self._lock:
             handle = self._next
             self._next += 1
             self._connections[handle] = Connection(sock, where, cap, how)
         return handle
+
+    def _connect(self, address: tuple[str, int], timeout: float | None) -> socket.socket:
+        """socket.create_connection, on a thread of its own so that an
+        interrupt (the guest's timeout, Ctrl+C) need not wait for the name
+        lookup and the connect to give up: the guest's call fails at once,
+        and a connection that arrives after that is closed."""
+        done = threading.Event()
+        result: list[socket.socket | BaseException] = []
+
+        def work() -> None:
+            try:
+                result.append(socket.create_connection(address, timeout=timeout))
+            except BaseException as error:  # noqa: BLE001 - handed to the caller
+                result.append(error)
+            done.set()
+            if self._interrupts != started and isinstance(result[0], socket.socket):
+                result[0].close()
+
+        started = self._interrupts
+        threading.Thread(target=work, name="pylon-connect", daemon=True).start()
+        while not done.wait(0.05):
+            if self._interrupts != started:
+                raise ProviderError("InterruptedError", "[Errno 4] the connect was interrupted")
+        outcome = result[0]
+        if isinstance(outcome, (OSError, ValueError, UnicodeError)):
+            raise failure(outcome) from None
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
 
     def get(self, handle: int) -> Connection:
         connection = self._connections.get(handle)
@@ -149,7 +177,8 @@ class NetProvider:
             connection.sock.close()
 
     def interrupt_all(self) -> None:
-        """Wake every blocked send or recv (the connection is shut down)."""
+        """Wake every blocked connect, send or recv (the connection is shut down)."""
+        self._interrupts += 1
         with self._lock:
             connections = list(self._connections.values())
         for connection in connections:
