@@ -55,7 +55,13 @@ class Session:
         root = self.plan.root_component
         granted = self.grants.granted | ({"fs", "env"} if self.grants.audit else set())
         options = self.plan.runtime_options(inherit_stdin=self._inherit_stdin, granted=granted)
-        caps = CapLayer(self.plan.runtime, self.grants, options.preopens, dict(self.plan.providers))
+        caps = CapLayer(
+            self.plan.runtime,
+            self.grants,
+            options.preopens,
+            dict(self.plan.providers),
+            memory_mib=options.memory_mib,
+        )
         caps.sqlite_factory = lambda: self._sqlite_provider(options.preopens)
         declared = self.plan.builtin_component("sqlite-provider")
         if declared is not None and declared.digest is not None:

@@ -79,8 +79,12 @@ class CapLayer:
         grants: Grants,
         preopens: list[Preopen],
         providers: dict[str, str] | None = None,
+        memory_mib: int | None = None,
     ) -> None:
         self.runtime = runtime
+        #: The plan's memory limit, which host providers that hold data for
+        #: the guest (DuckDB) are held to as well.
+        self.memory_mib = memory_mib
         self.grants = grants
         self.fs = GuestFS(preopens)
         self.providers = choose_providers(runtime, providers or {})
@@ -115,7 +119,7 @@ class CapLayer:
     @property
     def duckdb(self) -> DuckDBProvider:
         if self._duckdb is None:
-            self._duckdb = DuckDBProvider(self.grants, self.fs)
+            self._duckdb = DuckDBProvider(self.grants, self.fs, self.memory_mib)
         return self._duckdb
 
     @property

@@ -218,3 +218,20 @@ def test_timeout_stops_a_connect_that_hangs_on_the_host(pylon):
         server.close()
     assert result.status == 124
     assert "timed out after 1 s" in result.stderr
+
+
+@pytest.mark.parametrize("flag", ["--cp", "--mp"])
+def test_memory_bounds_what_duckdb_holds_for_the_guest(pylon, flag):
+    code = (
+        "import duckdb\n"
+        "c = duckdb.connect()\n"
+        "print(c.execute(\"select current_setting('memory_limit')\").fetchall())\n"
+        "try:\n"
+        "    c.execute('select a.range % 20000000 as k, list(a.range) from range(40000000) a"
+        " group by k').fetchall()\n"
+        "except duckdb.Error as error:\n"
+        "    print(type(error).__name__)\n"
+    )
+    result = pylon(flag, "--memory", "32", "-c", code, timeout=120)
+    assert result.status == 0, result.stderr
+    assert result.stdout.splitlines() == ["[('32.0 MiB',)]", "OutOfMemoryException"]

@@ -26,9 +26,11 @@ _QUOTED_PATH = re.compile(r'file "([^"]+)"')
 
 
 class DuckDBProvider:
-    def __init__(self, grants: Grants, fs: GuestFS) -> None:
+    def __init__(self, grants: Grants, fs: GuestFS, memory_mib: int | None = None) -> None:
         self._grants = grants
         self._fs = fs
+        #: --memory bounds what the guest can make DuckDB hold for it too.
+        self._memory_mib = memory_mib
         self._connections: dict[int, Any] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -70,6 +72,11 @@ class DuckDBProvider:
                 "'" + str(r).replace("'", "''") + "/'" for r in self._fs.writable_roots()
             )
             connection.execute(f"SET allowed_directories = [{roots}]")
+            if self._memory_mib is not None:
+                connection.execute(f"SET memory_limit = '{int(self._memory_mib)}MiB'")
+            # No spilling: DuckDB would write its temporary files under the
+            # launcher's working directory, outside every granted directory.
+            connection.execute("SET temp_directory = ''")
             connection.execute("SET enable_external_access = false")
             connection.execute("SET lock_configuration = true")
         except duckdb.Error as error:
