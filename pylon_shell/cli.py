@@ -100,7 +100,10 @@ def _add_plan_options(parser: argparse.ArgumentParser) -> None:
         help="stop guest code that runs longer than this",
     )
     parser.add_argument(
-        "--memory", metavar="MIB", type=_positive_int, help="limit the guest's memory"
+        "--memory",
+        metavar="MIB",
+        type=_positive_int,
+        help="limit the guest's memory (and what DuckDB holds for it)",
     )
 
 
