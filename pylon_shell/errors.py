@@ -33,7 +33,10 @@ class PlanError(PylonError):
 
     def __init__(self, path: str, problem: str, *, source: str | None = None) -> None:
         where = f"{source}: " if source else ""
-        super().__init__(f"invalid plan: {where}{path}: {problem}")
+        # A path holds the plan's own keys, which may hold any character: the
+        # message must stay one line whatever they are.
+        shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in path)
+        super().__init__(f"invalid plan: {where}{shown}: {problem}")
         self.path = path
         self.problem = problem
 

@@ -186,3 +186,14 @@ def test_saving_a_plan_is_all_or_nothing(tmp_path, monkeypatch):
         plans.shipped("default").save(target)
     assert target.read_text() == before  # the old plan, whole
     assert [p.name for p in tmp_path.iterdir()] == ["plan.json"]  # no temporary left
+
+
+def test_a_key_with_a_newline_is_named_on_one_line():
+    data = base()
+    data["policy"]["\n"] = None
+    with pytest.raises(PlanError) as error:
+        plans.parse(json.dumps(data), source="p.json")
+    assert str(error.value) == (
+        "invalid plan: p.json: $.policy.\\n: unknown field "
+        "(known: capabilities, determinism, limits)"
+    )
