@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import json
 import os
+import re
 import sys
 
 from componentize_py_types import Err
@@ -49,20 +50,29 @@ CapPermissionError.__module__ = "builtins"
 CapPermissionError.__name__ = CapPermissionError.__qualname__ = "PermissionError"
 
 
+_ERRNO = re.compile(r"^\[Errno (-?\d+)\] (.*)$", re.S)
+
+
+def guest_exception(kind, message, own, fallback):
+    """The guest exception for a provider failure of `kind`: a refusal as
+    PermissionError, else `own[kind]` (the module's error classes), the builtin
+    exception of that name, or `fallback`. A message "[Errno N] text" (an OS
+    error on the host) keeps its errno."""
+    if kind == "PermissionError":
+        return CapPermissionError(message)
+    cls = own.get(kind) or getattr(builtins, kind, None)
+    if not (isinstance(cls, type) and issubclass(cls, Exception)):
+        cls = fallback
+    found = _ERRNO.match(message)
+    return cls(int(found.group(1)), found.group(2)) if found else cls(message)
+
+
 def call_provider(own, fallback, function, *args):
-    """A host call of a cap's interface. Its failure is raised as the guest
-    exception of that kind: a refusal as PermissionError, else `own[kind]` (the
-    module's error classes), the builtin exception of that name, or `fallback`."""
+    """A host call of a cap's interface; its failure raised as guest_exception."""
     try:
         return function(*args)
     except Err as err:
-        failure = err.value
-        if failure.kind == "PermissionError":
-            raise CapPermissionError(failure.message) from None
-        cls = own.get(failure.kind) or getattr(builtins, failure.kind, None)
-        if not (isinstance(cls, type) and issubclass(cls, Exception)):
-            cls = fallback
-        raise cls(failure.message) from None
+        raise guest_exception(err.value.kind, err.value.message, own, fallback) from None
 
 
 def octets(data):

@@ -9,13 +9,10 @@ so the allowlist is checked against the name the program used. Only TCP client
 sockets exist: no listening, no UDP.
 """
 
-import builtins
 import errno as _errno
-import re
 import sys
 
 import _socket as _wasi  # the interpreter's own: constants and address helpers
-from componentize_py_types import Err
 from wit_world.imports import net as _net
 
 import pylon_caps
@@ -29,6 +26,8 @@ error = OSError
 timeout = TimeoutError
 herror = _wasi.herror
 gaierror = _wasi.gaierror
+#: The host's failures that are this module's own classes.
+_OWN_ERRORS = {"gaierror": gaierror, "herror": herror}
 has_ipv6 = True
 for _name in ("inet_aton", "inet_ntoa", "inet_pton", "inet_ntop", "htonl", "htons", "ntohl",
               "ntohs", "gethostname", "getprotobyname"):
@@ -38,33 +37,13 @@ for _name in ("inet_aton", "inet_ntoa", "inet_pton", "inet_ntop", "htonl", "hton
 CHUNK = 1 << 20
 _SERVICES = {"http": 80, "https": 443, "ftp": 21, "smtp": 25, "smtps": 465, "submission": 587,
              "imap": 143, "imaps": 993, "pop3": 110, "pop3s": 995, "ssh": 22, "domain": 53}
-_ERRNO = re.compile(r"^\[Errno (-?\d+)\] (.*)$", re.S)
 _default_timeout = [None]
 
 
-def call(function, *args, own=None):
-    """A pylon:cap/net or tls call; its failure raised as the error the
-    stdlib's socket would raise (errno and text kept), a refusal as
-    PermissionError."""
-    try:
-        return function(*args)
-    except Err as err:
-        raise exception(err.value.kind, err.value.message, own or {}) from None
-
-
-def exception(kind, message, own):
-    """The guest exception for a host failure of `kind` ("[Errno N] text" keeps errno)."""
-    if kind == "PermissionError":
-        return pylon_caps.CapPermissionError(message)
-    cls = own.get(kind) or {"gaierror": gaierror, "herror": herror}.get(kind)
-    if cls is None:
-        cls = getattr(builtins, kind, None)
-    if not (isinstance(cls, type) and issubclass(cls, Exception)):
-        cls = OSError
-    found = _ERRNO.match(message)
-    if found:
-        return cls(int(found.group(1)), found.group(2))
-    return cls(message)
+def call(function, *args):
+    """A pylon:cap/net call; its failure raised as the error the stdlib's
+    socket would raise (errno and text kept), a refusal as PermissionError."""
+    return pylon_caps.call_provider(_OWN_ERRORS, OSError, function, *args)
 
 
 def getdefaulttimeout():

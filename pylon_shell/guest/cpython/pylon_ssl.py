@@ -95,7 +95,7 @@ def _call(function, *args):
         return function(*args)
     except Err as err:
         kind, _, code = err.value.kind.partition("/")
-        error = pylon_socket.exception(kind, err.value.message, _ERRORS)
+        error = pylon_caps.guest_exception(kind, err.value.message, _ERRORS, OSError)
     if isinstance(error, SSLError):
         # The attributes _ssl.c sets: [LIBRARY: REASON] text, and for a
         # certificate OpenSSL's verify code and message.
