@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from pylon_shell.caps.catalog import CAPS
-from pylon_shell.caps.hosts import HostPattern, parse_pattern, split_target
+from pylon_shell.caps.hosts import HostPattern, as_pattern, split_target
 
 #: What a permission prompt answers.
 Decision = Literal["once", "session", "deny"]
@@ -79,7 +79,7 @@ class Grants:
         prompter: Prompter | None = None,
     ) -> None:
         self._granted = set(granted)
-        self._hosts = [h if isinstance(h, HostPattern) else parse_pattern(h) for h in hosts]
+        self._hosts = [as_pattern(h) for h in hosts]
         self._lock = threading.Lock()
         self._listeners: list[Listener] = []
         #: Audit mode (`pylon trace`): every request is allowed and recorded.
@@ -113,7 +113,7 @@ class Grants:
         listeners hear of each cap that changed."""
         wanted = set(granted)
         with self._lock:
-            self._hosts = [h if isinstance(h, HostPattern) else parse_pattern(h) for h in hosts]
+            self._hosts = [as_pattern(h) for h in hosts]
         for cap in sorted(wanted | self.granted):
             self.set(cap, cap in wanted)
 
@@ -124,14 +124,14 @@ class Grants:
             return tuple(self._hosts)
 
     def allow_host(self, pattern: str | HostPattern) -> None:
-        pattern = pattern if isinstance(pattern, HostPattern) else parse_pattern(pattern)
+        pattern = as_pattern(pattern)
         with self._lock:
             if pattern not in self._hosts:
                 self._hosts.append(pattern)
 
     def _host_listed(self, cap: str, target: str) -> bool:
         """True unless `cap` reaches hosts and `target` (host:port) is not listed."""
-        if cap not in CAPS or not CAPS[cap].per_host:
+        if not _per_host(cap):
             return True
         where = split_target(target)
         return where is not None and any(p.matches(*where) for p in self.hosts)
@@ -162,15 +162,15 @@ class Grants:
     def denial(self, cap: str, operation: str, target: str) -> str:
         """The one line for a refused call: the cap is not granted, or the host
         it was to reach is not in the allowlist."""
-        if self.is_granted(cap) and not self._host_listed(cap, target):
-            listed = ", ".join(map(str, self.hosts)) or "none"
+        listed = self._host_listed(cap, target)
+        if self.is_granted(cap) and not listed:
+            allowlist = ", ".join(map(str, self.hosts)) or "none"
             return (
                 f"{target} is not among the hosts this plan lets the {cap} cap reach "
-                f"({listed}); allow it with --host {target}"
+                f"({allowlist}); allow it with --host {target}"
             )
-        if cap not in CAPS or not CAPS[cap].per_host:
+        if not _per_host(cap):
             return denial_message(cap, operation, target)
-        listed = self._host_listed(cap, target)
         fix = f"--cap {cap}" if listed else f"--cap {cap} --host {target}"
         if cap == "tls":
             # --host grants tls by itself; net would allow plaintext as well.
@@ -224,6 +224,11 @@ class Grants:
             listeners = list(self._listeners)
         for listener in listeners:
             listener(event)
+
+
+def _per_host(cap: str) -> bool:
+    """Whether `cap`'s grants reach only the allowlisted hosts."""
+    return cap in CAPS and CAPS[cap].per_host
 
 
 def denial_message(cap: str, operation: str, target: str) -> str:

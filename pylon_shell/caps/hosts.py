@@ -82,6 +82,10 @@ def parse_pattern(spec: str) -> HostPattern:
     return HostPattern(name, port)
 
 
+def as_pattern(value: str | HostPattern) -> HostPattern:
+    return value if isinstance(value, HostPattern) else parse_pattern(value)
+
+
 def _port(text: str, spec: str) -> int | None:
     if text == "*":
         return None
