@@ -67,8 +67,5 @@ class BulkChannel:
         self._sent.append(path)
         return "@" + path.name
 
-    def decode(self, text: str) -> bytes:
-        return base64_bytes(text)
-
     def close(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -12,18 +12,13 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pylon_shell.caps.bulk import GUEST_DIR as BULK_GUEST_DIR
 from pylon_shell.caps.bulk import BulkChannel, base64_bytes, base64_text
 from pylon_shell.caps.catalog import CAPS, choose_providers
 from pylon_shell.caps.grants import CapCallEvent, CapDenied, Grants, ImportEvent
 from pylon_shell.caps.guestfs import GuestFS
-from pylon_shell.caps.providers.compression import CompressionProvider
-from pylon_shell.caps.providers.crypto import CryptoProvider
-from pylon_shell.caps.providers.duckdb import DuckDBProvider
-from pylon_shell.caps.providers.net import NetProvider
-from pylon_shell.caps.providers.tls import TLSProvider, constants
 from pylon_shell.caps.values import (
     ProviderError,
     ResultSet,
@@ -35,11 +30,21 @@ from pylon_shell.caps.values import (
 from pylon_shell.errors import PylonError
 from pylon_shell.runtimes.base import Preopen
 
+if TYPE_CHECKING:
+    # Imported when first used (the properties below): most sessions use few
+    # caps, and ssl, http.client and the codecs would slow every start.
+    from pylon_shell.caps.providers.compression import CompressionProvider
+    from pylon_shell.caps.providers.crypto import CryptoProvider
+    from pylon_shell.caps.providers.duckdb import DuckDBProvider
+    from pylon_shell.caps.providers.net import NetProvider
+    from pylon_shell.caps.providers.tls import TLSProvider
+
 T = TypeVar("T")
 #: Hex characters per bridge reply: MicroPython's reply buffer is 8 MiB.
 BRIDGE_PART = 4 << 20
-#: pylon.crypto's calls over the MicroPython bridge: which arguments are bytes.
-MICROPYTHON_CRYPTO_BYTES = {
+#: The crypto provider's functions (the WIT names, with - for _), and which of
+#: their arguments are bytes (the MicroPython bridge sends those as hex).
+CRYPTO_FUNCTIONS = {
     "pbkdf2_hmac": (1, 2),
     "scrypt": (0, 1),
     "aead_encrypt": (1, 2, 3, 4),
@@ -112,37 +117,47 @@ class CapLayer:
         return self.bulk.encode(data) if self.bulk else base64_text(data)
 
     def from_octets(self, text: str) -> bytes:
-        return self.bulk.decode(text) if self.bulk else base64_bytes(text)
+        return base64_bytes(text)
 
     # -- providers, started on first use -----------------------------------
 
     @property
     def duckdb(self) -> DuckDBProvider:
         if self._duckdb is None:
+            from pylon_shell.caps.providers.duckdb import DuckDBProvider
+
             self._duckdb = DuckDBProvider(self.grants, self.fs, self.memory_mib)
         return self._duckdb
 
     @property
     def compression(self) -> CompressionProvider:
         if self._compression is None:
+            from pylon_shell.caps.providers.compression import CompressionProvider
+
             self._compression = CompressionProvider(self.grants)
         return self._compression
 
     @property
     def crypto(self) -> CryptoProvider:
         if self._crypto is None:
+            from pylon_shell.caps.providers.crypto import CryptoProvider
+
             self._crypto = CryptoProvider(self.grants)
         return self._crypto
 
     @property
     def net(self) -> NetProvider:
         if self._net is None:
+            from pylon_shell.caps.providers.net import NetProvider
+
             self._net = NetProvider(self.grants)
         return self._net
 
     @property
     def tls(self) -> TLSProvider:
         if self._tls is None:
+            from pylon_shell.caps.providers.tls import TLSProvider
+
             self._tls = TLSProvider(self.grants, self.net)
         return self._tls
 
@@ -323,32 +338,21 @@ class CapLayer:
         def crypto(name: str) -> Callable[[str], str]:
             """pylon.crypto for MicroPython: its bytes arguments and results as
             hex in the JSON (keys and messages are small)."""
-            method = getattr(CryptoProvider, name)
-            positions = MICROPYTHON_CRYPTO_BYTES[name]
+            positions = CRYPTO_FUNCTIONS[name]
 
             def run(*args: Any) -> Any:
                 decoded = [
                     bytes.fromhex(a) if i in positions and a is not None else a
                     for i, a in enumerate(args)
                 ]
-                out = method(self.crypto, *decoded)
+                out = getattr(self.crypto, name)(*decoded)
                 return out.hex() if isinstance(out, bytes) else out
 
             return handler(run)
 
-        def https(
-            method: str,
-            url: str,
-            headers: dict[str, str],
-            settings: str,
-            timeout: float | None,
-            body: bytes,
-        ) -> bytes:
-            return self.tls.https(method, url, headers, settings, timeout, body)
-
         return {
-            **{f"crypto.{name}": crypto(name) for name in MICROPYTHON_CRYPTO_BYTES},
-            "https.request": raw_bytes(https),
+            **{f"crypto.{name}": crypto(name) for name in CRYPTO_FUNCTIONS},
+            "https.request": raw_bytes(lambda *args: self.tls.https(*args)),
             "crypto.random_bytes": handler(lambda n: self.crypto.random_bytes(n).hex()),
             "compression.compress": raw_bytes(codec("compress")),
             "compression.decompress": raw_bytes(codec("decompress")),
@@ -423,6 +427,12 @@ def wit_result_set(result: ResultSet) -> Any:
         rowcount=result.rowcount,
         lastrowid=result.lastrowid,
     )
+
+
+def tls_constants() -> dict[str, Any]:
+    from pylon_shell.caps.providers.tls import constants
+
+    return constants()
 
 
 def link_cpython(
@@ -534,21 +544,12 @@ def link_cpython(
         net.add_func("sock-name", untagged(lambda c: layer.net.sock_name(c)))
         net.add_func("close", lambda _store, c: layer.net.close(c))
     with root.add_instance(f"{package}/tls@{version}") as tls:
-        tls.add_func("constants", lambda _store: json.dumps(constants()))
+        tls.add_func("constants", lambda _store: json.dumps(tls_constants()))
         tls.add_func("handshake", untagged(lambda c, s, name: layer.tls.handshake(c, s, name)))
         tls.add_func("unwrap", untagged(lambda c: layer.tls.unwrap(c)))
     with root.add_instance(f"{package}/crypto@{version}") as crypto:
-        for name in (
-            "pbkdf2-hmac",
-            "scrypt",
-            "aead-encrypt",
-            "aead-decrypt",
-            "public-key",
-            "ed25519-sign",
-            "ed25519-verify",
-            "x25519-exchange",
-        ):
-            method = getattr(CryptoProvider, name.replace("-", "_"))
+        for name in CRYPTO_FUNCTIONS:
             crypto.add_func(
-                name, untagged(lambda *args, method=method: method(layer.crypto, *args))
+                name.replace("_", "-"),
+                untagged(lambda *args, name=name: getattr(layer.crypto, name)(*args)),
             )
