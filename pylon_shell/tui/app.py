@@ -110,7 +110,7 @@ class PylonApp(App[int]):
         self.set_interval(1 / 20, self._drain_output)
         self.theme = self._theme.textual.name
         self.theme_changed_signal.subscribe(self, self._theme_changed)
-        self._show_title("starting")
+        self._show_title()
         self.query_one(CodeInput).focus()
         self._start()
 
@@ -124,8 +124,9 @@ class PylonApp(App[int]):
         self._theme = chosen or THEMES["dark" if dark else "light"]
         self.query_one(Scrollback).syntax_theme = self._theme.pygments
 
-    def _show_title(self, version: str) -> None:
-        self.title = f"pylon {__version__} · {version}"
+    def _show_title(self) -> None:
+        runtime = self.session.started
+        self.title = f"pylon {__version__} · {runtime.version if runtime else 'starting'}"
         dirty = " · unsaved changes" if self._dirty() else ""
         self.sub_title = f"plan {self.session.plan.name}{dirty}"
 
@@ -245,7 +246,7 @@ class PylonApp(App[int]):
         event = message.event
         if isinstance(event, GrantChanged):
             self.query_one(CapsPanel).set_granted(event.cap, event.granted)
-            self._show_title(self.session.runtime.version if self.session.started else "")
+            self._show_title()
             return
         self.query_one(ImportsPane).record(event)
 
@@ -274,7 +275,7 @@ class PylonApp(App[int]):
         self._set_input_ready(True)
 
     async def on_session_ready(self, message: SessionReady) -> None:
-        self._show_title(message.version)
+        self._show_title()
         plan = self.session.plan
         await self.query_one(CapsPanel).follow(
             plan.runtime, self.session.grants.granted, dict(plan.providers)
@@ -282,7 +283,6 @@ class PylonApp(App[int]):
         if message.note:
             self.query_one(Scrollback).note(f"{message.note} ({message.version})")
         else:
-            plan = self.session.plan
             caps = ", ".join(sorted(self.session.grants.granted)) or "none"
             self.query_one(Scrollback).note(
                 f"{message.version} in wasmtime · plan {plan.name!r} (caps: {caps}) · "
@@ -388,7 +388,7 @@ class PylonApp(App[int]):
             )
             return
         self._saved_caps = plan.capabilities
-        self._show_title(self.session.runtime.version)
+        self._show_title()
         self.query_one(Scrollback).note(f"saved the plan to {target}")
 
     def action_help(self) -> None:

@@ -100,6 +100,7 @@ class NetProvider:
         and a connection that arrives after that is closed."""
         done = threading.Event()
         result: list[socket.socket | BaseException] = []
+        started = self._interrupts
 
         def work() -> None:
             try:
@@ -110,7 +111,6 @@ class NetProvider:
             if self._interrupts != started and isinstance(result[0], socket.socket):
                 result[0].close()
 
-        started = self._interrupts
         threading.Thread(target=work, name="pylon-connect", daemon=True).start()
         while not done.wait(0.05):
             if self._interrupts != started:
