@@ -35,8 +35,8 @@ def run_meta(session: Session, line: str) -> str:
     argument = argument.strip()
     commands: dict[str, Callable[[Session, str], str]] = {
         "caps": _caps,
-        "grant": _grant,
-        "revoke": _revoke,
+        "grant": lambda s, argument: _set(s, argument, "grant"),
+        "revoke": lambda s, argument: _set(s, argument, "revoke"),
         "plan": lambda s, _: s.current_plan().dumps().rstrip("\n"),
         "save": _save,
         "runtime": _runtime,
@@ -76,16 +76,12 @@ def _cap_name(argument: str, verb: str) -> str:
     return argument
 
 
-def _grant(session: Session, argument: str) -> str:
-    cap = _cap_name(argument, "grant")
-    session.grants.grant(cap)
-    return f"granted {cap}" + ("" if CAPS[cap].live else " (applies at the next restart)")
-
-
-def _revoke(session: Session, argument: str) -> str:
-    cap = _cap_name(argument, "revoke")
-    session.grants.revoke(cap)
-    return f"revoked {cap}" + ("" if CAPS[cap].live else " (applies at the next restart)")
+def _set(session: Session, argument: str, verb: str) -> str:
+    """:grant NAME or :revoke NAME."""
+    cap = _cap_name(argument, verb)
+    session.grants.set(cap, verb == "grant")
+    when = "" if CAPS[cap].live else " (applies at the next restart)"
+    return f"{verb.removesuffix('e')}ed {cap}{when}"
 
 
 def _save(session: Session, argument: str) -> str:

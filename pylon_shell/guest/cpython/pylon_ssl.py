@@ -188,6 +188,19 @@ class MemoryBIO:
         self._eof_written = True
 
 
+def _int_setting(name):
+    """A context setting that holds an int (ssl.py's SSLContext wraps it in its
+    enum and sets it through this property)."""
+
+    def get(self):
+        return getattr(self, name)
+
+    def set(self, value):
+        setattr(self, name, int(value))
+
+    return property(get, set)
+
+
 class _SSLContext:
     def __new__(cls, protocol):
         if protocol not in (PROTOCOL_TLS_CLIENT, PROTOCOL_TLS_SERVER, PROTOCOL_TLS):
@@ -257,37 +270,10 @@ class _SSLContext:
             )
         self._verify_mode = value
 
-    @property
-    def verify_flags(self):
-        return self._verify_flags
-
-    @verify_flags.setter
-    def verify_flags(self, value):
-        self._verify_flags = int(value)
-
-    @property
-    def options(self):
-        return self._options
-
-    @options.setter
-    def options(self, value):
-        self._options = int(value)
-
-    @property
-    def minimum_version(self):
-        return self._minimum_version
-
-    @minimum_version.setter
-    def minimum_version(self, value):
-        self._minimum_version = int(value)
-
-    @property
-    def maximum_version(self):
-        return self._maximum_version
-
-    @maximum_version.setter
-    def maximum_version(self, value):
-        self._maximum_version = int(value)
+    verify_flags = _int_setting("_verify_flags")
+    options = _int_setting("_options")
+    minimum_version = _int_setting("_minimum_version")
+    maximum_version = _int_setting("_maximum_version")
 
     def load_verify_locations(self, cafile=None, capath=None, cadata=None):
         if cafile is None and capath is None and cadata is None:
