@@ -179,7 +179,7 @@ def load_plan_arg(value: Path) -> object:
 def plan_from_args(args: argparse.Namespace) -> object:
     """The plan the user asked for: --plan FILE (or the default) plus the flags on top."""
     from pylon_shell import plan as plans
-    from pylon_shell.plan import guest_path_problem
+    from pylon_shell.plan import guest_path_problem, memory_problem
     from pylon_shell.runtimes.base import Preopen
 
     base = load_plan_arg(args.plan) if args.plan else plans.shipped("default")
@@ -206,7 +206,7 @@ def plan_from_args(args: argparse.Namespace) -> object:
         preopen = _parse_dir(spec)
         problem = guest_path_problem(preopen.guest)
         if problem:
-            raise UsageError(f"--dir {spec}: {problem}")
+            raise UsageError(f"--dir {_shown(spec)}: {problem}")
         preopens = [p for p in preopens if p.guest != preopen.guest] + [Preopen(**vars(preopen))]
         if "fs" not in caps:
             caps.append("fs")  # --dir is a grant of the fs cap
@@ -238,6 +238,10 @@ def plan_from_args(args: argparse.Namespace) -> object:
         if cap not in CAPS or name not in [p.name for p in CAPS[cap].providers]:
             raise UsageError(f"--provider {spec}: expected CAP=PROVIDER, see `pylon caps`")
         providers[cap] = name
+    memory = args.memory if args.memory is not None else base.memory_mib
+    problem = memory_problem(base.runtime, memory)
+    if problem:
+        raise UsageError(f"--memory {memory}: {problem}")
     return replace(
         base,
         capabilities=tuple(caps),
@@ -246,8 +250,13 @@ def plan_from_args(args: argparse.Namespace) -> object:
         hosts=tuple(hosts),
         providers=tuple(sorted(providers.items())),
         timeout_seconds=args.timeout if args.timeout is not None else base.timeout_seconds,
-        memory_mib=args.memory if args.memory is not None else base.memory_mib,
+        memory_mib=memory,
     )
+
+
+def _shown(text: str) -> str:
+    """`text` for a one-line message: control characters (a newline, NUL) escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _parse_dir(spec: str) -> object:
@@ -258,13 +267,21 @@ def _parse_dir(spec: str) -> object:
     readonly = len(parts) > 1 and parts[-1] == "ro"
     if readonly:
         parts = parts[:-1]
+    shown = _shown(spec)
     if len(parts) > 2 or not parts[0]:
-        raise UsageError(f"--dir {spec}: expected HOST[:GUEST][:ro], e.g. --dir data:/data:ro")
+        raise UsageError(f"--dir {shown}: expected HOST[:GUEST][:ro], e.g. --dir data:/data:ro")
+    if len(parts) == 2 and not parts[1]:
+        raise UsageError(
+            f"--dir {shown}: the guest path after ':' is empty; "
+            f"write --dir {_shown(parts[0])}:/data, or leave out the ':'"
+        )
+    if "\x00" in parts[0]:
+        raise UsageError(f"--dir {shown}: a host path cannot contain NUL")
     host = Path(parts[0]).expanduser()
     if not host.is_dir():
-        raise UsageError(f"--dir {spec}: {parts[0]} is not a directory on the host")
+        raise UsageError(f"--dir {shown}: {_shown(parts[0])} is not a directory on the host")
     host = host.resolve()
-    guest = parts[1] if len(parts) == 2 and parts[1] else host.as_posix()
+    guest = parts[1] if len(parts) == 2 else host.as_posix()
     return Preopen(host, guest, readonly)
 
 

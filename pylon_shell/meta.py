@@ -4,9 +4,10 @@ panels and keys do, for plain terminals. Each returns the text to print."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from pylon_shell.caps.catalog import CAPS, choose_providers
+from pylon_shell.errors import UsageError
+from pylon_shell.plan import memory_problem, save_target
 from pylon_shell.session import Session
 
 HELP = """\
@@ -14,7 +15,8 @@ HELP = """\
 :grant NAME        grant a cap (the next import or call sees it)
 :revoke NAME       revoke a cap
 :plan              the plan as the grants have made it (JSON)
-:save FILE         write that plan to FILE
+:save [FILE]       write that plan to FILE (default: the plan's own file, or
+                   NAME.json here; never a plan shipped with pylon)
 :runtime cp|mp     restart on CPython or MicroPython with the same plan
 :help              this list"""
 
@@ -85,13 +87,16 @@ def _set(session: Session, argument: str, verb: str) -> str:
 
 
 def _save(session: Session, argument: str) -> str:
-    if not argument:
-        raise MetaError(":save needs a file name, e.g. :save my-plan.json")
-    target = Path(argument).expanduser()
+    """:save [FILE]: to FILE, else where plan.save_target says (never into a
+    plan pylon ships); the reply names the absolute path written."""
+    plan = session.current_plan()
+    target = save_target(plan, argument or None)
     try:
-        session.current_plan().save(target)
+        plan.save(target)
+    except UsageError as error:
+        raise MetaError(f"could not write {target}: {error}") from None
     except OSError as error:
-        raise MetaError(f"could not write {target}: {error.strerror}") from None
+        raise MetaError(f"could not write {target}: {error.strerror or error}") from None
     return f"saved the plan to {target}"
 
 
@@ -99,5 +104,8 @@ def _runtime(session: Session, argument: str) -> str:
     runtime = RUNTIMES.get(argument)
     if runtime is None:
         raise MetaError(":runtime needs cp or mp")
+    problem = memory_problem(runtime, session.plan.memory_mib)
+    if problem:
+        raise MetaError(f"cannot switch runtimes: {problem} (the plan's memory limit)")
     version = session.switch(runtime).version
     return f"switched to {version} with the same plan (earlier state is lost)"

@@ -12,15 +12,19 @@ line.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import posixpath
 import re
+import stat
 from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pylon_shell.caps.hosts import HostSpecError, parse_pattern
-from pylon_shell.errors import PlanError
+from pylon_shell.errors import PlanError, UsageError
 from pylon_shell.runtimes.base import Preopen, RuntimeOptions
 
 PLAN_VERSION = "1"
@@ -31,6 +35,14 @@ PROVIDER_COMPONENTS = {"sqlite": "sqlite-provider"}
 BUILTIN_COMPONENTS = (*RUNTIMES, *PROVIDER_COMPONENTS.values())
 BUILTIN_PREFIX = "builtin:"
 MAX_PLAN_BYTES = 1024 * 1024
+#: The largest component file a plan may name (the CPython component is ~40 MB).
+MAX_COMPONENT_BYTES = 1024 * 1024 * 1024
+#: The smallest --memory (MiB) each runtime starts in, measured with `pylon -c pass`:
+#: CPython's component declares 216 pages (13.5 MiB) of linear memory at least;
+#: MicroPython needs its 8 MiB of stacks and static data beside a 9 MiB heap (at
+#: 16 the session's 8 MiB reply buffer does not fit).
+MIN_MEMORY_MIB = {"cpython": 14, "micropython": 17}
+RUNTIME_NAMES = {"cpython": "CPython", "micropython": "MicroPython"}
 _ID = re.compile(r"^[a-z][a-z0-9-]{0,63}$")
 _NUMBER_LIST = re.compile(r"\[((?:\s*\d+,)*\s*\d+)\s*\]")
 _ENV_KEY = re.compile(r"^[^=\x00]+$")
@@ -78,6 +90,8 @@ class Plan:
     version: str = PLAN_VERSION
     #: Where it was loaded from, for messages; not part of the JSON.
     source: str | None = field(default=None, compare=False)
+    #: Started from a plan pylon ships: saving it never writes back there.
+    shipped: bool = field(default=False, compare=False)
 
     @property
     def root_component(self) -> Component:
@@ -101,14 +115,13 @@ class Plan:
         )
 
     def with_runtime(self, runtime: str) -> Plan:
-        """The same plan on the other interpreter (its root component swapped)."""
-        others = tuple(c for c in self.components if c.id != self.root)
-        return replace(
-            self,
-            runtime=runtime,
-            root=runtime,
-            components=(Component(runtime, BUILTIN_PREFIX + runtime),) + others,
-        )
+        """The same plan on the other interpreter (its root component swapped).
+
+        A plan that already names that runtime's component keeps its entry, and
+        so the digest it pins: a replay with --mp checks it like the root's."""
+        root = self.builtin_component(runtime) or Component(runtime, BUILTIN_PREFIX + runtime)
+        others = tuple(c for c in self.components if c.id not in (self.root, root.id))
+        return replace(self, runtime=runtime, root=root.id, components=(root,) + others)
 
     def with_provider_components(self) -> Plan:
         """The plan naming the provider components its granted caps load, each
@@ -170,11 +183,19 @@ class Plan:
 
     def save(self, path: Path) -> None:
         """Write the plan to `path` whole or not at all: a crash mid-write (a
-        killed pylon, a full disk) leaves the file as it was."""
-        import os
+        killed pylon, a full disk) leaves the file as it was.
+
+        A plan shipped with pylon is never overwritten (UsageError): it is the
+        starting point of every later run, and writing a session's grants into
+        it would widen the sandbox of all of them."""
         import tempfile
 
         path = Path(path)
+        if is_shipped_path(path):
+            raise UsageError(
+                f"{path} is a plan shipped with pylon and is never overwritten; "
+                "save to a file of your own, e.g. ./pylon-plan.json"
+            )
         fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as out:
@@ -199,32 +220,143 @@ def is_shipped(name: str) -> bool:
     return files("pylon_shell.plans").joinpath(f"{name}.json").is_file()
 
 
+def shipped_dir() -> Path:
+    """The directory of the plans pylon ships (the pylon_shell.plans package)."""
+    return Path(str(files("pylon_shell.plans"))).resolve()
+
+
+def is_shipped_path(path: Path) -> bool:
+    """Whether `path` (followed through symlinks) is inside the shipped plans'
+    directory: such a file is read-only to pylon."""
+    try:
+        resolved = Path(path).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):
+        return False
+    return resolved.is_relative_to(shipped_dir())
+
+
+def save_target(plan: Plan, requested: str | Path | None = None) -> Path:
+    """Where saving `plan` writes: the path the user gave; else the file the
+    plan came from, unless that is a shipped plan; else `<name>.json` in the
+    current directory. Absolute, so the message that names it is unambiguous."""
+    if requested:
+        return Path(requested).expanduser().absolute()
+    source = plan.source
+    if source and source.endswith(".json") and not plan.shipped:
+        if not is_shipped_path(Path(source)):
+            return Path(source).expanduser().absolute()
+    name = plan.name if _ID.match(plan.name) else "pylon-plan"
+    return Path.cwd() / f"{name}.json"
+
+
 def shipped(name: str) -> Plan:
     """One of the plans in plans/ (default, minimal, data); relative host paths
     in them are relative to the directory pylon runs in."""
     resource = files("pylon_shell.plans").joinpath(f"{name}.json")
     if not resource.is_file():
         raise PlanError("$", f"no shipped plan named {name!r}", source=f"plans/{name}.json")
-    return parse(resource.read_text(), source=f"plans/{name}.json", base=Path.cwd())
+    plan = parse(resource.read_text(), source=f"plans/{name}.json", base=Path.cwd())
+    return replace(plan, shipped=True)
 
 
 def load(path: Path) -> Plan:
-    """A plan file; relative host paths in it are relative to the file's folder."""
+    """A plan file; relative host paths in it are relative to the file's folder.
+
+    Only a regular file is read (a FIFO or a device could deliver without end),
+    and at most MAX_PLAN_BYTES + 1 bytes of it, whatever its size said."""
     source = str(path)
     try:
-        size = path.stat().st_size
-        if size > MAX_PLAN_BYTES:
-            raise PlanError(
-                "$", f"the file is {size} bytes; a plan is at most 1 MiB", source=source
-            )
-        text = path.read_text(encoding="utf-8")
+        data = read_regular_file(path, MAX_PLAN_BYTES, what="plan file")
+        text = data.decode("utf-8")
+    except _NotRegular as error:
+        raise PlanError("$", str(error), source=source) from None
+    except _TooLarge:
+        raise PlanError(
+            "$",
+            f"the file is larger than {MAX_PLAN_BYTES} bytes; a plan is at most 1 MiB",
+            source=source,
+        ) from None
     except FileNotFoundError:
         raise PlanError("$", "no such file", source=source) from None
-    except IsADirectoryError:
-        raise PlanError("$", "is a directory, not a plan file", source=source) from None
-    except (OSError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
         raise PlanError("$", f"cannot be read ({error})", source=source) from None
+    except (OSError, ValueError) as error:
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        raise PlanError("$", f"cannot be read ({reason})", source=source) from None
     return parse(text, source=source, base=path.resolve().parent)
+
+
+class _NotRegular(Exception):
+    """The path is not a regular file; the message says what it is."""
+
+
+class _TooLarge(Exception):
+    """The file holds more than the limit."""
+
+
+def _open_regular(path: Path, what: str) -> int:
+    """A read-only descriptor of `path`, which must be a regular file. Opened
+    non-blocking so a FIFO with no writer cannot hang pylon before fstat says
+    what it is."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = (
+                "a directory"
+                if stat.S_ISDIR(mode)
+                else "a FIFO"
+                if stat.S_ISFIFO(mode)
+                else "a device"
+                if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+                else "not a regular file"
+            )
+            raise _NotRegular(f"is {kind}, not a {what}" if kind[0] == "a" else f"is {kind}")
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_regular_file(path: Path, limit: int, *, what: str = "file") -> bytes:
+    """The bytes of the regular file `path`; _TooLarge past `limit` bytes,
+    found by reading at most limit + 1 of them (a size stat can lie: the file
+    may grow while it is read)."""
+    fd = _open_regular(path, what)
+    try:
+        chunks: list[bytes] = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+    finally:
+        os.close(fd)
+    if left <= 0:
+        raise _TooLarge
+    return b"".join(chunks)
+
+
+def _file_sha256(path: Path, limit: int) -> str:
+    """SHA-256 of the regular file `path`, read at most limit + 1 bytes."""
+    fd = _open_regular(path, "component file")
+    digest = hashlib.sha256()
+    read = 0
+    try:
+        while read <= limit:
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                break
+            digest.update(chunk)
+            read += len(chunk)
+    finally:
+        os.close(fd)
+    if read > limit:
+        raise _TooLarge
+    return digest.hexdigest()
 
 
 def parse(text: str, *, source: str | None = None, base: Path | None = None) -> Plan:
@@ -311,6 +443,10 @@ class _Validator:
         self.keys(policy, "$.policy", set(), {"determinism", "capabilities", "limits"})
         limits = self.kind(policy.get("limits", {}), dict, "$.policy.limits", "an object")
         self.keys(limits, "$.policy.limits", set(), {"timeout_seconds", "memory_mib"})
+        memory_mib = self.memory(limits.get("memory_mib"))
+        problem = memory_problem(runtime, memory_mib)
+        if problem:
+            raise self.fail("$.policy.limits.memory_mib", problem)
         return Plan(
             name=self.string(obj.get("name", "unnamed"), "$.name"),
             runtime=runtime,
@@ -326,7 +462,7 @@ class _Validator:
             determinism=self.string(policy.get("determinism", "none"), "$.policy.determinism"),
             capabilities=self.capabilities(policy.get("capabilities", [])),
             timeout_seconds=self.timeout(limits.get("timeout_seconds")),
-            memory_mib=self.memory(limits.get("memory_mib")),
+            memory_mib=memory_mib,
             preopens=self.preopens(obj.get("preopens", [])),
             env=self.env(obj.get("env", {})),
             providers=self.providers(obj.get("providers", {})),
@@ -366,8 +502,43 @@ class _Validator:
                 raise self.fail(
                     f"{path}.path", f"unknown builtin component {location!r} (known: {known})"
                 )
+            if not location.startswith(BUILTIN_PREFIX):
+                assert digest is not None
+                location = self.component_file(location, digest, path)
             out.append(Component(cid, location, digest))
         return tuple(out)
+
+    def component_file(self, location: str, digest: str, path: str) -> str:
+        """A component file, resolved like any host path of the plan (relative
+        to its folder, symlinks and `..` followed to the real file), which must
+        be a regular file whose bytes have the digest the plan trusts: it is
+        checked here, before anything can use it, not when it is loaded."""
+        if not location or any(not c.isprintable() for c in location):
+            raise self.fail(f"{path}.path", f"{location!r} is not a file path")
+        file = Path(location).expanduser()
+        if not file.is_absolute():
+            file = (self.base or Path.cwd()) / file
+        try:
+            file = file.resolve()
+            found = _file_sha256(file, MAX_COMPONENT_BYTES)
+        except _NotRegular as error:
+            raise self.fail(f"{path}.path", f"{file} {error}") from None
+        except _TooLarge:
+            raise self.fail(
+                f"{path}.path", f"{file} is larger than {MAX_COMPONENT_BYTES} bytes"
+            ) from None
+        except FileNotFoundError:
+            raise self.fail(f"{path}.path", f"no such component file {file}") from None
+        except (OSError, RuntimeError, ValueError) as error:
+            reason = error.strerror if isinstance(error, OSError) and error.strerror else error
+            raise self.fail(f"{path}.path", f"{file} cannot be read ({reason})") from None
+        if found != digest:
+            raise self.fail(
+                f"{path}.digest",
+                f"{file} does not match the digest the plan trusts "
+                f"(plan sha256:{digest[:12]}…, file sha256:{found[:12]}…)",
+            )
+        return str(file)
 
     def digest(self, value: Any, path: str) -> str | None:
         if value is None:
@@ -470,14 +641,14 @@ class _Validator:
         return tuple(out)
 
     def hosts(self, value: Any) -> tuple[str, ...]:
-        out: list[str] = []
+        # A dict as an ordered set: a list's `in` made 40,000 hosts take 11-18 s.
+        out: dict[str, None] = {}
         for i, item in enumerate(self.kind(value, list, "$.hosts", "a list of HOST:PORT")):
             try:
                 pattern = str(parse_pattern(self.string(item, f"$.hosts[{i}]")))
             except HostSpecError as error:
                 raise self.fail(f"$.hosts[{i}]", str(error)) from None
-            if pattern not in out:
-                out.append(pattern)
+            out[pattern] = None
         return tuple(out)
 
     def env(self, value: Any) -> tuple[tuple[str, str], ...]:
@@ -497,18 +668,41 @@ RESERVED_GUEST_DIRS = frozenset(("python", "world", "bundled", ".pylon-bulk"))
 
 
 def guest_path_problem(guest: str) -> str | None:
-    """Why `guest` cannot be a preopen's path inside the sandbox, or None."""
+    """Why `guest` cannot be a preopen's path inside the sandbox, or None.
+
+    Only the normalized spelling is accepted (no `.`, `..`, `//` or trailing
+    `/`): the runtimes and the file caps compare guest paths as text, and two
+    spellings of one directory would be two preopens."""
+    if any(not c.isprintable() for c in guest):
+        return f"{guest!r} must not contain control characters (NUL, newline, ...)"
     if not guest.startswith("/"):
         return f"{guest!r} must be an absolute guest path such as /data"
-    parts = PurePosixPath(guest).parts
-    if ".." in parts or "\x00" in guest:
+    parts = guest.split("/")
+    if ".." in parts:
         return f"{guest!r} must not contain .."
-    if guest == "/" or parts[1] in RESERVED_GUEST_DIRS or parts[1].isdigit():
+    normal = posixpath.normpath(guest)
+    if normal.startswith("//"):
+        normal = normal[1:]
+    top = PurePosixPath(normal).parts[1:2]
+    if not top or top[0] in RESERVED_GUEST_DIRS or top[0].isdigit():
         return (
-            f"{guest!r} is reserved (the runtime mounts its own files at /python, /world, "
+            f"{guest!r} is reserved (the runtime mounts its own files at /, /python, /world, "
             "/bundled, /.pylon-bulk and /0, /1, ...); choose another guest path such as /data"
         )
+    if normal != guest:
+        return f"{guest!r} is not a normalized guest path; write it as {normal}"
     return None
+
+
+def memory_problem(runtime: str, memory_mib: int | None) -> str | None:
+    """Why `runtime` cannot start within `memory_mib`, or None."""
+    least = MIN_MEMORY_MIB.get(runtime)
+    if memory_mib is None or least is None or memory_mib >= least:
+        return None
+    return (
+        f"{memory_mib} MiB is too little for {RUNTIME_NAMES[runtime]}, "
+        f"which needs at least {least} MiB to start"
+    )
 
 
 def _describe(value: Any) -> str:

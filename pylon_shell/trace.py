@@ -3,36 +3,46 @@
 Audit mode allows every request and records it, so the script runs as it
 would with everything granted. What it used decides the plan: a cap is in it
 only if an import or a call reached it, a directory only if a file in it was
-opened (directly, or by SQLite or DuckDB), a host only if a connection went to
-it; a connection that only ever carried TLS needs tls, not net. The environment is the exception:
+opened (directly, or by SQLite or DuckDB), a host only if a connection to it
+succeeded (a failed or refused connect, or a name such as `*` that is a
+pattern, would widen the plan to hosts the script never reached); a connection
+that only ever carried TLS needs tls, not net. The environment is the exception:
 reads of it are not observed, so variables given with --env are kept as given.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field, replace
 
 from pylon_shell.caps.catalog import CAPS
-from pylon_shell.caps.grants import CapCallEvent, Event, ImportEvent
+from pylon_shell.caps.grants import CapCallEvent, Event, Grants, ImportEvent
 from pylon_shell.caps.guestfs import GuestFS
+from pylon_shell.caps.hosts import HostSpecError, parse_pattern
 from pylon_shell.plan import Plan
 
 #: Cap calls whose target is a database file: they reach the fs cap too.
 _FILE_OPERATIONS = {("sqlite", "open"), ("duckdb", "connect")}
 #: tls calls that need the tls cap itself (a connect alone may be plaintext).
 _TLS_WORK = {"handshake", "https"}
+#: The code of Grants.call, to tell a call that failed from one that succeeded.
+_GRANTS_CALL_CODE = getattr(getattr(Grants.call, "__wrapped__", None), "__code__", None)
 
 
 @dataclass
 class Hit:
-    """What reached one cap during the run."""
+    """What reached one cap during the run.
+
+    The collections are dicts used as ordered sets (values unused): a run can
+    send tens of thousands of events, and a membership test on a list made
+    recording quadratic (45,000 file events took 11-19 s)."""
 
     cap: str
-    imports: list[tuple[str, str]] = field(default_factory=list)
+    imports: dict[tuple[str, str], None] = field(default_factory=dict)
     calls: int = 0
-    files: list[str] = field(default_factory=list)
-    #: host:port the cap reached (net, tls).
-    hosts: list[str] = field(default_factory=list)
+    files: dict[str, None] = field(default_factory=dict)
+    #: The exact host:port the cap reached (net, tls): connections that succeeded.
+    hosts: dict[str, None] = field(default_factory=dict)
     operations: set[str] = field(default_factory=set)
 
 
@@ -42,37 +52,66 @@ class Recorder:
     def __init__(self, fs: GuestFS) -> None:
         self._fs = fs
         self.hits: dict[str, Hit] = {}
-        self.refused_files: list[str] = []
+        #: Guest paths outside every preopen (an ordered set, as in Hit).
+        self.refused_files: dict[str, None] = {}
 
     def _hit(self, cap: str) -> Hit:
-        return self.hits.setdefault(cap, Hit(cap))
+        hit = self.hits.get(cap)
+        if hit is None:
+            hit = self.hits[cap] = Hit(cap)
+        return hit
 
     def _file(self, path: str) -> None:
-        files = self._hit("fs").files
-        if path not in files:
-            files.append(path)
+        self._hit("fs").files[path] = None
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, ImportEvent):
             # Importing socket or ssl needs no grant: only their calls count.
             if event.cap in CAPS and CAPS[event.cap].modules:
-                imports = self._hit(event.cap).imports
-                if (event.module, event.importer) not in imports:
-                    imports.append((event.module, event.importer))
+                self._hit(event.cap).imports[(event.module, event.importer)] = None
         elif isinstance(event, CapCallEvent) and event.cap in CAPS:
             if event.cap == "fs":
                 if event.granted:
                     self._file(event.target)
-                elif event.target not in self.refused_files:
-                    self.refused_files.append(event.target)
+                else:
+                    self.refused_files[event.target] = None
                 return
             if event.operation != "import":
                 self._hit(event.cap).calls += 1
                 self._hit(event.cap).operations.add(event.operation)
-            if CAPS[event.cap].per_host and event.target not in self._hit(event.cap).hosts:
-                self._hit(event.cap).hosts.append(event.target)
+            if CAPS[event.cap].per_host and not _call_failed() and exact_host(event.target):
+                self._hit(event.cap).hosts[event.target] = None
             if (event.cap, event.operation) in _FILE_OPERATIONS and self._fs.to_host(event.target):
                 self._file(event.target)
+
+
+def exact_host(target: str) -> bool:
+    """Whether `target` names one host and port (`example.com:443`), not a
+    pattern (`*:443`, `*.example.com:443`, `example.com:*`) a replay would
+    widen to other hosts."""
+    try:
+        pattern = parse_pattern(target)
+    except HostSpecError:
+        return False
+    return pattern.port is not None and not pattern.host.startswith("*")
+
+
+def _call_failed() -> bool:
+    """Whether the cap call being published is ending in an exception.
+
+    Grants.call publishes its event from a `finally`, after the provider ran,
+    whether the call succeeded or not; the event itself does not say which. An
+    exception propagating out of that call is being handled at this point, and
+    its traceback passes through Grants.call, which an exception handled around
+    a successful call (one made inside an `except` block) does not.
+    TODO: an outcome field on CapCallEvent would say this directly."""
+    error = sys.exc_info()[1]
+    trace = error.__traceback__ if error is not None else None
+    while trace is not None:
+        if trace.tb_frame.f_code is _GRANTS_CALL_CODE:
+            return True
+        trace = trace.tb_next
+    return False
 
 
 def smallest_plan(base: Plan, recorder: Recorder, name: str) -> Plan:
@@ -90,9 +129,9 @@ def smallest_plan(base: Plan, recorder: Recorder, name: str) -> Plan:
         # In audit mode every connection starts as TLS-only; this script's
         # never shook hands, so net alone runs it.
         caps.remove("tls")
-    hosts: list[str] = []
+    hosts: dict[str, None] = {}
     for hit in recorder.hits.values():
-        hosts.extend(host for host in hit.hosts if host not in hosts)
+        hosts.update(hit.hosts)
     preopens = tuple(p for p in base.preopens if p.guest in used_roots)
     if preopens:
         caps.append("fs")
@@ -105,6 +144,7 @@ def smallest_plan(base: Plan, recorder: Recorder, name: str) -> Plan:
         preopens=preopens,
         hosts=tuple(hosts),
         source=None,
+        shipped=False,
     )
 
 

@@ -136,3 +136,73 @@ def test_bad_command_lines_get_one_line_and_status_2(args, fragment, tmp_path):
     assert fragment in result.stderr
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("pylon: ")
     assert "Traceback" not in result.stderr
+
+
+RESERVED = (
+    "is reserved (the runtime mounts its own files at /, /python, /world, /bundled, "
+    "/.pylon-bulk and /0, /1, ...); choose another guest path such as /data"
+)
+
+
+@pytest.mark.parametrize(
+    ("guest", "problem"),
+    [
+        ("/.", f"'/.' {RESERVED}"),
+        ("//", f"'//' {RESERVED}"),
+        ("/./", f"'/./' {RESERVED}"),
+        ("/python", f"'/python' {RESERVED}"),
+        ("/python/lib", f"'/python/lib' {RESERVED}"),
+        ("/0", f"'/0' {RESERVED}"),
+        ("/.pylon-bulk", f"'/.pylon-bulk' {RESERVED}"),
+        ("relative", "'relative' must be an absolute guest path such as /data"),
+        ("/data/../x", "'/data/../x' must not contain .."),
+        ("/data/", "'/data/' is not a normalized guest path; write it as /data"),
+        ("/a//b", "'/a//b' is not a normalized guest path; write it as /a/b"),
+        ("/a/./b", "'/a/./b' is not a normalized guest path; write it as /a/b"),
+        ("/da\nta", "'/da\\nta' must not contain control characters (NUL, newline, ...)"),
+    ],
+)
+def test_a_bad_guest_path_for_dir_is_one_line_naming_it(tmp_path, guest, problem):
+    """Once `/.`, `//` and `/./` ended in `internal error: IndexError`."""
+    from conftest import run_pylon
+
+    spec = f"{tmp_path}:{guest}"
+    shown = spec.replace("\n", "\\n")
+    result = run_pylon("--dir", spec, "-c", "print('ran')", cwd=tmp_path)
+    assert (result.status, result.stdout) == (2, "")
+    assert result.stderr == f"pylon: --dir {shown}: {problem}\n"
+
+
+def test_an_empty_guest_path_after_the_colon_is_refused(tmp_path):
+    from conftest import run_pylon
+
+    for spec in (f"{tmp_path}:", f"{tmp_path}::ro"):
+        result = run_pylon("--dir", spec, "-c", "print('ran')", cwd=tmp_path)
+        assert (result.status, result.stdout) == (2, "")
+        assert result.stderr == (
+            f"pylon: --dir {spec}: the guest path after ':' is empty; "
+            f"write --dir {tmp_path}:/data, or leave out the ':'\n"
+        )
+
+
+@pytest.mark.parametrize(
+    ("flags", "least", "name"),
+    [(["--mp", "--memory", "16"], 17, "MicroPython"), (["--memory", "13"], 14, "CPython")],
+)
+def test_too_little_memory_is_a_usage_error_naming_the_minimum(tmp_path, flags, least, name):
+    """`pylon --mp --memory 16` was an internal error (MicroPython did not start)."""
+    from conftest import run_pylon
+
+    result = run_pylon(*flags, "-c", "print('ran')", cwd=tmp_path)
+    assert (result.status, result.stdout) == (2, "")
+    given = flags[-1]
+    assert result.stderr == (
+        f"pylon: --memory {given}: {given} MiB is too little for {name}, "
+        f"which needs at least {least} MiB to start\n"
+    )
+
+
+@pytest.mark.parametrize(("flag", "least"), [("--mp", 17), ("--cp", 14)])
+def test_the_smallest_memory_limit_named_does_start(pylon, flag, least):
+    result = pylon(flag, "--memory", str(least), "-c", "print('ran')")
+    assert (result.status, result.stdout) == (0, "ran\n"), result.stderr

@@ -8,7 +8,7 @@ import pytest
 from conftest import Captured
 
 from pylon_shell.meta import MetaError, run_meta
-from pylon_shell.plan import shipped
+from pylon_shell.plan import load, shipped, shipped_dir
 from pylon_shell.runtimes.base import Ok
 from pylon_shell.session import Session
 
@@ -42,7 +42,6 @@ def test_grant_and_revoke_change_the_live_grants_and_the_plan(session, tmp_path)
     [
         (":grant", ":grant needs a cap name (fs, env, sqlite"),
         (":revoke sqlit", "unknown cap 'sqlit' (known: fs, env"),
-        (":save", ":save needs a file name"),
         (":runtime pypy", ":runtime needs cp or mp"),
         (":frobnicate", "unknown command :frobnicate; :help lists them"),
         (":save /nonexistent/dir/plan.json", "could not write /nonexistent/dir/plan.json"),
@@ -60,4 +59,59 @@ def test_runtime_switches_with_the_same_plan(built, session):
     assert (
         session.runtime.run_input("import sys\nassert sys.implementation.name == 'micropython'\n")
         == Ok()
+    )
+
+
+def test_save_without_a_name_writes_here_never_into_a_shipped_plan(session, tmp_path, monkeypatch):
+    """`:save` once wrote the session's grants into the installed package's
+    plans/default.json, widening the default sandbox of every later run."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "plans").mkdir()  # where the old relative target "plans/default.json" led
+    shipped_file = shipped_dir() / "default.json"
+    before = shipped_file.read_bytes()
+    assert run_meta(session, ":grant crypto") == "granted crypto"
+    assert run_meta(session, ":save") == f"saved the plan to {tmp_path / 'default.json'}"
+    assert shipped_file.read_bytes() == before
+    assert not (tmp_path / "plans" / "default.json").exists()
+    assert "crypto" in json.loads((tmp_path / "default.json").read_text())["policy"]["capabilities"]
+
+
+def test_a_plan_loaded_from_the_shipped_directory_saves_here(tmp_path, monkeypatch):
+    """`--plan .../site-packages/pylon_shell/plans/default.json` is a shipped plan too."""
+    monkeypatch.chdir(tmp_path)
+    shipped_file = shipped_dir() / "default.json"
+    before = shipped_file.read_bytes()
+    session = Session(load(shipped_file), Captured())
+    try:
+        run_meta(session, ":grant crypto")
+        assert run_meta(session, ":save") == f"saved the plan to {tmp_path / 'default.json'}"
+        with pytest.raises(MetaError) as refused:
+            run_meta(session, f":save {shipped_file}")
+    finally:
+        session.close()
+    assert str(refused.value) == (
+        f"could not write {shipped_file}: {shipped_file} is a plan shipped with pylon and is "
+        "never overwritten; save to a file of your own, e.g. ./pylon-plan.json"
+    )
+    assert shipped_file.read_bytes() == before
+
+
+def test_save_names_the_absolute_path_it_wrote(session, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run_meta(session, ":save mine.json") == f"saved the plan to {tmp_path / 'mine.json'}"
+    assert json.loads((tmp_path / "mine.json").read_text())["name"] == "default"
+
+
+def test_runtime_refuses_a_memory_limit_the_other_runtime_cannot_start_in(tmp_path):
+    from dataclasses import replace
+
+    session = Session(replace(shipped("default"), memory_mib=16), Captured())
+    try:
+        with pytest.raises(MetaError) as refused:
+            run_meta(session, ":runtime mp")
+    finally:
+        session.close()
+    assert str(refused.value) == (
+        "cannot switch runtimes: 16 MiB is too little for MicroPython, "
+        "which needs at least 17 MiB to start (the plan's memory limit)"
     )

@@ -90,3 +90,55 @@ def test_a_directory_named_like_a_shipped_plan_does_not_hide_it(tmp_path):
     result = run_pylon("plan", "show", "--plan", "data", cwd=tmp_path)
     assert result.status == 0, result.stderr
     assert json.loads(result.stdout)["name"] == "data"
+
+
+def test_a_plan_is_read_only_from_a_regular_file(tmp_path):
+    """A FIFO once delivered 24 MB past the 1 MiB limit (its size said 0); it is
+    refused before anything is read, and so are devices and directories."""
+    import os
+
+    fifo = tmp_path / "plan.fifo"
+    os.mkfifo(fifo)
+    cases = {
+        str(fifo): "is a FIFO, not a plan file",
+        "/dev/zero": "is a device, not a plan file",
+        str(tmp_path): "is a directory, not a plan file",
+    }
+    for path, problem in cases.items():
+        for args in (["--plan", path, "-c", "print('ran')"], ["plan", "validate", path]):
+            result = run_pylon(*args, cwd=tmp_path, timeout=30)
+            assert (result.status, result.stdout) == (2, ""), (args, result.stderr)
+            assert result.stderr == f"pylon: invalid plan: {path}: $: {problem}\n"
+
+
+def test_plan_build_never_writes_over_a_shipped_plan(tmp_path):
+    from pylon_shell.plan import shipped_dir
+
+    shipped = shipped_dir() / "default.json"
+    before = shipped.read_bytes()
+    result = run_pylon("plan", "build", "--cap", "crypto", "-o", str(shipped), cwd=tmp_path)
+    assert shipped.read_bytes() == before
+    assert (result.status, result.stdout) == (2, "")
+    assert result.stderr == (
+        f"pylon: {shipped} is a plan shipped with pylon and is "
+        "never overwritten; save to a file of your own, e.g. ./pylon-plan.json\n"
+    )
+
+
+def test_a_component_file_is_resolved_and_digest_checked(tmp_path):
+    """A component path such as ../../../../etc/passwd is resolved like any
+    path and its bytes checked against the digest before the plan is used."""
+    import hashlib
+
+    plan = json.loads(run_pylon("plan", "show").stdout)
+    plan["components"].append(
+        {"id": "peek", "path": "../../../../../../../../etc/passwd", "digest": [0] * 32}
+    )
+    (tmp_path / "plan.json").write_text(json.dumps(plan))
+    result = run_pylon("--plan", "plan.json", "-c", "print('ran')", cwd=tmp_path)
+    assert (result.status, result.stdout) == (2, ""), result.stderr
+    found = hashlib.sha256(open("/etc/passwd", "rb").read()).hexdigest()
+    assert result.stderr == (
+        f"pylon: invalid plan: plan.json: $.components[1].digest: /etc/passwd does not match "
+        f"the digest the plan trusts (plan sha256:{'0' * 12}…, file sha256:{found[:12]}…)\n"
+    )

@@ -7,7 +7,8 @@ import time
 
 from tmux import Terminal
 
-from pylon_shell.repl import next_indent, should_accept
+from pylon_shell.plan import shipped, shipped_dir
+from pylon_shell.repl import LineRepl, next_indent, should_accept
 
 
 def test_enter_runs_complete_input_and_continues_blocks():
@@ -22,6 +23,28 @@ def test_indent_follows_blocks():
     assert next_indent("def f(x):") == "    "
     assert next_indent("def f(x):\n    y = 1") == "    "
     assert next_indent("x = 1") == ""
+
+
+def test_save_in_the_line_repl_never_writes_a_shipped_plan(tmp_path, monkeypatch, capsys):
+    """`:save` in the line REPL wrote into the package's plans/default.json."""
+    monkeypatch.chdir(tmp_path)
+    shipped_file = shipped_dir() / "default.json"
+    before = shipped_file.read_bytes()
+    repl = LineRepl(shipped("default"))
+    try:
+        repl.meta(":grant crypto")
+        repl.meta(":save")
+        repl.meta(f":save {shipped_file}")
+    finally:
+        repl.session.close()
+    out, err = capsys.readouterr()
+    assert out == f"granted crypto\nsaved the plan to {tmp_path / 'default.json'}\n"
+    assert err == (
+        f"pylon: could not write {shipped_file}: {shipped_file} is a plan shipped with pylon "
+        "and is never overwritten; save to a file of your own, e.g. ./pylon-plan.json\n"
+    )
+    assert shipped_file.read_bytes() == before
+    assert (tmp_path / "default.json").is_file()
 
 
 def test_line_repl_in_a_real_terminal(built, tmp_path):

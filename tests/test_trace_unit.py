@@ -85,3 +85,74 @@ def test_env_given_is_kept_because_reads_are_not_observed():
     assert smallest.capabilities == ("env",)
     assert smallest.env == (("TOKEN", "x"),)
     assert any("TOKEN" in line for line in report_lines(recorder_for(plan), smallest))
+
+
+def test_only_exact_hosts_that_were_reached_are_recorded():
+    """A failed connect to the name `*` was written as the pattern `*:443`
+    (any host on replay); refused and failed connects are not a host reached."""
+    import pytest
+
+    from pylon_shell.caps.grants import Grants
+
+    plan = base_plan()
+    recorder = recorder_for(plan)
+    grants = Grants(audit=True)
+    grants.subscribe(recorder)
+    for target, error in (
+        ("*:443", OSError("[Errno -2] Name or service not known")),
+        ("refused.example:443", ConnectionRefusedError("[Errno 111] Connection refused")),
+    ):
+        with pytest.raises(OSError), grants.call("net", "connect", target):
+            raise error
+    for target in ("*.example.com:443", "example.com:*", "ok.example:443"):
+        with grants.call("net", "connect", target):
+            pass
+    try:
+        raise KeyError("handled before the call: the call itself succeeds")
+    except KeyError:
+        with grants.call("tls", "connect", "tls.example:443"):
+            pass
+    smallest = smallest_plan(plan, recorder, "traced")
+    assert smallest.hosts == ("ok.example:443", "tls.example:443")
+    assert recorder.hits["net"].calls == 5  # the attempts still needed the cap
+
+
+class _CountingPath(str):
+    """A path that counts how often it is compared: a recorder that searches a
+    list compares each new path with every earlier one; past the budget it stops
+    the test at once instead of running for minutes."""
+
+    comparisons = 0
+    budget = 0
+
+    def __eq__(self, other: object) -> bool:
+        cls = type(self)
+        cls.comparisons += 1
+        if cls.comparisons > cls.budget:
+            raise AssertionError(f"more than {cls.budget} comparisons: recording is not linear")
+        return str.__eq__(self, other)
+
+    __hash__ = str.__hash__
+
+
+def test_recording_45000_file_events_is_linear():
+    """45,000 fs events in one batch took 11-19 s: every new path was looked up
+    in a list of the earlier ones. Counted, not timed: a linear recorder
+    compares a path with a few others at most (hash collisions)."""
+    count = 45_000
+    _CountingPath.comparisons = 0
+    _CountingPath.budget = count
+    plan = base_plan()
+    recorder = recorder_for(plan)
+    for i in range(count):
+        path = _CountingPath(f"/data/file-{i}")
+        recorder(CapCallEvent("fs", "open", path, True))
+        recorder(CapCallEvent("fs", "open", path, True))  # again: still one entry
+        recorder(CapCallEvent("fs", "open", _CountingPath(f"/elsewhere/{i}"), False))
+    assert len(recorder.hits["fs"].files) == count
+    assert len(recorder.refused_files) == count
+    assert _CountingPath.comparisons <= count
+    _CountingPath.budget = 10**9  # matching paths to preopens compares each with a few
+    smallest = smallest_plan(plan, recorder, "traced")
+    assert [p.guest for p in smallest.preopens] == ["/data"]
+    assert len(report_lines(recorder, smallest)) == count + 1

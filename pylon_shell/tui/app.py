@@ -378,13 +378,16 @@ class PylonApp(App[int]):
             self._start(note="restarted")
 
     def action_save_plan(self) -> None:
+        from pylon_shell.errors import UsageError
+
         plan = self.session.current_plan()
         target = self._plan_target()
         try:
             plan.save(target)
-        except OSError as error:
+        except (OSError, UsageError) as error:
+            reason = error.strerror or error if isinstance(error, OSError) else error
             self.query_one(Scrollback).note(
-                f"pylon: could not save the plan to {target}: {error.strerror}", style="bold red"
+                f"pylon: could not save the plan to {target}: {reason}", style="bold red"
             )
             return
         self._saved_caps = plan.capabilities
@@ -395,10 +398,11 @@ class PylonApp(App[int]):
         self.push_screen(HelpScreen())
 
     def _plan_target(self) -> Path:
-        source = self.session.plan.source
-        if source and source.endswith(".json"):
-            return Path(source)
-        return Path.cwd() / f"{self.session.plan.name}.json"
+        """Where Ctrl+S writes: the plan's own file, or NAME.json in the current
+        directory for a plan pylon ships (those are never written)."""
+        from pylon_shell.plan import save_target
+
+        return save_target(self.session.plan)
 
     def action_show_plan(self) -> None:
         where = "unsaved changes" if self._dirty() else f"saves to {self._plan_target()}"
