@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from pylon_shell.caps.grants import CapDenied, Grants
+from pylon_shell.caps.hosts import HostNameError, check_host
 from pylon_shell.caps.hosts import target as host_target
 from pylon_shell.caps.values import ProviderError
 
@@ -62,6 +63,15 @@ def failure(error: BaseException) -> ProviderError:
     )
 
 
+def checked_host(host: str) -> str:
+    """The normalized form of a host the guest asked for (hosts.check_host),
+    or the guest's ValueError naming the host and why it is refused."""
+    try:
+        return check_host(host)
+    except HostNameError as error:
+        raise ProviderError("ValueError", str(error)) from None
+
+
 class NetProvider:
     def __init__(self, grants: Grants) -> None:
         self._grants = grants
@@ -81,12 +91,15 @@ class NetProvider:
         return "net" if self._grants.is_granted("net") else "tls"
 
     def connect(self, host: str, port: int, timeout: float | None) -> int:
-        where = host_target(host, port)
+        # The name is checked before it is matched, and what is connected to
+        # is the checked form: the guest's string never reaches the resolver.
+        name = checked_host(host)
+        where = host_target(name, port)
         if len(self._connections) >= MAX_CONNECTIONS:
             raise ProviderError("OSError", f"[Errno 24] more than {MAX_CONNECTIONS} connections")
         cap = self._cap_for_connect(where)
         with self._grants.call(cap, "connect", where) as how:
-            sock = self._connect((host, port), timeout)
+            sock = self._connect((name, port), timeout)
         with self._lock:
             handle = self._next
             self._next += 1

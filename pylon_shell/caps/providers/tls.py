@@ -10,19 +10,22 @@ for no verification is refused: checks are never silently off.
 from __future__ import annotations
 
 import _ssl
+import functools
 import http.client
 import json
 import os
+import re
 import ssl
 import tempfile
 import threading
+import unicodedata
 from collections import OrderedDict
 from typing import Any
 from urllib.parse import urlsplit
 
 from pylon_shell.caps.grants import Grants
 from pylon_shell.caps.hosts import target as host_target
-from pylon_shell.caps.providers.net import NetProvider, failure
+from pylon_shell.caps.providers.net import NetProvider, checked_host, failure
 from pylon_shell.caps.values import ProviderError
 
 CAP = "tls"
@@ -30,6 +33,87 @@ CAP = "tls"
 _CACHED_CONTEXTS = 16
 #: The most a MicroPython https request may read back.
 MAX_RESPONSE = 256 << 20
+
+
+#: The host's TLS policy. A guest's settings can only tighten it: versions
+#: are raised to MINIMUM_VERSION, its cipher string is intersected with
+#: POLICY_CIPHERS, and verify_flags and options may only add what is in
+#: STRICTER_VERIFY_FLAGS and STRICTER_OPTIONS.
+MINIMUM_VERSION = ssl.TLSVersion.TLSv1_2
+SECURITY_LEVEL = 2
+#: CPython's own default (forward-secret AEAD and SHA-2 CBC suites), written
+#: out so a Python built with another default does not change the policy, and
+#: with every anonymous, NULL and broken family excluded by name as well.
+POLICY_CIPHERS = (
+    "@SECLEVEL=2:ECDH+AESGCM:ECDH+CHACHA20:ECDH+AES:DHE+AES:!aNULL:!eNULL:!aDSS:!SHA1:!AESCCM"
+    ":!EXPORT:!MD5:!RC4:!DES:!3DES:!PSK:!SRP:!kRSA"
+)
+#: Verify flags a guest may add: each only makes a certificate fail more often.
+#: VERIFY_X509_PARTIAL_CHAIN (trust an intermediate as a root) is not among
+#: them; CPython 3.13+'s create_default_context sets it, so it is dropped
+#: rather than refused. Any other flag (no time check, proxy certificates,
+#: ignored critical extensions) is refused.
+STRICTER_VERIFY_FLAGS = int(
+    ssl.VERIFY_X509_STRICT
+    | ssl.VERIFY_CRL_CHECK_LEAF
+    | ssl.VERIFY_CRL_CHECK_CHAIN
+    | ssl.VERIFY_X509_TRUSTED_FIRST
+)
+_DROPPED_VERIFY_FLAGS = int(ssl.VERIFY_X509_PARTIAL_CHAIN)
+#: Options a guest may add: each only turns something off (a protocol
+#: version, compression, tickets, renegotiation) or is a no-op for a client.
+STRICTER_OPTIONS = int(
+    ssl.OP_NO_SSLv2
+    | ssl.OP_NO_SSLv3
+    | ssl.OP_NO_TLSv1
+    | ssl.OP_NO_TLSv1_1
+    | ssl.OP_NO_TLSv1_2
+    | ssl.OP_NO_TLSv1_3
+    | ssl.OP_NO_COMPRESSION
+    | ssl.OP_NO_TICKET
+    | ssl.OP_NO_RENEGOTIATION
+    | ssl.OP_CIPHER_SERVER_PREFERENCE
+    | ssl.OP_SINGLE_DH_USE
+    | ssl.OP_SINGLE_ECDH_USE
+    | ssl.OP_ENABLE_MIDDLEBOX_COMPAT
+)
+#: Names for the flags a refusal mentions (OpenSSL's, where ssl has none).
+_FLAG_NAMES = {
+    "verify_flags": {
+        0x2: "X509_V_FLAG_USE_CHECK_TIME",
+        0x10: "X509_V_FLAG_IGNORE_CRITICAL",
+        0x40: "VERIFY_ALLOW_PROXY_CERTS",
+        0x200000: "X509_V_FLAG_NO_CHECK_TIME",
+    },
+    "options": {
+        0x4: "OP_LEGACY_SERVER_CONNECT",
+        0x8: "OP_ENABLE_KTLS",
+        0x80: "OP_IGNORE_UNEXPECTED_EOF",
+        0x400: "OP_ALLOW_NO_DHE_KEX",
+        0x40000: "OP_ALLOW_UNSAFE_LEGACY_RENEGOTIATION",
+        0x80000: "OP_NO_ENCRYPT_THEN_MAC",
+    },
+}
+_SECLEVEL = re.compile(r"^@SECLEVEL=(\d+)$", re.IGNORECASE)
+
+
+class PolicyError(ValueError):
+    """Settings the host's TLS policy refuses; `kind` is the guest's error class."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def policy_context() -> ssl.SSLContext:
+    """A client context with the host's policy and nothing of the guest's."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.verify_mode = ssl.CERT_REQUIRED
+    context.check_hostname = True
+    context.hostname_checks_common_name = False
+    context.minimum_version = MINIMUM_VERSION
+    context.set_ciphers(POLICY_CIPHERS)
+    return context
 
 
 def constants() -> dict[str, Any]:
@@ -41,8 +125,8 @@ def constants() -> dict[str, Any]:
             name[:1].isupper() or name in ("_DEFAULT_CIPHERS", "_OPENSSL_API_VERSION")
         ) and isinstance(value, (int, str, bool, tuple)):
             out[name] = value
-    fresh = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    # What a new context starts with, so the guest's SSLContext reads the same.
+    fresh = policy_context()
+    # What a new context starts with (the policy), so the guest's SSLContext reads the same.
     out["_defaults"] = {
         "options": int(fresh.options),
         "verify_flags": int(fresh.verify_flags),
@@ -73,24 +157,135 @@ def refusal(settings: dict[str, Any]) -> str | None:
     return None
 
 
+def _int(settings: dict[str, Any], name: str) -> int | None:
+    value = settings.get(name)
+    if value is None:
+        return None
+    if type(value) is not int:
+        raise PolicyError("SSLError", f"bad TLS settings: {name} is not an integer")
+    return value
+
+
+def _flag_names(setting: str, bits: int) -> str:
+    names = _FLAG_NAMES[setting]
+    found = [names.get(1 << i, hex(1 << i)) for i in range(bits.bit_length()) if bits >> i & 1]
+    return ", ".join(found)
+
+
+def _stricter_bits(setting: str, asked: int, base: int, allowed: int) -> int:
+    """The bits of `asked` beyond `base`, all of which must be in `allowed`
+    (plain ints: ~ on ssl's IntFlags would drop the bits ssl has no name for)."""
+    asked, base = int(asked), int(base)
+    extra = asked & ~base
+    if setting == "verify_flags":
+        extra &= ~_DROPPED_VERIFY_FLAGS
+    loosening = extra & ~allowed
+    if loosening:
+        raise PolicyError(
+            "PermissionError",
+            f"the tls cap never loosens TLS ({setting} asks for "
+            f"{_flag_names(setting, loosening)}); settings may only make it stricter",
+        )
+    return extra
+
+
+def _versions(context: ssl.SSLContext, settings: dict[str, Any]) -> None:
+    """Versions only ever raised: a minimum below TLS 1.2 becomes TLS 1.2, a
+    maximum below it is refused."""
+    low = ssl.TLSVersion.MINIMUM_SUPPORTED
+    high = ssl.TLSVersion.MAXIMUM_SUPPORTED
+    asked = _int(settings, "minimum_version")
+    if asked is not None:
+        version = ssl.TLSVersion(asked)
+        if version == high or (version != low and version > MINIMUM_VERSION):
+            context.minimum_version = version
+    asked = _int(settings, "maximum_version")
+    if asked is not None:
+        version = ssl.TLSVersion(asked)
+        if version == low or (version != high and version < MINIMUM_VERSION):
+            raise PolicyError(
+                "PermissionError",
+                f"the tls cap never uses TLS older than 1.2 (maximum_version is "
+                f"{version.name}); raise maximum_version or leave it unset",
+            )
+        context.maximum_version = version
+
+
+def policy_ciphers(requested: str) -> str:
+    """The guest's cipher string intersected with the policy, as a cipher
+    string: the suites both select (in the guest's order), at security level
+    2 or the higher level the guest asks for. SSLError when none is left."""
+    level = SECURITY_LEVEL
+    tokens = []
+    for token in re.split(r"[:, ;]+", requested):
+        found = _SECLEVEL.match(token)
+        if found:
+            level = max(level, int(found.group(1)))
+        elif token:
+            tokens.append(token)
+    allowed = {c["name"] for c in _cipher_list(POLICY_CIPHERS) if c["protocol"] != "TLSv1.3"}
+    chosen = []
+    if tokens:
+        try:
+            asked = _cipher_list(":".join(tokens))
+        except ssl.SSLError:
+            asked = []
+        chosen = [c["name"] for c in asked if c["name"] in allowed]
+    else:
+        chosen = sorted(allowed)
+    if not chosen:
+        raise PolicyError(
+            "SSLError",
+            f"no cipher can be selected: the tls cap allows none of the ciphers {requested!r} "
+            "names (never anonymous, NULL or weak ones)",
+        )
+    return f"@SECLEVEL={level}:" + ":".join(chosen)
+
+
+@functools.lru_cache(maxsize=64)
+def _cipher_list_cached(ciphers: str) -> tuple[tuple[tuple[str, Any], ...], ...]:
+    scratch = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    scratch.set_ciphers(ciphers)
+    return tuple(tuple(sorted(c.items())) for c in scratch.get_ciphers())
+
+
+def _cipher_list(ciphers: str) -> list[dict[str, Any]]:
+    """The suites a cipher string selects (on a scratch context)."""
+    return [dict(c) for c in _cipher_list_cached(ciphers)]
+
+
 def build_context(settings: dict[str, Any]) -> ssl.SSLContext:
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.verify_mode = ssl.CERT_REQUIRED
-    context.check_hostname = True
-    # The guest may make the checks stricter, never looser.
-    context.verify_flags |= int(settings.get("verify_flags", 0))
-    context.options |= int(settings.get("options", 0))
-    for name in ("minimum_version", "maximum_version"):
-        if settings.get(name) is not None:
-            setattr(context, name, ssl.TLSVersion(int(settings[name])))
-    if settings.get("ciphers"):
-        context.set_ciphers(settings["ciphers"])
+    """The host context for these guest settings: the policy, tightened by
+    them and never loosened (PolicyError says what was refused)."""
+    context = policy_context()
+    base_flags, base_options = int(context.verify_flags), int(context.options)
+    verify_flags = _int(settings, "verify_flags")
+    if verify_flags is not None:
+        context.verify_flags = ssl.VerifyFlags(
+            base_flags
+            | _stricter_bits("verify_flags", verify_flags, base_flags, STRICTER_VERIFY_FLAGS)
+        )
+    options = _int(settings, "options")
+    if options is not None:
+        context.options = base_options | _stricter_bits(
+            "options", options, base_options, STRICTER_OPTIONS
+        )
+    _versions(context, settings)
+    ciphers = settings.get("ciphers")
+    if ciphers is not None:
+        if not isinstance(ciphers, str):
+            raise PolicyError("SSLError", "bad TLS settings: ciphers is not a string")
+        context.set_ciphers(policy_ciphers(ciphers))
+    host_flags = _int(settings, "host_flags")
+    if host_flags is not None and not host_flags & _ssl.HOSTFLAG_NEVER_CHECK_SUBJECT:
+        raise PolicyError(
+            "PermissionError",
+            "the tls cap never matches a host name against a certificate's common name "
+            "(hostname_checks_common_name is True); the certificate must name the host "
+            "in subjectAltName",
+        )
     if settings.get("alpn"):
         context.set_alpn_protocols(settings["alpn"])
-    if settings.get("host_flags") is not None:
-        context.hostname_checks_common_name = not (
-            int(settings["host_flags"]) & _ssl.HOSTFLAG_NEVER_CHECK_SUBJECT
-        )
     if settings.get("default_certs"):
         context.load_default_certs()
     for cadata in settings.get("cadata", []):
@@ -100,7 +295,31 @@ def build_context(settings: dict[str, Any]) -> ssl.SSLContext:
     chain = settings.get("cert_chain")
     if chain:
         _load_cert_chain(context, chain)
+    _check_policy(context)
     return context
+
+
+def _check_policy(context: ssl.SSLContext) -> None:
+    """The last word: whatever was set above, a context that breaks the policy
+    is never used (a bug here must fail closed)."""
+    weak = [
+        c["name"]
+        for c in context.get_ciphers()
+        if c["auth"] == "auth-null" or c["symmetric"] in (None, "null")
+    ]
+    if (
+        weak
+        or context.security_level < SECURITY_LEVEL
+        or context.verify_mode != ssl.CERT_REQUIRED
+        or not context.check_hostname
+        or context.hostname_checks_common_name
+        or int(context.verify_flags) & ~STRICTER_VERIFY_FLAGS
+        or (
+            context.minimum_version != ssl.TLSVersion.MAXIMUM_SUPPORTED
+            and context.minimum_version < MINIMUM_VERSION
+        )
+    ):
+        raise PolicyError("SSLError", "pylon internal error: a TLS context broke the policy")
 
 
 def _load_cert_chain(context: ssl.SSLContext, chain: dict[str, Any]) -> None:
@@ -132,6 +351,34 @@ def session_info(sock: ssl.SSLSocket) -> dict[str, Any]:
     }
 
 
+def https_address(url: str) -> tuple[str, int]:
+    """The checked (host, port) of an https:// URL for MicroPython's
+    pylon.https, or the guest's ValueError saying what is wrong with it. A URL
+    that parsers read differently (control characters or spaces, which
+    urlsplit drops; a backslash; credentials before the host) is refused."""
+    shown = repr(url if len(url) <= 200 else url[:200] + "...")
+    odd = next((c for c in url if c.isspace() or unicodedata.category(c)[0] == "C"), None)
+    if odd is not None:
+        raise ProviderError(
+            "ValueError", f"bad URL {shown}: it contains the character U+{ord(odd):04X}"
+        )
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as error:
+        raise ProviderError("ValueError", f"bad URL {shown}: {error}") from None
+    if parts.scheme != "https" or not parts.hostname:
+        raise ProviderError("ValueError", f"not an https:// URL: {shown}")
+    if "@" in parts.netloc or "\\" in url:
+        raise ProviderError(
+            "ValueError", f"bad URL {shown}: no credentials or backslashes in an https URL"
+        )
+    if port == 0:
+        raise ProviderError("ValueError", f"bad URL {shown}: port 0")
+    host = parts.netloc.rpartition(":")[0] if parts.port is not None else parts.netloc
+    return checked_host(host), 443 if port is None else port
+
+
 class TLSProvider:
     def __init__(self, grants: Grants, net: NetProvider) -> None:
         self._grants = grants
@@ -154,6 +401,8 @@ class TLSProvider:
             raise ProviderError("PermissionError", problem)
         try:
             context = build_context(settings)
+        except PolicyError as error:
+            raise ProviderError(error.kind, str(error)) from None
         except ssl.SSLError as error:
             raise failure(error) from None
         except (ValueError, TypeError, KeyError) as error:
@@ -170,6 +419,8 @@ class TLSProvider:
             context = self.context(settings_json)
             if not server_hostname:
                 raise ProviderError("ValueError", "check_hostname requires server_hostname")
+            # The name the certificate is checked against, in the form checked here.
+            server_hostname = checked_host(server_hostname)
             if connection.tls:
                 raise ProviderError("ValueError", "the connection already carries TLS")
             try:
@@ -207,19 +458,16 @@ class TLSProvider:
         """One HTTPS request for MicroPython (which has no socket or ssl
         module): checked as a TLS connection to the URL's host:port. The
         response as a JSON line (status, reason, headers) and the body."""
-        parts = urlsplit(url)
-        if parts.scheme != "https" or not parts.hostname:
-            raise ProviderError("ValueError", f"not an https:// URL: {url!r}")
-        port = parts.port or 443
-        where = host_target(parts.hostname, port)
+        host, port = https_address(url)
+        where = host_target(host, port)
         with self._grants.call(CAP, "https", where):
             context = self.context(settings_json)
+            parts = urlsplit(url)
             path = parts.path or "/"
             if parts.query:
                 path += "?" + parts.query
-            conn = http.client.HTTPSConnection(
-                parts.hostname, port, timeout=timeout, context=context
-            )
+            # The checked name, never the URL's text, is what is connected to.
+            conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=context)
             try:
                 conn.request(method, path, body=body or None, headers=headers)
                 response = conn.getresponse()
