@@ -12,15 +12,18 @@ from __future__ import annotations
 
 import itertools
 import re
+import stat
 import threading
 from typing import Any
 
 from pylon_shell.caps.grants import CapCallEvent, Grants
-from pylon_shell.caps.guestfs import GuestFS
+from pylon_shell.caps.guestfs import GuestFS, PathRefused
 from pylon_shell.caps.values import ProviderError, ResultSet, sql_summary
 
 CAP = "duckdb"
 MEMORY = (":memory:", "")
+#: What DuckDB creates beside a database file: none of them may be a planted link.
+DATABASE_SIDECARS = (".wal", ".wal.checkpoint", ".wal.recovery", ".tmp")
 #: The file DuckDB names in its "Cannot access file" permission errors.
 _QUOTED_PATH = re.compile(r'file "([^"]+)"')
 
@@ -47,21 +50,42 @@ class DuckDBProvider:
         """DuckDB reaches a file of a granted directory: an fs hit."""
         self._grants.publish(CapCallEvent("fs", "duckdb", path, True))
 
+    def _database_file(self, database: str, read_only: bool) -> str:
+        """The real host path of a database file, resolved beneath its grant.
+
+        DuckDB opens the file (and creates `.wal`, `.wal.checkpoint`,
+        `.wal.recovery` and the `.tmp` directory beside it) by host path,
+        following links, and its `allowed_directories` does not cover the
+        database itself: a link the guest made in a writable grant, as the
+        file or any directory above it, would lead DuckDB outside every grant.
+        """
+        found = self._fs.covering(database) if database.startswith("/") else None
+        if found is not None and found[0].readonly and not read_only:
+            raise PathRefused(
+                f"{database} is in {found[0].guest}, which this plan grants read-only: "
+                "open it with duckdb.connect(..., read_only=True)"
+            )
+        host = self._fs.resolve(
+            database, cap=CAP, write=not read_only, siblings=DATABASE_SIDECARS
+        )
+        if host.status is not None and not stat.S_ISREG(host.status.st_mode):
+            raise ProviderError("IOException", f'IO Error: "{database}" is not a database file')
+        if read_only and not host.exists:
+            raise ProviderError(
+                "IOException",
+                f'IO Error: Cannot open database "{database}" in read-only mode: '
+                "database does not exist",
+            )
+        self._used(database)
+        return str(host.host)
+
     def _open(self, database: str, read_only: bool) -> Any:
         import duckdb
 
         if database in MEMORY:
             target = ":memory:"
         else:
-            host = self._fs.to_host(database, writable=not read_only)
-            if host is None:
-                raise ProviderError(
-                    "PermissionError",
-                    f"{database} is outside the directories this plan grants duckdb "
-                    "(the fs cap); grant one with --dir HOST:GUEST",
-                )
-            self._used(database)
-            target = str(host)
+            target = self._database_file(database, read_only)
         try:
             connection = duckdb.connect(
                 target,
