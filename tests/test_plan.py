@@ -197,3 +197,162 @@ def test_a_key_with_a_newline_is_named_on_one_line():
         "invalid plan: p.json: $.policy.\\n: unknown field "
         "(known: capabilities, determinism, limits)"
     )
+
+
+def test_a_plan_read_stops_past_the_limit_whatever_the_file_says(tmp_path, monkeypatch):
+    """The limit applies to what is read (at most MAX_PLAN_BYTES + 1 bytes), not
+    to the size a stat reports."""
+    import os
+
+    huge = tmp_path / "huge.json"
+    with huge.open("wb") as out:
+        out.truncate(64 * 1024 * 1024)  # sparse: 64 MiB of NULs
+    monkeypatch.setattr(os, "fstat", _lying_fstat(os.fstat))
+    read: list[int] = []
+    real_read = os.read
+    monkeypatch.setattr(os, "read", lambda fd, n: _counted(read, real_read(fd, n)))
+    with pytest.raises(PlanError) as caught:
+        plans.load(huge)
+    assert str(caught.value) == (
+        f"invalid plan: {huge}: $: the file is larger than {plans.MAX_PLAN_BYTES} bytes; "
+        "a plan is at most 1 MiB"
+    )
+    assert sum(read) == plans.MAX_PLAN_BYTES + 1
+
+
+def _lying_fstat(real):
+    """fstat that says every file is empty, as a FIFO's or a growing file's would."""
+    import os
+
+    def fstat(fd: int) -> os.stat_result:
+        result = list(real(fd))
+        result[6] = 0  # st_size
+        return os.stat_result(result)
+
+    return fstat
+
+
+def _counted(read: list[int], chunk: bytes) -> bytes:
+    read.append(len(chunk))
+    return chunk
+
+
+def test_forty_thousand_hosts_are_checked_for_duplicates_in_linear_time(monkeypatch):
+    """A list's `in` made 40,000 hosts take 11-18 s; counted, not timed."""
+    count = 40_000
+    compared = [0]
+
+    class Counted(str):
+        def __eq__(self, other: object) -> bool:
+            compared[0] += 1
+            if compared[0] > count:
+                raise AssertionError("duplicate checks compare each host with the others")
+            return str.__eq__(self, other)
+
+        __hash__ = str.__hash__
+
+    class Pattern:
+        def __init__(self, spec: str) -> None:
+            self.spec = spec
+
+        def __str__(self) -> str:
+            return Counted(self.spec)
+
+    monkeypatch.setattr(plans, "parse_pattern", Pattern)
+    data = base()
+    data["hosts"] = [f"h{i}.example:443" for i in range(count)] + ["h0.example:443"]
+    plan = plans.parse(json.dumps(data))
+    assert len(plan.hosts) == count
+    assert compared[0] <= count
+
+
+def test_a_component_file_is_resolved_and_its_digest_checked(tmp_path):
+    import hashlib
+
+    component = tmp_path / "parts" / "provider.wasm"
+    component.parent.mkdir()
+    component.write_bytes(b"\0asm pretend")
+    digest = list(hashlib.sha256(component.read_bytes()).digest())
+    data = base()
+    data["components"].append({"id": "provider", "path": "parts/../parts/provider.wasm"})
+    data["components"][-1]["digest"] = digest
+    (tmp_path / "plan.json").write_text(json.dumps(data))
+    plan = plans.load(tmp_path / "plan.json")
+    assert plan.components[-1].path == str(component)  # resolved, absolute
+
+    for path, problem in (
+        ("/dev/zero", "/dev/zero is a device, not a component file"),
+        (str(tmp_path), f"{tmp_path} is a directory, not a component file"),
+        ("missing.wasm", f"no such component file {tmp_path / 'missing.wasm'}"),
+        ("a\nb.wasm", "'a\\nb.wasm' is not a file path"),
+    ):
+        data["components"][-1]["path"] = path
+        (tmp_path / "plan.json").write_text(json.dumps(data))
+        with pytest.raises(PlanError) as caught:
+            plans.load(tmp_path / "plan.json")
+        assert caught.value.path == "$.components[1].path"
+        assert caught.value.problem == problem
+
+    data["components"][-1]["path"] = "parts/provider.wasm"
+    component.write_bytes(b"\0asm swapped")
+    (tmp_path / "plan.json").write_text(json.dumps(data))
+    with pytest.raises(PlanError) as caught:
+        plans.load(tmp_path / "plan.json")
+    assert caught.value.path == "$.components[1].digest"
+    assert caught.value.problem.startswith(f"{component} does not match the digest")
+
+
+@pytest.mark.parametrize(
+    ("guest", "fragment"),
+    [
+        ("/.", "is reserved"),
+        ("//", "is reserved"),
+        ("/./", "is reserved"),
+        ("/", "is reserved"),
+        ("", "must be an absolute guest path"),
+        ("/data/../x", "must not contain .."),
+        ("/data\x00", "must not contain control characters"),
+        ("/da\nta", "must not contain control characters"),
+        ("/data/.", "write it as /data"),
+    ],
+)
+def test_every_guest_path_spelling_is_one_problem_line(guest, fragment):
+    problem = plans.guest_path_problem(guest)
+    assert problem is not None and fragment in problem and "\n" not in problem
+
+
+def test_a_plan_memory_limit_below_the_runtimes_minimum_is_refused():
+    data = base()
+    data["policy"]["limits"] = {"memory_mib": 13}
+    with pytest.raises(PlanError) as caught:
+        plans.parse(json.dumps(data))
+    assert caught.value.path == "$.policy.limits.memory_mib"
+    assert caught.value.problem == (
+        "13 MiB is too little for CPython, which needs at least 14 MiB to start"
+    )
+
+
+def test_switching_runtimes_keeps_the_digest_a_plan_pins():
+    data = base()
+    data["components"].append(
+        {"id": "micropython", "path": "builtin:micropython", "digest": [7] * 32}
+    )
+    plan = plans.parse(json.dumps(data)).with_runtime("micropython")
+    assert plan.root_component.digest == bytes([7] * 32).hex()
+    assert [c.id for c in plan.components] == ["micropython"]
+
+
+def test_saving_over_a_shipped_plan_is_refused(tmp_path):
+    from pylon_shell.errors import UsageError
+
+    shipped_file = plans.shipped_dir() / "default.json"
+    before = shipped_file.read_bytes()
+    for target in (shipped_file, plans.shipped_dir() / "new.json"):
+        with pytest.raises(UsageError):
+            plans.shipped("default").save(target)
+    link = tmp_path / "link.json"
+    link.symlink_to(shipped_file)
+    with pytest.raises(UsageError):
+        plans.shipped("default").save(link)
+    assert shipped_file.read_bytes() == before
+    assert not (plans.shipped_dir() / "new.json").exists()

@@ -172,7 +172,8 @@ def test_ctrl_c_interrupts_and_the_runtime_switch_restarts_on_micropython(built,
 def test_saving_writes_the_plan_as_toggled(built, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
-    plan = replace(shipped("default"), source=str(tmp_path / "mine.json"))
+    # As if loaded from the user's own mine.json (not a plan pylon ships).
+    plan = replace(shipped("default"), source=str(tmp_path / "mine.json"), shipped=False)
 
     async def steps(pilot, app: PylonApp) -> None:
         await pilot.click("#cap-crypto")
@@ -182,6 +183,29 @@ def test_saving_writes_the_plan_as_toggled(built, tmp_path, monkeypatch):
     drive(PylonApp(plan, prompt=False, history=tmp_path / "history"), steps)
     saved = (tmp_path / "mine.json").read_text()
     assert '"crypto"' in saved
+
+
+def test_ctrl_s_on_a_shipped_plan_writes_here_and_says_where(built, tmp_path, monkeypatch):
+    """Ctrl+S once wrote the toggles into the package's plans/default.json."""
+    from pylon_shell.plan import load, shipped_dir
+
+    monkeypatch.chdir(tmp_path)
+    shipped_file = shipped_dir() / "default.json"
+    before = shipped_file.read_bytes()
+
+    target = tmp_path / "default.json"
+
+    async def steps(pilot, app: PylonApp) -> None:
+        await pilot.click("#cap-crypto")
+        await pilot.press("ctrl+s")
+        assert "unsaved" not in app.sub_title
+        assert f"saved the plan to {target}" in shown(app)
+
+    for plan in (shipped("default"), load(shipped_file)):
+        target.unlink(missing_ok=True)
+        drive(PylonApp(plan, prompt=False, history=tmp_path / "history"), steps)
+        assert shipped_file.read_bytes() == before
+        assert '"crypto"' in target.read_text()
 
 
 def test_pylon_opens_the_tui_in_a_real_terminal(built, tmp_path):
