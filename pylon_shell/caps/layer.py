@@ -12,13 +12,14 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from pylon_shell.caps.bulk import GUEST_DIR as BULK_GUEST_DIR
 from pylon_shell.caps.bulk import BulkChannel, base64_bytes, base64_text
 from pylon_shell.caps.catalog import CAPS, choose_providers
 from pylon_shell.caps.grants import CapCallEvent, CapDenied, Grants, ImportEvent
 from pylon_shell.caps.guestfs import GuestFS
+from pylon_shell.caps.process import ProviderProcess, ProviderProxy
 from pylon_shell.caps.values import (
     ProviderError,
     ResultSet,
@@ -29,15 +30,6 @@ from pylon_shell.caps.values import (
 )
 from pylon_shell.errors import PylonError
 from pylon_shell.runtimes.base import Preopen
-
-if TYPE_CHECKING:
-    # Imported when first used (the properties below): most sessions use few
-    # caps, and ssl, http.client and the codecs would slow every start.
-    from pylon_shell.caps.providers.compression import CompressionProvider
-    from pylon_shell.caps.providers.crypto import CryptoProvider
-    from pylon_shell.caps.providers.duckdb import DuckDBProvider
-    from pylon_shell.caps.providers.net import NetProvider
-    from pylon_shell.caps.providers.tls import TLSProvider
 
 T = TypeVar("T")
 #: Hex characters per bridge reply: MicroPython's reply buffer is 8 MiB.
@@ -93,11 +85,14 @@ class CapLayer:
         self.grants = grants
         self.fs = GuestFS(preopens)
         self.providers = choose_providers(runtime, providers or {})
-        self._duckdb: DuckDBProvider | None = None
-        self._compression: CompressionProvider | None = None
-        self._crypto: CryptoProvider | None = None
-        self._net: NetProvider | None = None
-        self._tls: TLSProvider | None = None
+        #: Where the host providers run: a confined worker process, started on
+        #: the first host cap call (a session that makes none never starts one).
+        self.process = ProviderProcess(grants, preopens, memory_mib)
+        self.duckdb = ProviderProxy(self.process, "duckdb")
+        self.compression = ProviderProxy(self.process, "compression")
+        self.crypto = ProviderProxy(self.process, "crypto")
+        self.net = ProviderProxy(self.process, "net")
+        self.tls = ProviderProxy(self.process, "tls")
         self._pending: dict[int, str] = {}
         self._upload: list[bytes] = []
         self._part_keys = itertools.count(1)
@@ -119,47 +114,7 @@ class CapLayer:
     def from_octets(self, text: str) -> bytes:
         return base64_bytes(text)
 
-    # -- providers, started on first use -----------------------------------
-
-    @property
-    def duckdb(self) -> DuckDBProvider:
-        if self._duckdb is None:
-            from pylon_shell.caps.providers.duckdb import DuckDBProvider
-
-            self._duckdb = DuckDBProvider(self.grants, self.fs, self.memory_mib)
-        return self._duckdb
-
-    @property
-    def compression(self) -> CompressionProvider:
-        if self._compression is None:
-            from pylon_shell.caps.providers.compression import CompressionProvider
-
-            self._compression = CompressionProvider(self.grants)
-        return self._compression
-
-    @property
-    def crypto(self) -> CryptoProvider:
-        if self._crypto is None:
-            from pylon_shell.caps.providers.crypto import CryptoProvider
-
-            self._crypto = CryptoProvider(self.grants)
-        return self._crypto
-
-    @property
-    def net(self) -> NetProvider:
-        if self._net is None:
-            from pylon_shell.caps.providers.net import NetProvider
-
-            self._net = NetProvider(self.grants)
-        return self._net
-
-    @property
-    def tls(self) -> TLSProvider:
-        if self._tls is None:
-            from pylon_shell.caps.providers.tls import TLSProvider
-
-            self._tls = TLSProvider(self.grants, self.net)
-        return self._tls
+    # -- providers ---------------------------------------------------------
 
     @property
     def sqlite(self) -> Any:
@@ -176,22 +131,15 @@ class CapLayer:
 
     def interrupt(self) -> None:
         """The guest's call is being stopped (timeout, Ctrl+C): stop the host
-        work it waits on too. The interpreter is discarded after a stop, so
-        its queries and connections are not needed again."""
-        if self._duckdb is not None:
-            self._duckdb.interrupt_all()
-        if self._net is not None:
-            self._net.interrupt_all()
+        work it waits on too, whatever it is doing (a C call that does not
+        return included), by killing the provider process if a call is in
+        flight. The next host call starts a fresh one."""
+        self.process.interrupt()
 
     def close(self) -> None:
-        if self._duckdb is not None:
-            self._duckdb.close_all()
+        self.process.close()
         if self._sqlite is not None:
             self._sqlite.close_all()
-        if self._compression is not None:
-            self._compression.close_all()
-        if self._net is not None:
-            self._net.close_all()
         if self.bulk is not None:
             self.bulk.close()
 

@@ -11,13 +11,28 @@ from __future__ import annotations
 
 import datetime
 import decimal
+import itertools
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 INT64 = range(-(2**63), 2**63)
+#: Where providers number their handles. The provider process sets it per
+#: worker generation, so a handle the guest kept from a crashed worker never
+#: names an object of its successor.
+_handle_base = 1
+
+
+def set_handle_base(base: int) -> None:
+    global _handle_base
+    _handle_base = base
+
+
+def handle_counter() -> Iterator[int]:
+    """The handle numbers of one provider object table."""
+    return itertools.count(_handle_base)
 
 
 @dataclass

@@ -12,7 +12,6 @@ from __future__ import annotations
 import builtins
 import bz2
 import importlib
-import itertools
 import lzma
 import threading
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pylon_shell.caps.grants import Grants
-from pylon_shell.caps.values import ProviderError
+from pylon_shell.caps.values import ProviderError, handle_counter
 
 CAP = "compression"
 #: Live codec objects a session may hold at once: a guest cannot grow the
@@ -58,7 +57,7 @@ class CompressionProvider:
     def __init__(self, grants: Grants) -> None:
         self._grants = grants
         self._objects: dict[int, tuple[str, Any]] = {}
-        self._ids = itertools.count(1)
+        self._ids = handle_counter()
         self._lock = threading.Lock()
         self._zstd = zstd_module()
 

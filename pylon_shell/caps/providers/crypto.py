@@ -20,9 +20,16 @@ _AEAD = ("aes-gcm", "chacha20-poly1305")
 _KEYS = ("ed25519", "x25519")
 
 
+#: What OpenSSL's scrypt may use when the guest passes maxmem=0.
+_SCRYPT_DEFAULT_MAXMEM = 32 << 20
+
+
 class CryptoProvider:
-    def __init__(self, grants: Grants) -> None:
+    def __init__(self, grants: Grants, memory_mib: int | None = None) -> None:
         self._grants = grants
+        #: --memory bounds what a KDF may allocate (scrypt's maxmem), beside the
+        #: provider process's address-space limit.
+        self._memory_mib = memory_mib
 
     def _run(self, operation: str, target: str, call: Callable[[], Any]) -> Any:
         with self._grants.call(CAP, operation, target):
@@ -59,6 +66,9 @@ class CryptoProvider:
     def scrypt(
         self, password: bytes, salt: bytes, n: int, r: int, p: int, maxmem: int, dklen: int
     ) -> bytes:
+        if self._memory_mib is not None:
+            ceiling = self._memory_mib << 20
+            maxmem = min(maxmem or _SCRYPT_DEFAULT_MAXMEM, ceiling)
         return self._run(
             "scrypt",
             f"n={n}, r={r}, p={p}",

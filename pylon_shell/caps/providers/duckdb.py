@@ -10,7 +10,6 @@ turn any of it back on. Guest paths in SQL literals are mapped to host paths.
 
 from __future__ import annotations
 
-import itertools
 import re
 import stat
 import threading
@@ -18,7 +17,7 @@ from typing import Any
 
 from pylon_shell.caps.grants import CapCallEvent, Grants
 from pylon_shell.caps.guestfs import GuestFS, PathRefused
-from pylon_shell.caps.values import ProviderError, ResultSet, sql_summary
+from pylon_shell.caps.values import ProviderError, ResultSet, handle_counter, sql_summary
 
 CAP = "duckdb"
 MEMORY = (":memory:", "")
@@ -35,7 +34,7 @@ class DuckDBProvider:
         #: --memory bounds what the guest can make DuckDB hold for it too.
         self._memory_mib = memory_mib
         self._connections: dict[int, Any] = {}
-        self._ids = itertools.count(1)
+        self._ids = handle_counter()
         self._lock = threading.Lock()
 
     def connect(self, database: str, read_only: bool) -> int:

@@ -21,7 +21,7 @@ from typing import TypeVar
 from pylon_shell.caps.grants import CapDenied, Grants
 from pylon_shell.caps.hosts import HostNameError, check_host
 from pylon_shell.caps.hosts import target as host_target
-from pylon_shell.caps.values import ProviderError
+from pylon_shell.caps.values import ProviderError, handle_counter
 
 T = TypeVar("T")
 #: The most bytes one recv hands the guest (a larger call would run out of the
@@ -76,7 +76,7 @@ class NetProvider:
     def __init__(self, grants: Grants) -> None:
         self._grants = grants
         self._connections: dict[int, Connection] = {}
-        self._next = 1
+        self._ids = handle_counter()
         self._lock = threading.Lock()
         #: Counts interrupt_all calls: a connect that sees it change gives up.
         self._interrupts = 0
@@ -101,8 +101,7 @@ class NetProvider:
         with self._grants.call(cap, "connect", where) as how:
             sock = self._connect((name, port), timeout)
         with self._lock:
-            handle = self._next
-            self._next += 1
+            handle = next(self._ids)
             self._connections[handle] = Connection(sock, where, cap, how)
         return handle
 

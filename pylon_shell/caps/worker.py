@@ -1,0 +1,258 @@
+"""The provider process: where host libraries run on guest data, confined and killable.
+
+Started by `ProviderProcess` (caps/process.py) on a session's first host cap
+call, it confines itself before it reads a single guest byte (Landlock,
+rlimits, an empty environment, its scratch directory as cwd), then serves
+calls `(cap, method, arguments)` on the providers of caps/providers/, one at a
+time. It holds no grants: every check a provider makes (`grants.call`,
+`reaches`, ...) is a question to the launcher, asked over the same channel
+while the launcher waits for the call's answer, so the live grants table, the
+permission prompts and the events stay in the launcher, and a toggle applies
+to the next check.
+
+If a library crashes here, only this process dies; the launcher tells the
+guest and starts a fresh worker on the next call. It is never imported by the
+launcher except for `SERVED` (the dispatch table's names).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from pylon_shell.caps import channel, values
+from pylon_shell.caps.grants import CapCallEvent, CapDenied
+from pylon_shell.caps.values import ProviderError
+
+#: What a cap's provider raises when the worker itself fails (it crashed or
+#: was stopped), by cap: the class the guest's module would raise.
+FAILURE_KIND = {
+    "duckdb": "IOException",
+    "compression": "OSError",
+    "crypto": "OSError",
+    "net": "OSError",
+    "tls": "OSError",
+}
+#: The caps served here.
+SERVED = tuple(FAILURE_KIND)
+
+
+class RemoteGrants:
+    """The Grants methods providers use, answered by the launcher."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def _ask(self, method: str, *args: Any) -> Any:
+        channel.send(self._sock, {"q": [method, list(args)]})
+        reply = channel.receive(self._sock)
+        if not isinstance(reply, dict) or "a" not in reply:
+            raise channel.ChannelError("the launcher's answer is malformed")
+        return reply["a"]
+
+    def _tell(self, *event: Any) -> None:
+        channel.send(self._sock, {"e": list(event)})
+
+    @contextmanager
+    def call(self, cap: str, operation: str, target: str) -> Iterator[str]:
+        allowed, how, denial = self._ask("decide", cap, operation, target)
+        started = time.perf_counter()
+        try:
+            if not allowed:
+                raise CapDenied(denial)
+            yield how
+        finally:
+            duration = time.perf_counter() - started
+            self._tell(cap, operation, target, allowed, duration, how)
+
+    def publish(self, event: CapCallEvent) -> None:
+        self._tell(
+            event.cap, event.operation, event.target, event.granted, event.duration,
+            event.decided_by,
+        )  # fmt: skip
+
+    def reaches(self, cap: str, target: str) -> bool:
+        return bool(self._ask("reaches", cap, target))
+
+    def is_granted(self, cap: str) -> bool:
+        return bool(self._ask("is_granted", cap))
+
+    def still_allows(self, cap: str, target: str, decided_by: str) -> bool:
+        return bool(self._ask("still_allows", cap, target, decided_by))
+
+    def denial(self, cap: str, operation: str, target: str) -> str:
+        return str(self._ask("denial", cap, operation, target))
+
+
+class Providers:
+    """The providers of this worker, made on their first call."""
+
+    def __init__(self, grants: RemoteGrants, config: dict[str, Any]) -> None:
+        self._grants = grants
+        self._config = config
+        self._made: dict[str, Any] = {}
+
+    def get(self, cap: str) -> Any:
+        if cap not in self._made:
+            self._made[cap] = self._make(cap)
+        return self._made[cap]
+
+    def _make(self, cap: str) -> Any:
+        grants: Any = self._grants
+        if cap == "duckdb":
+            from pylon_shell.caps.guestfs import GuestFS
+            from pylon_shell.caps.providers.duckdb import DuckDBProvider
+            from pylon_shell.runtimes.base import Preopen
+
+            preopens = [Preopen(Path(h), g, bool(ro)) for h, g, ro in self._config["preopens"]]
+            return DuckDBProvider(grants, GuestFS(preopens), self._config.get("memory_mib"))
+        if cap == "compression":
+            from pylon_shell.caps.providers.compression import CompressionProvider
+
+            return CompressionProvider(grants)
+        if cap == "crypto":
+            from pylon_shell.caps.providers.crypto import CryptoProvider
+
+            return CryptoProvider(grants, self._config.get("memory_mib"))
+        if cap == "net":
+            from pylon_shell.caps.providers.net import NetProvider
+
+            return NetProvider(grants)
+        if cap == "tls":
+            from pylon_shell.caps.providers.tls import TLSProvider
+
+            return TLSProvider(grants, self.get("net"))
+        raise ProviderError("ValueError", f"no provider process serves the {cap} cap")
+
+    def method(self, cap: str, name: str) -> Callable[..., Any]:
+        provider = self.get(cap)
+        function = getattr(type(provider), name, None) if not name.startswith("_") else None
+        if not callable(function):
+            raise ProviderError("ValueError", f"the {cap} provider has no call {name!r}")
+        return getattr(provider, name)  # type: ignore[no-any-return]
+
+
+#: How the worker's scratch directory is named to the guest.
+SCRATCH_NAME = "/.pylon-provider"
+
+
+class HostPaths:
+    """Hides host paths in what goes back to the guest: a library's setting or
+    error message (DuckDB's `duckdb_settings()`, "Cannot open file ...") names
+    the host paths it works on, and the guest must learn only its own paths.
+    Each granted directory is shown as its guest path, the scratch directory as
+    SCRATCH_NAME."""
+
+    def __init__(self, preopens: list[list[Any]], scratch: str) -> None:
+        names: dict[str, str] = {}
+        for host, guest, _ in preopens:
+            names[str(host)] = guest
+            names[os.path.realpath(host)] = guest
+        names[scratch] = names[os.path.realpath(scratch)] = SCRATCH_NAME
+        self._names = names
+        order = sorted(names, key=len, reverse=True)
+        self._pattern = re.compile(
+            "|".join(re.escape(name) for name in order) + r"""(?=[/\s'"),\]]|$)"""
+        )
+
+    def text(self, value: str) -> str:
+        return self._pattern.sub(lambda m: self._names[m.group(0)], value)
+
+    def value(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.text(value) if self._pattern.search(value) else value
+        if isinstance(value, list):
+            return [self.value(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.value(v) for v in value)
+        if isinstance(value, dict):
+            return {self.value(k): self.value(v) for k, v in value.items()}
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return dataclasses.replace(
+                value,
+                **{f.name: self.value(getattr(value, f.name)) for f in dataclasses.fields(value)},
+            )
+        return value
+
+
+def serve(sock: socket.socket, providers: Providers, paths: HostPaths) -> None:
+    """Answer calls until the launcher closes the channel."""
+    while True:
+        try:
+            request = channel.receive(sock)
+            reply = paths.value(_run(providers, request))
+            try:
+                channel.send(sock, reply)
+            except channel.ChannelError as error:
+                # The result itself is over the frame limit.
+                channel.send(sock, {"x": ["MemoryError", str(error)]})
+        except (channel.ChannelError, OSError):
+            return
+
+
+def _run(providers: Providers, request: Any) -> dict[str, Any]:
+    """One call, as the reply the launcher reads: {"r": result} or {"x": [kind, message]}."""
+    try:
+        cap, name, args = request["c"]
+        return {"r": providers.method(cap, name)(*args)}
+    except ProviderError as error:
+        return {"x": [error.kind, error.message]}
+    except CapDenied as denied:
+        return {"x": ["PermissionError", str(denied)]}
+    except MemoryError:
+        return {"x": ["MemoryError", "the provider ran out of memory (raise it with --memory)"]}
+    except channel.ChannelError:
+        raise
+    except Exception as error:  # noqa: BLE001 - reported to the launcher, which logs it
+        return {
+            "x": ["OperationalError", f"pylon internal error in a provider: {error!r}"],
+            "internal": True,
+        }
+
+
+def _watch_parent(parent: int) -> None:
+    """End this process when the launcher is gone (a closed channel is not
+    seen while a library call runs)."""
+    while True:
+        time.sleep(1)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def main(fd: int) -> None:
+    from pylon_shell.caps import confine
+
+    sock = socket.socket(fileno=fd)
+    config = channel.receive(sock)
+    values.set_handle_base(int(config["handle_base"]))
+    os.chdir(config["scratch"])
+    confine.limit_resources(config.get("memory_mib"))
+    ports = config.get("connect_ports")
+    abi = confine.restrict_self(
+        confine.Confinement(
+            read_write=[Path(p) for p in config["read_write"]],
+            read_only=[Path(p) for p in config["read_only"]],
+            connect_ports=None if ports is None else set(ports),
+            memory_mib=config.get("memory_mib"),
+        )
+    )
+    threading.Thread(target=_watch_parent, args=(config["parent"],), daemon=True).start()
+    channel.send(sock, {"ready": abi})
+    serve(
+        sock,
+        Providers(RemoteGrants(sock), config),
+        HostPaths(config["preopens"], config["scratch"]),
+    )
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
