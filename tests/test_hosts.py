@@ -7,7 +7,7 @@ import json
 import pytest
 
 from pylon_shell.caps.grants import CapDenied, Grants
-from pylon_shell.caps.hosts import HostSpecError, parse_pattern
+from pylon_shell.caps.hosts import HostNameError, HostSpecError, check_host, parse_pattern
 from pylon_shell.plan import parse
 
 
@@ -26,6 +26,11 @@ from pylon_shell.plan import parse
         ("127.0.0.1:8443", "127.0.0.1", 8443, True),
         ("127.0.0.1:8443", "localhost", 8443, False),
         ("[::1]:8443", "0:0::1", 8443, True),
+        ("*.example.com:443", "example.com.evil", 443, False),
+        ("*.example.com:443", "localhost\x00.example.com", 443, False),
+        ("*:443", "localhost\x00.example.com", 443, False),
+        ("*:443", "2130706433", 443, False),
+        ("*.xn--bcher-kva.example:443", "www.BÜCHER.example", 443, True),
     ],
 )
 def test_patterns_match_names_without_resolving_them(spec, host, port, expected):
@@ -42,6 +47,9 @@ def test_patterns_match_names_without_resolving_them(spec, host, port, expected)
         ("[nope]:443", "is not an IPv6 address"),
         ("exa mple.com:443", "is not a host name"),
         ("a.*.com:443", "is not a host name"),
+        ("127.1:443", "must be an IPv4 address written a.b.c.d"),
+        ("a_b.test:443", "is not letters, digits and '-'"),
+        ("*.10.0.0.1:443", "'*.' goes before a name, not an address"),
     ],
 )
 def test_bad_patterns_say_what_is_wrong(spec, problem):
@@ -126,3 +134,73 @@ def test_the_host_flag_grants_tls_and_a_bad_one_is_a_usage_error(pylon):
     assert bad.stderr == (
         "pylon: --host example.com: expected HOST:PORT (e.g. example.com:443), got 'example.com'\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("host", "normalized"),
+    [
+        ("Example.COM.", "example.com"),
+        ("bücher.example", "xn--bcher-kva.example"),
+        ("XN--BCHER-KVA.example", "xn--bcher-kva.example"),
+        ("[::1]", "::1"),
+        ("0:0:0::0001", "::1"),
+        ("127.0.0.1", "127.0.0.1"),
+        ("a" * 63 + ".test", "a" * 63 + ".test"),
+        (".".join(["a" * 49] * 5) + ".t", ".".join(["a" * 49] * 5) + ".t"),
+    ],
+)
+def test_valid_hosts_are_normalized_to_what_is_matched_and_connected_to(host, normalized):
+    assert check_host(host) == normalized
+
+
+@pytest.mark.parametrize(
+    ("host", "message"),
+    [
+        ("", "bad host '': the name is empty"),
+        ("a\x00b", "bad host 'a\\x00b': it contains the control character U+0000"),
+        ("a\u00adb.test", "bad host 'a\\xadb.test': it contains the invisible character U+00AD"),
+        ("a\u3000b", "bad host 'a\\u3000b': it contains a space (U+3000)"),
+        ("a\uff61test", "bad host 'a｡test': labels are separated by '.', not U+FF61"),
+        ("a" * 64 + ".test", f"bad host '{'a' * 64}.test': a label is longer than 63 characters"),
+        (
+            ".".join(["a" * 50] * 5) + ".t",
+            f"bad host '{'a' * 50 + '.' + 'a' * 29}...': it is longer than 253 characters",
+        ),
+        (
+            "-a.test",
+            "bad host '-a.test': the label '-a' is not letters, digits and '-' (not at either end)",
+        ),
+        (
+            "ab--c.test",
+            "bad host 'ab--c.test': the label 'ab--c' has '--' in the 3rd and 4th places",
+        ),
+        ("xn--zz.test", "bad host 'xn--zz.test': the label 'xn--zz' is not valid IDNA (punycode)"),
+        (
+            "straße.de",
+            "bad host 'straße.de': the label 'straße' is not in IDNA's normal form (that is "
+            "'strasse')",
+        ),
+        ("[::1", "bad host '[::1': unbalanced brackets"),
+        ("[::g]", "bad host '[::g]': it is not an IPv6 address"),
+        (
+            "[::ffff:7f00:1]",
+            "bad host '[::ffff:7f00:1]': an IPv4-mapped IPv6 address; write the IPv4 address "
+            "127.0.0.1",
+        ),
+        (
+            "127.00.0.1",
+            "bad host '127.00.0.1': a name ending in a number must be an IPv4 address written "
+            "a.b.c.d (decimal, no leading zeros)",
+        ),
+        (
+            "host.123",
+            "bad host 'host.123': a name ending in a number must be an IPv4 address written "
+            "a.b.c.d (decimal, no leading zeros)",
+        ),
+    ],
+)
+def test_bad_hosts_are_refused_with_one_line_naming_the_host_and_why(host, message):
+    with pytest.raises(HostNameError) as error:
+        check_host(host)
+    assert str(error.value) == message
+    assert "\n" not in str(error.value)

@@ -7,6 +7,7 @@ MicroPython module. The servers are host Python on 127.0.0.1.
 
 from __future__ import annotations
 
+import _ssl
 import http.server
 import json
 import ssl
@@ -368,3 +369,35 @@ def test_the_shipped_net_plan_reaches_any_host_on_443_only(pylon):
     assert "localhost:80 is not among the hosts this plan lets the tls cap reach (*:443)" in (
         result.stderr
     )
+
+
+def test_the_host_policy_holds_whatever_the_settings_ask():
+    from pylon_shell.caps.providers.tls import PolicyError, build_context, constants
+
+    loose = build_context(
+        {
+            "minimum_version": int(ssl.TLSVersion.SSLv3),
+            "verify_flags": int(ssl.VERIFY_X509_PARTIAL_CHAIN),
+            "options": int(ssl.OP_NO_TICKET),
+            "ciphers": "ECDHE-RSA-AES128-GCM-SHA256:ADH-AES128-GCM-SHA256:NULL-SHA256:@SECLEVEL=0",
+        }
+    )
+    assert loose.minimum_version == ssl.TLSVersion.TLSv1_2
+    assert loose.security_level == 2
+    assert not loose.verify_flags & ssl.VERIFY_X509_PARTIAL_CHAIN
+    assert loose.options & ssl.OP_NO_TICKET
+    assert (loose.verify_mode, loose.check_hostname) == (ssl.CERT_REQUIRED, True)
+    assert loose.hostname_checks_common_name is False
+    tls12 = [c["name"] for c in loose.get_ciphers() if c["protocol"] != "TLSv1.3"]
+    assert tls12 == ["ECDHE-RSA-AES128-GCM-SHA256"]
+    assert build_context({"ciphers": "ECDHE-RSA-AES128-GCM-SHA256:@SECLEVEL=3"}).security_level == 3
+    assert constants()["_defaults"]["host_flags"] & _ssl.HOSTFLAG_NEVER_CHECK_SUBJECT
+    with pytest.raises(PolicyError) as error:
+        build_context({"verify_flags": 0x10})
+    assert (error.value.kind, str(error.value)) == (
+        "PermissionError",
+        "the tls cap never loosens TLS (verify_flags asks for X509_V_FLAG_IGNORE_CRITICAL); "
+        "settings may only make it stricter",
+    )
+    with pytest.raises(PolicyError, match=r"^bad TLS settings: options is not an integer$"):
+        build_context({"options": "0x4"})
