@@ -12,11 +12,10 @@ reads of it are not observed, so variables given with --env are kept as given.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field, replace
 
 from pylon_shell.caps.catalog import CAPS
-from pylon_shell.caps.grants import CapCallEvent, Event, Grants, ImportEvent
+from pylon_shell.caps.grants import CapCallEvent, Event, ImportEvent
 from pylon_shell.caps.guestfs import GuestFS
 from pylon_shell.caps.hosts import HostSpecError, parse_pattern
 from pylon_shell.plan import Plan
@@ -25,8 +24,6 @@ from pylon_shell.plan import Plan
 _FILE_OPERATIONS = {("sqlite", "open"), ("duckdb", "connect")}
 #: tls calls that need the tls cap itself (a connect alone may be plaintext).
 _TLS_WORK = {"handshake", "https"}
-#: The code of Grants.call, to tell a call that failed from one that succeeded.
-_GRANTS_CALL_CODE = getattr(getattr(Grants.call, "__wrapped__", None), "__code__", None)
 
 
 @dataclass
@@ -79,7 +76,7 @@ class Recorder:
             if event.operation != "import":
                 self._hit(event.cap).calls += 1
                 self._hit(event.cap).operations.add(event.operation)
-            if CAPS[event.cap].per_host and not _call_failed() and exact_host(event.target):
+            if CAPS[event.cap].per_host and event.ok and exact_host(event.target):
                 self._hit(event.cap).hosts[event.target] = None
             if (event.cap, event.operation) in _FILE_OPERATIONS and self._fs.to_host(event.target):
                 self._file(event.target)
@@ -94,24 +91,6 @@ def exact_host(target: str) -> bool:
     except HostSpecError:
         return False
     return pattern.port is not None and not pattern.host.startswith("*")
-
-
-def _call_failed() -> bool:
-    """Whether the cap call being published is ending in an exception.
-
-    Grants.call publishes its event from a `finally`, after the provider ran,
-    whether the call succeeded or not; the event itself does not say which. An
-    exception propagating out of that call is being handled at this point, and
-    its traceback passes through Grants.call, which an exception handled around
-    a successful call (one made inside an `except` block) does not.
-    TODO: an outcome field on CapCallEvent would say this directly."""
-    error = sys.exc_info()[1]
-    trace = error.__traceback__ if error is not None else None
-    while trace is not None:
-        if trace.tb_frame.f_code is _GRANTS_CALL_CODE:
-            return True
-        trace = trace.tb_next
-    return False
 
 
 def smallest_plan(base: Plan, recorder: Recorder, name: str) -> Plan:

@@ -54,6 +54,9 @@ class CapCallEvent:
     at: float = field(default_factory=time.time)
     #: "grant", "audit", "prompt-once", "prompt-session", "prompt-deny" or "deny".
     decided_by: str = "grant"
+    #: False when the call was allowed but failed (a refused connect, a codec
+    #: error): `pylon trace` learns only from calls that reached their target.
+    ok: bool = True
 
 
 @dataclass(frozen=True)
@@ -200,13 +203,17 @@ class Grants:
         Raises CapDenied before the body runs when the grants say no."""
         allowed, how = self._decide(cap, operation, target)
         started = time.perf_counter()
+        ok = False
         try:
             if not allowed:
                 raise CapDenied(self.denial(cap, operation, target))
             yield how
+            ok = True
         finally:
             duration = time.perf_counter() - started
-            self.publish(CapCallEvent(cap, operation, target, allowed, duration, decided_by=how))
+            self.publish(
+                CapCallEvent(cap, operation, target, allowed, duration, decided_by=how, ok=ok)
+            )
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         with self._lock:

@@ -246,16 +246,16 @@ class ProviderProcess:
         return answer(*args)
 
     def _event(self, fields: Any) -> None:
-        types = (str, str, str, bool, (int, float), str)
+        types = (str, str, str, bool, (int, float), str, bool)
         if not (
             isinstance(fields, list)
             and len(fields) == len(types)
             and all(isinstance(f, t) for f, t in zip(fields, types, strict=True))
         ):
             raise channel.ChannelError("a malformed event")
-        cap, operation, target, granted, duration, how = fields
+        cap, operation, target, granted, duration, how, ok = fields
         self._grants.publish(
-            CapCallEvent(cap, operation, target, granted, float(duration), decided_by=how)
+            CapCallEvent(cap, operation, target, granted, float(duration), decided_by=how, ok=ok)
         )
 
     def _lost(self, worker: _Worker, cap: str, error: Exception) -> ProviderError:

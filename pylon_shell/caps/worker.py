@@ -66,18 +66,20 @@ class RemoteGrants:
     def call(self, cap: str, operation: str, target: str) -> Iterator[str]:
         allowed, how, denial = self._ask("decide", cap, operation, target)
         started = time.perf_counter()
+        ok = False
         try:
             if not allowed:
                 raise CapDenied(denial)
             yield how
+            ok = True
         finally:
             duration = time.perf_counter() - started
-            self._tell(cap, operation, target, allowed, duration, how)
+            self._tell(cap, operation, target, allowed, duration, how, ok)
 
     def publish(self, event: CapCallEvent) -> None:
         self._tell(
             event.cap, event.operation, event.target, event.granted, event.duration,
-            event.decided_by,
+            event.decided_by, event.ok,
         )  # fmt: skip
 
     def reaches(self, cap: str, target: str) -> bool:
