@@ -312,3 +312,61 @@ def test_named_parameters_are_refused_not_bound_as_keys(pylon, flag, module, err
     result = pylon(flag, "--cap", module.rstrip("3"), "-c", code)
     assert result.status == 1
     assert error in result.stderr and "named parameters" in result.stderr
+
+
+#: The runtimes' ways to the SQLite component.
+SQLITE_COMPONENT = (("--mp",), ("--cp", "--provider", "sqlite=component"))
+QUOTA_PROGRAM = """
+import sqlite3
+db = sqlite3.connect('filled.db')
+db.execute('create table t (b blob)')
+n = 0
+try:
+    for i in range(40):
+        db.execute('insert into t values (zeroblob(100000))')
+        db.commit()
+        n += 1
+except sqlite3.OperationalError as e:
+    print('OperationalError:', e, n)
+for q in ('pragma max_page_count = 100000', 'pragma journal_mode = wal',
+          "vacuum into '/db/copy.db'", "attach 'other.db' as o"):
+    try:
+        db.execute(q)
+    except sqlite3.DatabaseError as e:
+        print('DatabaseError:', e)
+"""
+
+
+@pytest.mark.parametrize("flag", SQLITE_COMPONENT, ids=["micropython", "cpython"])
+def test_sqlite_component_db_dir_has_a_quota_the_guest_cannot_lift(pylon, tmp_path, flag):
+    env = {"PYLON_DATA_DIR": str(tmp_path), "PYLON_SQLITE_QUOTA_MIB": "1"}
+    result = pylon(*flag, "-c", QUOTA_PROGRAM, env=env)
+    assert result.status == 0, result.stderr
+    quota = "which has a 1 MiB quota"
+    assert result.stdout.splitlines() == [
+        "OperationalError: database or disk is full 10",
+        f"DatabaseError: not authorized: PRAGMA max_page_count = 100000 is refused on a "
+        f"database in /db, {quota}",
+        f"DatabaseError: not authorized: PRAGMA journal_mode = wal is refused on a database "
+        f"in /db, {quota}",
+        "DatabaseError: not authorized: ATTACH or VACUUM INTO /db/copy.db in /db would escape "
+        "its 1 MiB quota; open the database with sqlite3.connect instead",
+        "DatabaseError: not authorized: ATTACH or VACUUM INTO other.db in /db would escape "
+        "its 1 MiB quota; open the database with sqlite3.connect instead",
+    ]
+    files = {p.name: p.stat().st_size for p in (tmp_path / "sqlite").iterdir()}
+    assert list(files) == ["filled.db"]
+    assert files["filled.db"] <= 1 << 20
+    # The next run finds the directory full and cannot grow it either.
+    again = pylon(*flag, "-c", QUOTA_PROGRAM.replace("filled.db", "more.db"), env=env)
+    assert again.stdout.splitlines()[0] == "OperationalError: database or disk is full 0"
+    assert sum(p.stat().st_size for p in (tmp_path / "sqlite").iterdir()) <= 1 << 20
+
+
+def test_pylon_caps_shows_the_sqlite_quota(pylon, tmp_path):
+    env = {"PYLON_DATA_DIR": str(tmp_path), "PYLON_SQLITE_QUOTA_MIB": "3"}
+    result = pylon("caps", env=env)
+    assert result.status == 0, result.stderr
+    assert (
+        f"quota: 3 MiB in /db (0.0 MiB used, {tmp_path / 'sqlite'}; PYLON_SQLITE_QUOTA_MIB sets it)"
+    ) in result.stdout

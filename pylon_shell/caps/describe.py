@@ -52,6 +52,19 @@ def _backing(cap: Cap, provider: Provider) -> str:
     return "the engine (wasmtime)" if provider.kind == "wasi" else ""
 
 
+def _sqlite_quota() -> str:
+    """The SQLite component's /db quota and what it holds now (it persists)."""
+    from pylon_shell import paths
+    from pylon_shell.caps.providers.sqlite import directory_usage, quota_bytes
+
+    folder = paths.data_dir() / "sqlite"
+    used = directory_usage(folder) / (1 << 20)
+    return (
+        f"quota: {quota_bytes() >> 20} MiB in /db ({used:.1f} MiB used, {folder}; "
+        "PYLON_SQLITE_QUOTA_MIB sets it)"
+    )
+
+
 def short_digest(cap: Cap, provider: Provider) -> str | None:
     """The first hex digits of the digest of the wasm a provider runs in (the
     interpreter, or its own component), for a narrow panel; None for host and
@@ -114,6 +127,8 @@ def catalog_text() -> str:
             lines.append(f"  {'':<10}  {'':<9} {p['description']}")
             if p["backing"]:
                 lines.append(f"  {'':<10}  {'':<9} {p['backing']}")
+            if (cap["name"], p["kind"]) == ("sqlite", "component"):
+                lines.append(f"  {'':<10}  {'':<9} {_sqlite_quota()}")
         lines.append("")
     lines.append("boundary: the host checks the grant on every call.")
     lines.append(
