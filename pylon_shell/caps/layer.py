@@ -47,7 +47,10 @@ CRYPTO_FUNCTIONS = {
     "x25519_exchange": (0, 1),
 }
 #: The most one bridge call may send in parts.
-MAX_UPLOAD = 1 << 30
+MAX_UPLOAD = 64 << 20
+#: The most reply text a session may leave unread (parts the guest never asks
+#: for): a guest cannot grow the launcher's memory by abandoning replies.
+MAX_PENDING = 64 << 20
 
 #: Guest modules that stand in for a cap's module, per (cap, provider).
 CPYTHON_SHIMS = {
@@ -225,6 +228,9 @@ class CapLayer:
             return "=" + text
         key = next(self._part_keys)
         self._pending[key] = text[BRIDGE_PART:]
+        while sum(map(len, self._pending.values())) > MAX_PENDING and len(self._pending) > 1:
+            # The oldest unread reply goes first; its reader gets no more parts.
+            self._pending.pop(next(iter(self._pending)))
         return f">{key}:{text[:BRIDGE_PART]}"
 
     def bridge_handlers(self) -> dict[str, Callable[[str], str]]:
@@ -273,7 +279,7 @@ class CapLayer:
             so the guest never holds more than one part's hex at a time)."""
             if sum(map(len, self._upload)) + len(payload) // 2 > MAX_UPLOAD:
                 self._upload.clear()
-                return "!" + json.dumps(["MemoryError", "more than 1 GiB in one call"])
+                return "!" + json.dumps(["MemoryError", "more than 64 MiB in one call"])
             self._upload.append(bytes.fromhex(payload))
             return ""
 

@@ -27,7 +27,6 @@ from typing import Any
 
 from pylon_shell.caps import channel
 from pylon_shell.caps.grants import CapCallEvent, Grants
-from pylon_shell.caps.hosts import HostPattern
 from pylon_shell.caps.values import ProviderError
 from pylon_shell.caps.worker import FAILURE_KIND
 from pylon_shell.runtimes.base import Preopen
@@ -61,10 +60,14 @@ class _Worker:
     abi: int
 
 
-def connect_ports(hosts: tuple[HostPattern, ...]) -> set[int] | None:
-    """The TCP ports the grants' hosts reach; None when one grant allows any port."""
+def connect_ports(grants: Grants) -> set[int] | None:
+    """The TCP ports the grants' hosts reach; None when any port may be allowed:
+    a grant with port *, audit mode (`pylon trace` allows every connect), or a
+    permission prompt (the user may allow a host once, on a port no grant names)."""
+    if grants.audit or grants.prompter is not None:
+        return None
     ports: set[int] = set()
-    for pattern in hosts:
+    for pattern in grants.hosts:
         if pattern.port is None:
             return None
         ports.add(pattern.port)
@@ -93,7 +96,7 @@ class ProviderProcess:
     def _start(self) -> _Worker:
         self._generation += 1
         scratch = Path(tempfile.mkdtemp(prefix="pylon-provider-"))
-        ports = connect_ports(self._grants.hosts)
+        ports = connect_ports(self._grants)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         package_parent = str(Path(__file__).resolve().parents[2])
         try:
@@ -148,7 +151,7 @@ class ProviderProcess:
     def _current(self) -> _Worker:
         worker = self._worker
         if worker is not None and worker.ports is not None:
-            wanted = connect_ports(self._grants.hosts)
+            wanted = connect_ports(self._grants)
             if wanted is None or not wanted <= worker.ports:
                 # A host was granted on a port this worker's Landlock rules
                 # cannot reach; rules cannot be widened, so start afresh.

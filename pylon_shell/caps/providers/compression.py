@@ -25,6 +25,13 @@ CAP = "compression"
 #: Live codec objects a session may hold at once: a guest cannot grow the
 #: host's memory without bound by leaking handles.
 MAX_OBJECTS = 4096
+#: The most output one decompress call makes, whatever max_length the guest
+#: asks for: the stand-ins ask again for the rest, so a 400-byte bz2 bomb
+#: never becomes hundreds of MiB in the provider at once.
+MAX_OUTPUT = 8 << 20
+#: The most a one-shot decompress (MicroPython's bz2/lzma/zstd.decompress)
+#: may produce: its result is held whole on both sides.
+MAX_ONE_SHOT = 64 << 20
 #: Exceptions a codec raises that the guest re-raises as the same class.
 _GUEST_ERRORS = (
     ValueError,
@@ -156,8 +163,9 @@ class CompressionProvider:
 
     def decompress(self, handle: int, data: bytes, max_length: int) -> Decompressed:
         obj = self._object(handle, "bz2-decompressor", "lzma-decompressor", "zstd-decompressor")
+        limit = MAX_OUTPUT if max_length < 0 else min(max_length, MAX_OUTPUT)
         with self._grants.call(CAP, "decompress", f"{len(data)} bytes"):
-            out = _codec_errors(obj.decompress, data, max_length)
+            out = _codec_errors(obj.decompress, data, limit)
         return Decompressed(
             out, obj.eof, obj.needs_input, obj.unused_data, getattr(obj, "check", -1)
         )
@@ -172,8 +180,49 @@ class CompressionProvider:
         if module is None or operation not in ("compress", "decompress"):
             raise ProviderError("ValueError", f"unknown codec {codec!r}")
         with self._grants.call(CAP, f"{codec}.{operation}", f"{len(data)} bytes"):
+            if operation == "decompress":
+                return _codec_errors(lambda: self._bounded_decompress(codec, data, options))
             function = getattr(module, operation)
             return _codec_errors(lambda: function(data, **options))
+
+    def _bounded_decompress(self, codec: str, data: bytes, options: dict[str, Any]) -> bytes:
+        """The stdlib's one-shot decompress (every concatenated stream or
+        frame), through decompressor objects so the output stops at
+        MAX_ONE_SHOT instead of filling the provider's memory."""
+        makers: dict[str, Callable[[], Any]] = {
+            "bz2": lambda: bz2.BZ2Decompressor(**options),
+            "lzma": lambda: lzma.LZMADecompressor(**options),
+            "zstd": lambda: self._zstd.ZstdDecompressor(**options),
+        }
+        out: list[bytes] = []
+        total = 0
+        while True:
+            decompressor = makers[codec]()
+            try:
+                chunk = decompressor.decompress(data, MAX_ONE_SHOT + 1 - total)
+            except Exception:
+                if out and codec == "lzma":
+                    break  # Trailing data that is not a stream: lzma.decompress ignores it.
+                raise
+            while True:
+                total += len(chunk)
+                out.append(chunk)
+                if total > MAX_ONE_SHOT:
+                    raise ProviderError(
+                        "MemoryError",
+                        f"the decompressed data is larger than {MAX_ONE_SHOT >> 20} MiB",
+                    )
+                if decompressor.eof or decompressor.needs_input:
+                    break
+                chunk = decompressor.decompress(b"", MAX_ONE_SHOT + 1 - total)
+            if not decompressor.eof:
+                raise ValueError(
+                    "Compressed data ended before the end-of-stream marker was reached"
+                )
+            data = decompressor.unused_data
+            if not data:
+                break
+        return b"".join(out)
 
     def _zstd_functions(self) -> Any:
         """zstd's one-shot functions: compression.zstd's, or the backport's."""
