@@ -244,8 +244,13 @@ class CapLayer:
             return run
 
         def duckdb_execute(handle: int, sql: str, params: list[Any]) -> dict[str, Any]:
-            rows = self.duckdb.execute(handle, sql, [from_json(p) for p in params])
-            return result_to_json(rows)
+            # The first batch of rows; "more" says duckdb.fetch has the rest.
+            result, more = self.duckdb.execute(handle, sql, [from_json(p) for p in params])
+            return {**result_to_json(result), "more": more}
+
+        def duckdb_fetch(handle: int, max_rows: int) -> dict[str, Any]:
+            rows, more = self.duckdb.fetch(handle, max_rows)
+            return {"rows": result_to_json(ResultSet([], rows))["rows"], "more": more}
 
         def sqlite_execute(handle: int, sql: str, params: list[Any]) -> dict[str, Any]:
             rows = self.sqlite.execute(handle, sql, [from_json(p) for p in params])
@@ -317,6 +322,7 @@ class CapLayer:
             "settings": lambda payload: json.dumps(self.guest_settings()),
             "duckdb.connect": handler(lambda db, ro: self.duckdb.connect(db, ro)),
             "duckdb.execute": handler(duckdb_execute),
+            "duckdb.fetch": handler(duckdb_fetch),
             "duckdb.close": handler(lambda h: self.duckdb.close(h)),
             "sqlite.open": handler(lambda db: self.sqlite.open(db)),
             "sqlite.execute": handler(sqlite_execute),
@@ -383,6 +389,16 @@ def wit_result_set(result: ResultSet) -> Any:
     )
 
 
+def wit_duckdb_head(result: ResultSet, more: bool) -> Any:
+    """A DuckDB execute: its result-set (with the first batch) and whether more rows follow."""
+    return (wit_result_set(result), more)
+
+
+def wit_duckdb_batch(rows: list[Any], more: bool) -> Any:
+    """A DuckDB fetch: one batch of rows and whether more follow."""
+    return ([[wit_value(v) for v in row] for row in rows], more)
+
+
 def tls_constants() -> dict[str, Any]:
     from pylon_shell.caps.providers.tls import constants
 
@@ -427,7 +443,14 @@ def link_cpython(
         duck.add_func("connect", untagged(lambda db, ro: layer.duckdb.connect(db, ro)))
         duck.add_func(
             "execute",
-            rows(lambda h, sql, ps: layer.duckdb.execute(h, sql, [py_value(p) for p in ps])),
+            untagged(
+                lambda h, sql, ps: wit_duckdb_head(
+                    *layer.duckdb.execute(h, sql, [py_value(p) for p in ps])
+                )
+            ),
+        )
+        duck.add_func(
+            "fetch", untagged(lambda h, n: wit_duckdb_batch(*layer.duckdb.fetch(h, n)))
         )
         duck.add_func("close", lambda _store, h: layer.duckdb.close(h))
     with root.add_instance(f"{package}/sqlite@{version}") as sql:

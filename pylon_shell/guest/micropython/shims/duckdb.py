@@ -2,7 +2,11 @@
 # to the same DuckDB provider the CPython guest uses (pylon:cap/duckdb).
 # `_bridge` and `BridgeError` come from the session loop (pylon_boot.py).
 # Values the plain JSON cases cannot carry (dates, decimals) arrive as text:
-# MicroPython has no datetime or decimal module.
+# MicroPython has no datetime or decimal module. Rows come a batch at a time
+# (`duckdb.fetch`) as the reads need them: the host never holds all of them.
+
+# Rows asked for a fetch; the host bounds a batch by rows and bytes as well.
+_BATCH = 4096
 
 
 class Error(Exception):
@@ -79,6 +83,7 @@ class DuckDBPyConnection:
         self._handle = _call("duckdb.connect", database, read_only)
         self._rows = []
         self._position = 0
+        self._more = False
         self.description = None
         self.rowcount = -1
 
@@ -94,6 +99,7 @@ class DuckDBPyConnection:
         result = _call("duckdb.execute", self._handle, query, params)
         self._rows = [tuple(_from_wire(v) for v in row) for row in result["rows"]]
         self._position = 0
+        self._more = result["more"]
         self.rowcount = result["rowcount"]
         columns = result["columns"]
         self.description = [(c[0], c[1], None, None, None, None, None) for c in columns] or None
@@ -102,20 +108,38 @@ class DuckDBPyConnection:
     def sql(self, query, params=None):
         return self.execute(query, params)
 
+    def _ready(self):
+        # Whether a row is in hand, fetching the next batch if need be.
+        while self._position >= len(self._rows):
+            if not self._more:
+                return False
+            if self._handle is None:
+                raise Error("Connection already closed!")
+            batch = _call("duckdb.fetch", self._handle, _BATCH)
+            self._rows = [tuple(_from_wire(v) for v in row) for row in batch["rows"]]
+            self._position = 0
+            self._more = batch["more"]
+        return True
+
     def fetchone(self):
-        if self._position >= len(self._rows):
+        if not self._ready():
             return None
         self._position += 1
         return self._rows[self._position - 1]
 
     def fetchmany(self, size=1):
-        rows = self._rows[self._position : self._position + size]
-        self._position += len(rows)
+        rows = []
+        while len(rows) < size and self._ready():
+            end = self._position + size - len(rows)
+            rows += self._rows[self._position : end]
+            self._position = min(end, len(self._rows))
         return rows
 
     def fetchall(self):
-        rows = self._rows[self._position :]
-        self._position = len(self._rows)
+        rows = []
+        while self._ready():
+            rows += self._rows[self._position :] if self._position else self._rows
+            self._position = len(self._rows)
         return rows
 
     def close(self):
