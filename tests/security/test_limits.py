@@ -235,3 +235,83 @@ def test_memory_bounds_what_duckdb_holds_for_the_guest(pylon, flag):
     result = pylon(flag, "--memory", "32", "-c", code, timeout=120)
     assert result.status == 0, result.stderr
     assert result.stdout.splitlines() == ["[('32.0 MiB',)]", "OutOfMemoryException"]
+
+
+# Blocking waits run inside wasmtime's host code (WASI poll), where the epoch
+# deadline does not reach; the guests wait in slices so that it fires in time.
+WAITS = [
+    ("--cp", "import time\ntime.sleep(60)"),
+    ("--cp", "import select\nselect.select([], [], [], 60)"),
+    ("--cp", "import select\nselect.poll().poll()"),
+    ("--cp", "import selectors\nselectors.DefaultSelector().select(60)"),
+    ("--mp", "import time\ntime.sleep(60)"),
+    ("--mp", "from time import sleep_us\nsleep_us(60_000_000)"),
+    ("--mp", "import select\nselect.poll().poll(60_000)"),
+]
+
+
+@pytest.mark.parametrize(("flag", "wait"), WAITS)
+def test_timeout_stops_a_blocking_wait(pylon, flag, wait):
+    started = time.monotonic()
+    result = pylon(flag, "--timeout", "1", "-c", f"print('waiting', flush=True)\n{wait}")
+    assert result.status == 124
+    assert result.stdout == "waiting\n"
+    assert result.stderr.strip() == "pylon: timed out after 1 s (raise it with --timeout)"
+    assert time.monotonic() - started < 8  # the wait was 60 s
+
+
+@pytest.mark.parametrize(("flag", "wait"), WAITS)
+def test_sigint_stops_a_blocking_wait(built, flag, wait):
+    proc = subprocess.Popen(
+        [*PYLON, flag, "-c", f"print('waiting', flush=True)\n{wait}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "waiting\n"
+        time.sleep(0.2)  # into the wait
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        status = proc.wait(timeout=30)
+        assert time.monotonic() - sent < 5
+    finally:
+        proc.kill()
+    assert status == 130
+    assert proc.stderr is not None and proc.stderr.read().strip() == "KeyboardInterrupt"
+
+
+@pytest.mark.parametrize(
+    ("flag", "code", "printed"),
+    [
+        ("--cp", "time.sleep(0.3)", "True"),
+        ("--cp", "print(select.select([], [], [], 0.3))", "([], [], [])\nTrue"),
+        ("--cp", "print(select.poll().poll(300))", "[]\nTrue"),
+        ("--mp", "time.sleep(0.3)", "True"),
+        ("--mp", "time.sleep_us(300_000)", "True"),
+    ],
+)
+def test_a_sliced_wait_still_waits_as_long_as_asked(pylon, flag, code, printed):
+    clock = "time.monotonic()" if flag == "--cp" else "time.ticks_ms() / 1000"
+    result = pylon(
+        flag, "-c", f"import time, select\nt = {clock}\n{code}\nprint({clock} - t >= 0.29)"
+    )
+    assert (result.status, result.stdout.strip()) == (0, printed)
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ("time.sleep(-1)", "ValueError: sleep length must be non-negative"),
+        ("time.sleep('x')", "TypeError: 'str' object cannot be interpreted as an integer or float"),
+        ("time.sleep(float('nan'))", "ValueError: Invalid value NaN (not a number)"),
+        ("time.sleep(10**10)", "OverflowError: timestamp too large to convert to C PyTime_t"),
+        ("select.select([], [], [], -1)", "ValueError: timeout must be non-negative"),
+        ("select.poll().poll('x')", "TypeError: timeout must be an integer or None"),
+    ],
+)
+def test_sliced_waits_refuse_what_cpython_refuses(pylon, code, error):
+    result = pylon("-c", f"import time, select\n{code}")
+    assert result.status == 1
+    assert result.stderr.strip().splitlines()[-1] == error

@@ -30,6 +30,7 @@ import pylon_https  # noqa: F401 - served as `pylon.https`
 import pylon_lzma  # noqa: F401 - served as `_lzma`
 import pylon_socket  # noqa: F401 - served as `_socket`
 import pylon_ssl  # noqa: F401 - served as `_ssl`
+import pylon_waits
 import pylon_sqlite  # noqa: F401 - served as `sqlite3` with the component provider
 import pylon_zstd  # noqa: F401 - served as `_zstd`
 import wit_world
@@ -73,6 +74,7 @@ def _host_text(fd, errors):
 
 
 pylon_caps.install()
+pylon_waits.install()
 sys.stdout = _host_text(1, "surrogateescape")
 sys.stderr = _host_text(2, "backslashreplace")
 sys.__stdout__ = sys.stdout

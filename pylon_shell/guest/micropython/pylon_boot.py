@@ -225,12 +225,49 @@ def _gated_import(name, globals=None, locals=None, fromlist=(), level=0):
         elif (name, importer) not in _seen:
             _seen.add((name, importer))
             _event({"k": "import", "m": name, "i": importer, "c": "builtin", "g": True})
+        if name in ("time", "utime"):
+            return _sliced_time()
         _importing.append(name)
         try:
             return _original_import(name, globals, locals, fromlist, level)
         finally:
             _importing.pop()
     return _original_import(name, globals, locals, fromlist, level)
+
+
+# Blocking waits: time.sleep and time.sleep_us wait in WASI's poll, inside
+# wasmtime's host code, where the epoch deadline (--timeout, Ctrl+C) does not
+# reach. sleep_ms returns to wasm every millisecond, so the other two wait
+# through it. The builtin module cannot be changed, so imports get a copy.
+_time = [None]
+
+
+def _sliced_time():
+    if _time[0] is None:
+        real = _original_import("time")
+        module = _Module()
+        for key in dir(real):
+            if not key.startswith("__"):
+                setattr(module, key, getattr(real, key))
+        module.__name__ = "time"
+
+        def sleep(seconds):
+            if not isinstance(seconds, (int, float)) or seconds <= 0.05:
+                return real.sleep(seconds)
+            milliseconds = int(seconds * 1000)
+            real.sleep_ms(milliseconds)
+            real.sleep_us(int((seconds * 1000 - milliseconds) * 1000))
+
+        def sleep_us(microseconds):
+            if not isinstance(microseconds, int) or microseconds <= 50000:
+                return real.sleep_us(microseconds)
+            real.sleep_ms(microseconds // 1000)
+            real.sleep_us(microseconds % 1000)
+
+        module.sleep = sleep
+        module.sleep_us = sleep_us
+        _time[0] = module
+    return _time[0]
 
 
 builtins.__import__ = _gated_import
