@@ -158,7 +158,7 @@ def status() -> str:
     abi = landlock_abi()
     limits = f"rlimits (address space: --memory + {ALLOWANCE_MIB} MiB, files, CPU)"
     if abi == 0:
-        return f"Landlock is not available on this kernel: only {limits} and an empty environment"
+        return f"{limits} and an empty environment (no Landlock on this kernel: files not confined)"
     parts = ["files"]
     if abi >= 4:
         parts.append("TCP ports")

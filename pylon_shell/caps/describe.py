@@ -11,6 +11,7 @@ import re
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from pylon_shell.caps import confine
 from pylon_shell.caps.catalog import CAPS, Cap, Provider
 
 #: The library a host or builtin provider runs on, by (cap, provider).
@@ -135,4 +136,6 @@ def catalog_text() -> str:
         "policy:   the guest's import gate checks it; it keeps plans honest, but code in the"
     )
     lines.append("          guest could get around it.")
+    confinement = confine.status()
+    lines.append(f"host:     runs in the session's provider process, confined by {confinement}")
     return "\n".join(lines) + "\n"

@@ -180,12 +180,14 @@ class ProviderProcess:
 
     def interrupt(self) -> bool:
         """Stop the host work of the running call (`--timeout`, Ctrl+C) by
-        killing the worker; False when no call is in flight."""
-        worker = self._worker
-        if worker is None or not self._busy:
+        killing the worker; False when no call is in flight. A call whose
+        worker is still starting is stopped before it is sent."""
+        if not self._busy:
             return False
         self._stopped = "interrupted"
-        worker.process.kill()
+        worker = self._worker
+        if worker is not None:
+            worker.process.kill()
         return True
 
     def close(self) -> None:
@@ -197,10 +199,16 @@ class ProviderProcess:
 
     def call(self, cap: str, method: str, args: list[Any]) -> Any:
         with self._lock:
-            worker = self._current()
             self._stopped = None
             self._busy = True
             try:
+                worker = self._current()
+            except BaseException:
+                self._busy = False
+                raise
+            try:
+                if self._stopped is not None:
+                    raise channel.ChannelError("stopped before the call was sent")
                 channel.send(worker.sock, {"c": [cap, method, args]})
                 return self._await(worker)
             except (channel.ChannelError, OSError) as error:

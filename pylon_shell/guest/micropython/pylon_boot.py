@@ -84,6 +84,17 @@ class BridgeError(Exception):
         self.message = message
 
 
+# Failures of the provider itself rather than of the call's arguments (it ran
+# out of memory, crashed or was stopped): the builtin exception, whatever the
+# shim would make of the cap's own errors.
+_PROVIDER_FAILURES = {"MemoryError": MemoryError, "InterruptedError": OSError, "OSError": OSError}
+
+
+def _bridge_error(kind, message):
+    cls = _PROVIDER_FAILURES.get(kind)
+    return cls(message) if cls is not None else BridgeError(kind, message)
+
+
 def _bridge(name, *args):
     """Call a cap's host provider; a refusal raises PermissionError, other
     errors BridgeError for the shim to turn into its module's exception."""
@@ -93,7 +104,7 @@ def _bridge(name, *args):
         kind, message = reply["err"]
         if kind == "PermissionError":
             raise CapPermissionError(message)
-        raise BridgeError(kind, message)
+        raise _bridge_error(kind, message)
     return reply["ok"]
 
 
@@ -122,7 +133,7 @@ def _bridge_bytes(name, args, data):
             kind, message = json.loads(reply[1:])
             if kind == "PermissionError":
                 raise CapPermissionError(message)
-            raise BridgeError(kind, message)
+            raise _bridge_error(kind, message)
         if tag == "=":
             parts.append(bytes.fromhex(reply[1:]))
             return parts[0] if len(parts) == 1 else b"".join(parts)
