@@ -387,6 +387,73 @@ def bench_caps() -> list[Row]:
     return rows
 
 
+#: A trivial host cap call: answered by the provider process without work.
+TRIVIAL_CALL = (
+    "import lzma, time\n"
+    "now = getattr(time, 'perf_counter', None) or (lambda: time.ticks_us() / 1e6)\n"
+    "lzma.is_check_supported(lzma.CHECK_CRC64)\n"
+    "times = []\n"
+    "for _ in range({calls}):\n"
+    "    s = now(); lzma.is_check_supported(lzma.CHECK_CRC64)\n"
+    "    times.append(now() - s)\n"
+    "times.sort()\n"
+    "print(times[len(times) // 2], times[int(len(times) * 0.99)])\n"
+)
+#: The first host cap call of a session: it starts the provider process.
+FIRST_CALL = (
+    "import time\n"
+    "s = time.perf_counter(); import lzma; lzma.is_check_supported(lzma.CHECK_CRC64)\n"
+    "print(time.perf_counter() - s)\n"
+)
+
+
+def bench_provider(runs: int) -> list[Row]:
+    """The provider process: a call's cost through it, and its start."""
+    calls = 2000
+    host = [float(x) for x in host_run(TRIVIAL_CALL.format(calls=calls)).split()]
+    rows = []
+    for kind in ("cpython", "micropython"):
+        guest = Guest(kind, ("compression",))
+        try:
+            if kind == "micropython":
+                # MicroPython's lzma is one-shot: a one-byte compress is its trivial call.
+                code = TRIVIAL_CALL.replace(
+                    "lzma.is_check_supported(lzma.CHECK_CRC64)", "lzma.compress(b'', 1)"
+                )
+            else:
+                code = TRIVIAL_CALL
+            p50, p99 = (float(x) for x in guest.run(code.format(calls=calls)).split())
+        finally:
+            guest.close()
+        for label, value, base in (("p50", p50, host[0]), ("p99", p99, host[1])):
+            rows.append(
+                Row(
+                    f"trivial host cap call {label} ({kind})",
+                    value * 1e3,
+                    f"the same call in host CPython {label}",
+                    base * 1e3,
+                    "ms",
+                )
+            )
+    starts = []
+    for _ in range(runs):
+        guest = Guest("cpython", ("compression",))
+        try:
+            starts.append(float(guest.run(FIRST_CALL)))
+        finally:
+            guest.close()
+    python = statistics.median(wall([sys.executable, "-I", "-c", "import lzma"], runs))
+    rows.append(
+        Row(
+            "provider process start (first host cap call)",
+            statistics.median(starts),
+            "python3 -I -c 'import lzma'",
+            python,
+        )
+    )
+    return rows
+
+
 TUI_SESSION = (
     "import asyncio, resource\n"
     "from pylon_shell.plan import shipped\n"
@@ -446,6 +513,7 @@ GROUPS: dict[str, Callable[[Any], list[Row]]] = {
     "compute": lambda args: bench_compute(),
     "import": lambda args: bench_first_import(args.runs),
     "caps": lambda args: bench_caps(),
+    "provider": lambda args: bench_provider(args.runs),
     "memory": lambda args: bench_memory(),
     "cold": lambda args: bench_cold(args.runs),
 }
