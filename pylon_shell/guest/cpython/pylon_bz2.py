@@ -8,6 +8,7 @@ _OWN = {}
 
 class BZ2Compressor:
     def __init__(self, compresslevel=9, /):
+        compresslevel = pylon_codecs.c_int(compresslevel)
         if not 1 <= compresslevel <= 9:
             raise ValueError("compresslevel must be between 1 and 9")
         self._handle = pylon_codecs.Handle(_OWN, "bz2-compressor", compresslevel)

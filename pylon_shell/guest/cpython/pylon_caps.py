@@ -72,7 +72,11 @@ def call_provider(own, fallback, function, *args):
     try:
         return function(*args)
     except Err as err:
-        raise guest_exception(err.value.kind, err.value.message, own, fallback) from None
+        failure = err.value
+    # Raised outside the except block, so the Err is not its __context__:
+    # componentize-py's Err is a frozen dataclass, and code that walks an
+    # exception's chain setting tracebacks (unittest) would fail on it.
+    raise guest_exception(failure.kind, failure.message, own, fallback)
 
 
 def octets(data):
@@ -311,3 +315,175 @@ def install():
         sys.meta_path.insert(0, Gate)
     builtins.__import__ = _gated_import
     sys.addaudithook(_audit)
+    guard_bindings()
+
+
+# -- the WIT boundary: values that would trap the lowering -----------------
+# componentize-py lowers a Python value that does not fit the WIT type (an int
+# out of a u32's range, a str with a lone surrogate, a bytearray for a
+# list<u8>) by trapping, which ends the whole interpreter. Every imported
+# function is therefore wrapped: its arguments are checked against the WIT
+# signature below and a misfit is a TypeError, OverflowError or
+# UnicodeEncodeError in the caller. The stand-ins check their arguments first,
+# with CPython's own messages; this is what holds when they miss one, or when
+# the program calls the bindings itself.
+
+_RANGES = {
+    "u16": (0, 2**16 - 1),
+    "u32": (0, 2**32 - 1),
+    "u64": (0, 2**64 - 1),
+    "s32": (-(2**31), 2**31 - 1),
+    "s64": (-(2**63), 2**63 - 1),
+}
+_STR, _BYTES, _BOOL, _F64 = "string", "bytes", "bool", "f64"
+_OCTETS = "octets"
+_VALUES = ("list", "value")
+_ROWS = ("list", _VALUES)
+_SIGNATURES = {
+    "host": {
+        "write": ("u32", _OCTETS),
+        "request": (_STR, _STR, _STR),
+        "events": (_STR,),
+    },
+    "sqlite": {
+        "open": (_STR,),
+        "execute": ("u32", _STR, _VALUES),
+        "execute_many": ("u32", _STR, _ROWS),
+        "execute_script": ("u32", _STR),
+        "commit": ("u32",),
+        "rollback": ("u32",),
+        "in_transaction": ("u32",),
+        "close": ("u32",),
+    },
+    "duckdb": {
+        "connect": (_STR, _BOOL),
+        "execute": ("u32", _STR, _VALUES),
+        "fetch": ("u32", "u32"),
+        "close": ("u32",),
+    },
+    "compression": {
+        "create": (_STR, _VALUES),
+        "compress": ("u32", _OCTETS, "s32"),
+        "flush": ("u32", "s32"),
+        "decompress": ("u32", _OCTETS, "s64"),
+        "call": (_STR, _VALUES),
+        "drop": ("u32",),
+    },
+    "crypto": {
+        "pbkdf2_hmac": (_STR, _BYTES, _BYTES, "u64", ("option", "u64")),
+        "scrypt": (_BYTES, _BYTES, "u64", "u64", "u64", "u64", "u64"),
+        "aead_encrypt": (_STR, _BYTES, _BYTES, _BYTES, ("option", _BYTES)),
+        "aead_decrypt": (_STR, _BYTES, _BYTES, _BYTES, ("option", _BYTES)),
+        "public_key": (_STR, _BYTES),
+        "ed25519_sign": (_BYTES, _BYTES),
+        "ed25519_verify": (_BYTES, _BYTES, _BYTES),
+        "x25519_exchange": (_BYTES, _BYTES),
+    },
+    "net": {
+        "connect": (_STR, "u16", ("option", _F64)),
+        "send": ("u32", _OCTETS),
+        "recv": ("u32", "u32"),
+        "set_timeout": ("u32", ("option", _F64)),
+        "shutdown": ("u32", "s32"),
+        "peer_name": ("u32",),
+        "sock_name": ("u32",),
+        "close": ("u32",),
+    },
+    "tls": {
+        "constants": (),
+        "handshake": ("u32", _STR, ("option", _STR)),
+        "unwrap": ("u32",),
+    },
+}
+
+def _misfit(kind, value, where):
+    """Raise the guest's error when `value` cannot be lowered as WIT `kind`."""
+    if isinstance(kind, tuple):
+        if kind[0] == "option":
+            if value is not None:
+                _misfit(kind[1], value, where)
+            return
+        if kind[0] == "list":
+            if type(value) is not list:
+                raise TypeError(f"{where} must be a list, not {type(value).__name__}")
+            for item in value:
+                _misfit(kind[1], item, where)
+            return
+        if kind[0] == "tuple":
+            for part, item in zip(kind[1:], value):
+                _misfit(part, item, where)
+            return
+    if kind in _RANGES:
+        if not isinstance(value, int):
+            raise TypeError(f"{where} must be an integer, not {type(value).__name__}")
+        low, high = _RANGES[kind]
+        if not low <= value <= high:
+            raise OverflowError(f"{where} is out of range ({value} not in {low}..{high})")
+    elif kind == _STR:
+        if not isinstance(value, str):
+            raise TypeError(f"{where} must be str, not {type(value).__name__}")
+        value.encode("utf-8")  # UnicodeEncodeError for a lone surrogate
+    elif kind == _OCTETS:
+        # Any ASCII lowers; whether it is base64 is the host's to check.
+        if not (isinstance(value, str) and value.isascii()):
+            raise TypeError(f"{where} must be base64 text")
+    elif kind == _BYTES:
+        if not isinstance(value, bytes):
+            raise TypeError(f"{where} must be bytes, not {type(value).__name__}")
+    elif kind == _BOOL:
+        if not isinstance(value, bool):
+            raise TypeError(f"{where} must be bool, not {type(value).__name__}")
+    elif kind == _F64:
+        if not isinstance(value, (int, float)):
+            raise TypeError(f"{where} must be a number, not {type(value).__name__}")
+        float(value)  # OverflowError for an int beyond a double
+    elif kind == "value":
+        _misfit_value(value, where)
+
+
+def _misfit_value(value, where):
+    from wit_world.imports import types as wire
+
+    kinds = {
+        wire.Value_Null: None,
+        wire.Value_Boolean: _BOOL,
+        wire.Value_Integer: "s64",
+        wire.Value_BigInteger: _STR,
+        wire.Value_Real: _F64,
+        wire.Value_Text: _STR,
+        wire.Value_Blob: _BYTES,
+        wire.Value_Tagged: ("tuple", _STR, _STR),
+    }
+    if type(value) not in kinds:
+        raise TypeError(f"{where} must be a pylon:cap/types value, not {type(value).__name__}")
+    kind = kinds[type(value)]
+    if kind is not None:
+        if kind[0] == "tuple" and not (type(value.value) is tuple and len(value.value) == 2):
+            raise TypeError(f"{where} must hold a pair of str")
+        _misfit(kind, value.value, where)
+
+
+def _guarded(function, signature, name):
+    def call(*args):
+        if len(args) != len(signature):
+            raise TypeError(f"{name}() takes {len(signature)} arguments ({len(args)} given)")
+        for number, (kind, value) in enumerate(zip(signature, args)):
+            _misfit(kind, value, f"{name}() argument {number + 1}")
+        return function(*args)
+
+    call.__name__ = call.__qualname__ = function.__name__
+    call.__doc__ = function.__doc__
+    call.__wrapped__ = function
+    return call
+
+
+def guard_bindings():
+    """Wrap every imported WIT function in the check of its arguments (above)."""
+    for module_name, functions in _SIGNATURES.items():
+        module = sys.modules.get(f"wit_world.imports.{module_name}")
+        if module is None:
+            module = importlib.import_module(f"wit_world.imports.{module_name}")
+        for name, signature in functions.items():
+            function = getattr(module, name)
+            if getattr(function, "__wrapped__", None) is None:
+                setattr(module, name, _guarded(function, signature, f"{module_name}.{name}"))

@@ -35,6 +35,18 @@ def function(own, name, *args):
     return [pylon_values.from_wire(v) for v in values]
 
 
+def c_int(value, kind="int"):
+    """An int argument as the C codec modules convert it (a C int, or with
+    kind "ssize_t" a Py_ssize_t), with their TypeError and OverflowError."""
+    if isinstance(value, float) or not hasattr(type(value), "__index__"):
+        raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
+    value = value.__index__()
+    bits = 32 if kind == "int" else 64
+    if not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+        raise OverflowError(f"Python int too large to convert to C {kind}")
+    return value
+
+
 def as_bytes(data):
     """What the codecs accept: any bytes-like object, as bytes."""
     if isinstance(data, bytes):
@@ -60,6 +72,7 @@ class Handle:
 
 
 def compress(own, handle, data, mode=-1, continue_mode=-1):
+    mode = c_int(mode)
     data = as_bytes(data)
     if len(data) <= CHUNK:
         return _compress(own, handle, data, mode)
@@ -77,6 +90,7 @@ def _compress(own, handle, data, mode):
 
 
 def flush(own, handle, mode=-1):
+    mode = c_int(mode)
     return pylon_caps.from_octets(call(own, _cap.flush, handle.id, mode))
 
 
@@ -104,6 +118,7 @@ class Decompressor:
         return self._unused_data
 
     def decompress(self, data, max_length=-1):
+        max_length = c_int(max_length, "ssize_t")
         data = as_bytes(data)
         pieces = [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)] or [b""]
         out = []

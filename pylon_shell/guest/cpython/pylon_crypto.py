@@ -54,29 +54,89 @@ def _bytes(value, name):
 # -- hashlib's KDFs ----------------------------------------------------------
 
 
+_INT_MAX = 2**31 - 1
+_LONG = 2**63  # a C long on the host
+
+
+def _index(value, name, unsigned=False):
+    """An int argument as _hashlib's argument clinic converts it (a C long, or
+    an unsigned long), with its TypeError and OverflowError."""
+    if isinstance(value, float) or not hasattr(type(value), "__index__"):
+        raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
+    value = value.__index__()
+    if unsigned and value < 0:
+        raise OverflowError("can't convert negative int to unsigned")
+    if value >= (2 * _LONG if unsigned else _LONG) or value < -_LONG:
+        kind = "unsigned long" if unsigned else "long"
+        raise OverflowError(f"Python int too large to convert to C {kind}")
+    return value
+
+
+def _buffer(value, name):
+    try:
+        data = memoryview(value).cast("B").tobytes()
+    except TypeError:
+        raise TypeError(f"a bytes-like object is required, not '{type(value).__name__}'") from None
+    if len(data) > _INT_MAX:
+        raise OverflowError(f"{name} is too long.")
+    return data
+
+
 def pbkdf2_hmac(hash_name, password, salt, iterations, dklen=None):
     """Password based key derivation function 2 (PKCS #5 v2.0) with HMAC as
     pseudorandom function, as hashlib.pbkdf2_hmac."""
     if not isinstance(hash_name, str):
         raise TypeError(f"pbkdf2_hmac() argument 'hash_name' must be str, not {type(hash_name).__name__}")
-    length = dklen  # option<u64>: None or the value
-    return _call(
-        _cap.pbkdf2_hmac,
-        hash_name,
-        _bytes(password, "password"),
-        _bytes(salt, "salt"),
-        iterations,
-        length,
-    )
+    hash_name.encode("utf-8")  # UnicodeEncodeError for a lone surrogate, as CPython's
+    password = _buffer(password, "password")
+    salt = _buffer(salt, "salt")
+    iterations = _index(iterations, "iterations")
+    if iterations < 1:
+        raise ValueError("iteration value must be greater than 0.")
+    if iterations > _INT_MAX:
+        raise OverflowError("iteration value is too great.")
+    if dklen is not None:
+        dklen = _index(dklen, "dklen")
+        if dklen < 1:
+            raise ValueError("key length must be greater than 0.")
+        if dklen > _INT_MAX:
+            raise OverflowError("key length is too great.")
+    return _call(_cap.pbkdf2_hmac, hash_name, password, salt, iterations, dklen)
+
+
+def _unsigned(value, name):
+    """n, r and p as _hashlib.scrypt takes them: an int that fits an unsigned long."""
+    if not isinstance(value, int):
+        raise TypeError(f"scrypt() argument '{name}' must be int, not {type(value).__name__}")
+    if not 0 <= value < 2 * _LONG:
+        raise TypeError(f"{name} is required and must be an unsigned int")
+    return int(value)
 
 
 def scrypt(password, *, salt=None, n=None, r=None, p=None, maxmem=0, dklen=64):
-    """scrypt password-based key derivation function, as hashlib.scrypt."""
-    if salt is None or n is None or r is None or p is None:
-        raise TypeError("scrypt() missing required argument 'salt', 'n', 'r' or 'p'")
-    return _call(
-        _cap.scrypt, _bytes(password, "password"), _bytes(salt, "salt"), n, r, p, maxmem, dklen
-    )
+    """scrypt password-based key derivation function, as hashlib.scrypt (the
+    checks in _hashlib's order, with its messages)."""
+    password = _buffer(password, "password")
+    if salt is None:
+        raise TypeError("salt is required")
+    salt = _buffer(salt, "salt")
+    for name, value in (("n", n), ("r", r), ("p", p)):
+        if value is None:
+            raise TypeError(f"{name} is required and must be an unsigned int")
+    n = _unsigned(n, "n")
+    if n < 2 or n & (n - 1):
+        raise ValueError("n must be a power of 2.")
+    r = _unsigned(r, "r")
+    p = _unsigned(p, "p")
+    maxmem = _index(maxmem, "maxmem")
+    if maxmem < 0 or maxmem > _INT_MAX:
+        raise ValueError(f"maxmem must be positive and smaller than {_INT_MAX}")
+    dklen = _index(dklen, "dklen")
+    if dklen < 1 or dklen > _INT_MAX:
+        raise ValueError(f"dklen must be greater than 0 and smaller than {_INT_MAX}")
+    if r < 1 or p < 1:
+        raise ValueError("Invalid parameter combination for n, r, p, maxmem.")
+    return _call(_cap.scrypt, password, salt, n, r, p, maxmem, dklen)
 
 
 if not hasattr(hashlib, "pbkdf2_hmac"):

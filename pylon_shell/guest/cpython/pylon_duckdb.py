@@ -59,7 +59,8 @@ def _call(function, *args):
     try:
         return function(*args)
     except Err as err:
-        raise _error(err.value) from None
+        failure = err.value
+    raise _error(failure)  # outside the except: see pylon_caps.call_provider
 
 
 #: Rows asked for a fetch; the host bounds a batch by rows and bytes as well.

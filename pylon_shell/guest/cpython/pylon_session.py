@@ -114,7 +114,8 @@ def _exit_status(exc):
     if code is None:
         return 0
     if isinstance(code, int):
-        return code
+        # The WIT status is an s32: keep its low 32 bits, as C's (int) cast does.
+        return (code + 2**31) % 2**32 - 2**31
     print(code, file=sys.stderr)
     return 1
 
@@ -166,10 +167,24 @@ def _remember_source(filename, source):
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
 
 
+def _text(text):
+    """`text` as a WIT string: a lone surrogate (a str the program made from
+    undecodable bytes) cannot be lowered, so it is shown escaped."""
+    if text is None:
+        return None
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _failure(exc):
     return session.Outcome_Raised(
         session.Failure(
-            type_name=type(exc).__name__, traceback=_user_traceback(exc), denial=_denial(exc)
+            type_name=_text(type(exc).__name__),
+            traceback=_text(_user_traceback(exc)),
+            denial=_text(_denial(exc)),
         )
     )
 
@@ -229,7 +244,7 @@ class Session(wit_world.exports.Session):
             if candidate is None:
                 break
             if candidate not in found:
-                found.append(candidate)
+                found.append(_text(candidate))
         if "." not in word:
             for kw in keyword.softkwlist:
                 if kw.startswith(word) and kw not in found:

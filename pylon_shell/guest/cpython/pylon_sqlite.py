@@ -76,9 +76,10 @@ def _call(function, *args):
         return function(*args)
     except Err as err:
         failure = err.value
-        if failure.kind == "PermissionError":
-            raise pylon_caps.CapPermissionError(failure.message) from None
-        raise _ERRORS.get(failure.kind, OperationalError)(failure.message) from None
+    # Raised outside the except block: see pylon_caps.call_provider.
+    if failure.kind == "PermissionError":
+        raise pylon_caps.CapPermissionError(failure.message)
+    raise _ERRORS.get(failure.kind, OperationalError)(failure.message)
 
 
 def _params(parameters):
