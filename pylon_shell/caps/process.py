@@ -13,23 +13,25 @@ starts a fresh worker whose handles never collide with the old one's.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
-import subprocess
 import sys
-import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pylon_shell.caps import channel
 from pylon_shell.caps.grants import CapCallEvent, Grants
 from pylon_shell.caps.values import ProviderError
 from pylon_shell.caps.worker import FAILURE_KIND
 from pylon_shell.runtimes.base import Preopen
+
+if TYPE_CHECKING:
+    # subprocess, tempfile and shutil are imported when a worker starts: a
+    # session that makes no host cap call (`pylon -c pass`) never pays for them.
+    import subprocess
 
 #: Handle numbers each worker generation may use (WIT handles are u32).
 _GENERATION_SPAN = 1 << 20
@@ -94,6 +96,9 @@ class ProviderProcess:
     # -- the worker's life ------------------------------------------------
 
     def _start(self) -> _Worker:
+        import subprocess
+        import tempfile
+
         self._generation += 1
         scratch = Path(tempfile.mkdtemp(prefix="pylon-provider-"))
         ports = connect_ports(self._grants)
@@ -164,6 +169,8 @@ class ProviderProcess:
         return worker
 
     def _discard(self, worker: _Worker) -> None:
+        import shutil
+
         if worker.process.poll() is None:
             worker.process.kill()
         worker.process.wait()
@@ -271,6 +278,8 @@ class ProviderProcess:
 
     def _lost(self, worker: _Worker, cap: str, error: Exception) -> ProviderError:
         """The worker is gone or misbehaved: stop it, and say why in the guest's terms."""
+        import subprocess
+
         kind = FAILURE_KIND.get(cap, "OSError")
         try:
             status = worker.process.wait(timeout=2)
