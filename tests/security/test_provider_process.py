@@ -125,8 +125,7 @@ def test_a_provider_killed_by_a_signal_mid_call_ends_that_call_only(built, flag)
         ("--mp", "from pylon.crypto import pbkdf2_hmac\npbkdf2_hmac('sha256', b'x', b'y', 10**9)"),
         (
             "--cp",
-            "import duckdb\n"
-            "duckdb.sql('select count(*) from range(100000000000) a').fetchall()",
+            "import duckdb\nduckdb.sql('select count(*) from range(100000000000) a').fetchall()",
         ),
         (
             "--mp",
@@ -356,3 +355,47 @@ def test_pylon_caps_says_which_confinement_is_in_force(pylon):
     assert f"host:     runs in the session's provider process, confined by {confine.status()}" in (
         result.stdout
     )
+
+
+@pytest.mark.parametrize(
+    ("flag", "code"),
+    [
+        (
+            "--cp",
+            "import socket\ns = socket.create_connection(('127.0.0.1', {port}))\n"
+            "print('started', flush=True)\ns.recv(1)",
+        ),
+        (
+            "--cp",
+            "import urllib.request\nprint('started', flush=True)\n"
+            "urllib.request.urlopen('https://127.0.0.1:{port}/')",
+        ),
+        (
+            "--mp",
+            "import pylon\nprint('started')\npylon.https.get('https://127.0.0.1:{port}/')",
+        ),
+    ],
+    ids=["socket-read-cp", "tls-handshake-cp", "https-get-mp"],
+)
+def test_timeout_stops_a_read_from_a_server_that_never_answers(pylon, flag, code):
+    """A server that accepts and then says nothing: the host's read (plain, a
+    TLS handshake, MicroPython's https) waits in the provider process, which
+    --timeout kills."""
+    import socket
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    port = server.getsockname()[1]
+    try:
+        script = code.format(port=port)
+        result = pylon(
+            flag,
+            *("--cap", "net", "--cap", "tls", "--host", f"127.0.0.1:{port}"),
+            *("--timeout", "2", "-c", script),
+        )
+    finally:
+        server.close()
+    assert result.status == 124, result.stderr
+    assert result.stdout == "started\n"
+    assert result.stderr.strip() == "pylon: timed out after 2 s (raise it with --timeout)"

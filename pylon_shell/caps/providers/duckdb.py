@@ -198,13 +198,6 @@ class DuckDBProvider:
         if connection is not None:
             connection.close()
 
-    def interrupt_all(self) -> None:
-        """Stop every running query (it fails with DuckDB's interrupt error)."""
-        with self._lock:
-            connections = list(self._connections.values())
-        for connection in connections:
-            connection.interrupt()
-
     def close_all(self) -> None:
         for handle in list(self._connections):
             self.close(handle)

@@ -78,8 +78,6 @@ class NetProvider:
         self._connections: dict[int, Connection] = {}
         self._ids = handle_counter()
         self._lock = threading.Lock()
-        #: Counts interrupt_all calls: a connect that sees it change gives up.
-        self._interrupts = 0
 
     def _cap_for_connect(self, where: str) -> str:
         """Which cap a new connection is under: net if it allows the host,
@@ -106,33 +104,13 @@ class NetProvider:
         return handle
 
     def _connect(self, address: tuple[str, int], timeout: float | None) -> socket.socket:
-        """socket.create_connection, on a thread of its own so that an
-        interrupt (the guest's timeout, Ctrl+C) need not wait for the name
-        lookup and the connect to give up: the guest's call fails at once,
-        and a connection that arrives after that is closed."""
-        done = threading.Event()
-        result: list[socket.socket | BaseException] = []
-        started = self._interrupts
-
-        def work() -> None:
-            try:
-                result.append(socket.create_connection(address, timeout=timeout))
-            except BaseException as error:  # noqa: BLE001 - handed to the caller
-                result.append(error)
-            done.set()
-            if self._interrupts != started and isinstance(result[0], socket.socket):
-                result[0].close()
-
-        threading.Thread(target=work, name="pylon-connect", daemon=True).start()
-        while not done.wait(0.05):
-            if self._interrupts != started:
-                raise ProviderError("InterruptedError", "[Errno 4] the connect was interrupted")
-        outcome = result[0]
-        if isinstance(outcome, (OSError, ValueError, UnicodeError)):
-            raise failure(outcome) from None
-        if isinstance(outcome, BaseException):
-            raise outcome
-        return outcome
+        """socket.create_connection. A connect that hangs (a name lookup, a
+        full backlog) is stopped with the whole provider process when the
+        guest's call is (--timeout, Ctrl+C)."""
+        try:
+            return socket.create_connection(address, timeout=timeout)
+        except (OSError, ValueError, UnicodeError) as error:
+            raise failure(error) from None
 
     def get(self, handle: int) -> Connection:
         connection = self._connections.get(handle)
@@ -187,17 +165,6 @@ class NetProvider:
             connection = self._connections.pop(handle, None)
         if connection is not None:
             connection.sock.close()
-
-    def interrupt_all(self) -> None:
-        """Wake every blocked connect, send or recv (the connection is shut down)."""
-        self._interrupts += 1
-        with self._lock:
-            connections = list(self._connections.values())
-        for connection in connections:
-            try:
-                connection.sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def close_all(self) -> None:
         for handle in list(self._connections):
