@@ -35,6 +35,8 @@ if TYPE_CHECKING:
 
 #: Handle numbers each worker generation may use (WIT handles are u32).
 _GENERATION_SPAN = 1 << 20
+#: The name of a worker's scratch directory, before its launcher's pid.
+_SCRATCH_PREFIX = "pylon-provider-"
 #: How long a worker may take to confine itself and say it is ready.
 _START_TIMEOUT = 30.0
 #: The questions a worker may ask about the grants: read-only, or deciding one call.
@@ -60,6 +62,23 @@ class _Worker:
     scratch: Path
     ports: set[int] | None
     abi: int
+
+
+def _remove_leftovers(temp: Path) -> None:
+    """Scratch directories of launchers that were killed (kill -9 leaves them):
+    each name carries its launcher's pid, and one whose launcher is gone is removed."""
+    import shutil
+
+    for folder in temp.glob(f"{_SCRATCH_PREFIX}*-*"):
+        pid = folder.name[len(_SCRATCH_PREFIX) :].partition("-")[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except PermissionError:
+            pass  # another user's launcher, alive
 
 
 def connect_ports(grants: Grants) -> set[int] | None:
@@ -100,7 +119,9 @@ class ProviderProcess:
         import tempfile
 
         self._generation += 1
-        scratch = Path(tempfile.mkdtemp(prefix="pylon-provider-"))
+        if self._generation == 1:
+            _remove_leftovers(Path(tempfile.gettempdir()))
+        scratch = Path(tempfile.mkdtemp(prefix=f"{_SCRATCH_PREFIX}{os.getpid()}-"))
         ports = connect_ports(self._grants)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         package_parent = str(Path(__file__).resolve().parents[2])

@@ -399,3 +399,37 @@ def test_timeout_stops_a_read_from_a_server_that_never_answers(pylon, flag, code
     assert result.status == 124, result.stderr
     assert result.stdout == "started\n"
     assert result.stderr.strip() == "pylon: timed out after 2 s (raise it with --timeout)"
+
+
+def test_a_repl_session_keeps_its_state_across_a_provider_crash(built):
+    from pylon_shell.caps.grants import Grants
+    from pylon_shell.caps.layer import CapLayer
+
+    out = Captured()
+    caps = CapLayer("cpython", Grants(["compression"]), [])
+    rt = start_runtime("cpython", RuntimeOptions(timeout=20), out, caps=caps)
+    try:
+        assert rt.run_input("import lzma\nx = 41") == Ok()
+        outcome = rt.run_input("lzma._decode_filter_properties(lzma.FILTER_X86, b'')")
+        assert outcome.type_name == "OSError"  # type: ignore[union-attr]
+        assert outcome.traceback.splitlines()[-1] == (  # type: ignore[union-attr]
+            "OSError: the compression provider crashed (SIGSEGV); its objects are gone"
+        )
+        out.clear()
+        assert rt.run_input("print(x + 1, len(lzma.compress(b'x')) > 0)") == Ok()
+        assert out.text() == "42 True\n"
+        assert caps.process.started == 2
+    finally:
+        rt.close()
+    assert caps.process.landlock_abi is None  # closed with the session
+
+
+def test_scratch_directories_of_killed_launchers_are_removed(pylon, tmp_path):
+    import tempfile
+
+    dead = Path(tempfile.gettempdir()) / "pylon-provider-4194400-leftover"
+    dead.mkdir(exist_ok=True)
+    (dead / "x.duckdb").write_bytes(b"left by a launcher killed with kill -9")
+    result = pylon("--cap", "compression", "-c", "import bz2; bz2.compress(b'x')")
+    assert result.status == 0, result.stderr
+    assert not dead.exists()
