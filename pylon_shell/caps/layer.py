@@ -184,6 +184,8 @@ class CapLayer:
     # -- requests and events from the guest --------------------------------
 
     def request(self, cap: str, operation: str, target: str) -> bool:
+        if not (isinstance(cap, str) and isinstance(operation, str) and isinstance(target, str)):
+            return False  # a malformed request from the guest (the MicroPython bridge)
         if operation == "import" and cap in ("fs", "env"):
             return self.grants.is_granted(cap)
         return self.grants.request(cap, operation, target)
@@ -192,7 +194,9 @@ class CapLayer:
         for line in batch.splitlines():
             try:
                 item = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
+                continue  # the guest's own monitor events: a malformed one is dropped
+            if not isinstance(item, dict):
                 continue
             if item.get("k") == "call":
                 granted = bool(item.get("g", True))
@@ -237,7 +241,13 @@ class CapLayer:
         def handler(call: Callable[..., Any]) -> Callable[[str], str]:
             def run(payload: str) -> str:
                 try:
-                    return json.dumps({"ok": guarded(call, *json.loads(payload))})
+                    args = json.loads(payload)
+                except (ValueError, RecursionError):
+                    args = None
+                if not isinstance(args, list):
+                    return json.dumps({"err": ["TypeError", "malformed bridge arguments"]})
+                try:
+                    return json.dumps({"ok": guarded(call, *args)})
                 except ProviderError as error:
                     return json.dumps({"err": [error.kind, error.message]})
 
@@ -269,10 +279,16 @@ class CapLayer:
 
             def run(payload: str) -> str:
                 head, _, tail = payload.partition("\n")
-                data = b"".join([*self._upload, bytes.fromhex(tail)])
-                self._upload.clear()
                 try:
-                    out = guarded(call, *json.loads(head), data)
+                    args = json.loads(head)
+                    data = b"".join([*self._upload, bytes.fromhex(tail)])
+                except (ValueError, RecursionError):
+                    args = None
+                self._upload.clear()
+                if not isinstance(args, list):
+                    return "!" + json.dumps(["TypeError", "malformed bridge arguments"])
+                try:
+                    out = guarded(call, *args, data)
                 except ProviderError as error:
                     return "!" + json.dumps([error.kind, error.message])
                 return self._parts(out.hex())
@@ -285,7 +301,11 @@ class CapLayer:
             if sum(map(len, self._upload)) + len(payload) // 2 > MAX_UPLOAD:
                 self._upload.clear()
                 return "!" + json.dumps(["MemoryError", "more than 64 MiB in one call"])
-            self._upload.append(bytes.fromhex(payload))
+            try:
+                self._upload.append(bytes.fromhex(payload))
+            except ValueError:
+                self._upload.clear()
+                return "!" + json.dumps(["ValueError", "a bridge part that is not hex"])
             return ""
 
         def codec(operation: str) -> Callable[..., bytes]:

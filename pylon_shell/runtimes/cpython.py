@@ -27,6 +27,11 @@ SHELL = "pylon:shell"
 WIT_VERSION = "0.1.0"
 
 
+class MalformedGuestData(Exception):
+    """The guest broke the pylon:shell/host contract in a way its call cannot
+    report back (a void function): the session ends, the launcher goes on."""
+
+
 class CPythonRuntime:
     """One CPython interpreter instance; its state lives as long as the instance."""
 
@@ -100,8 +105,15 @@ class CPythonRuntime:
     # -- host side of pylon:shell/host --------------------------------------
 
     def _on_write(self, _store: object, fd: int, data: str) -> None:
+        from pylon_shell.caps.values import ProviderError
+
         self.caps.guest_called()
-        self._output(fd, self.caps.from_octets(data))
+        try:
+            self._output(fd, self.caps.from_octets(data))
+        except ProviderError as error:
+            # Only a program that calls the binding itself sends this, and `write`
+            # has no error to return: its session ends, with the reason.
+            raise MalformedGuestData(f"output that is not base64 ({error.message})") from None
 
     def _on_wasi_stdout(self, data: bytes) -> None:
         self._output(1, bytes(data))
@@ -133,6 +145,9 @@ class CPythonRuntime:
             message = str(error)
             error.__traceback__ = None  # its frames hold the store; see close()
             self._dead = trap_outcome(message, self._watchdog.fired, self._options.timeout)
+            return self._dead
+        except MalformedGuestData as error:
+            self._dead = Trapped("crash", f"the guest sent the host {error}; its session is gone")
             return self._dead
         finally:
             self._watchdog.end()

@@ -81,6 +81,8 @@ class MicroPythonRuntime:
         self._watchdog = Watchdog(engine.increment_epoch, on_fire=self.caps.interrupt)
         self._dead: Trapped | None = None
         self._closed = False
+        #: A request was handed to the guest and its "done" has not come yet.
+        self._serving = False
 
         heap = DEFAULT_HEAP_MIB
         store = wasmtime.Store(engine)
@@ -154,9 +156,14 @@ class MicroPythonRuntime:
     ) -> int:
         memory = caller.get("memory")
         assert memory is not None
-        name = bytes(memory.read(caller, name_ptr, name_ptr + name_len)).decode()
+        name = bytes(memory.read(caller, name_ptr, name_ptr + name_len)).decode(errors="replace")
         payload = bytes(memory.read(caller, payload_ptr, payload_ptr + payload_len))
-        reply = self._dispatch(name, payload).encode()
+        try:
+            reply = self._dispatch(name, payload).encode()
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
+            # The guest broke a channel's format (user code may call host.call
+            # itself): its call gets an error, the launcher goes on.
+            reply = json.dumps({"err": ["ValueError", f"malformed host call {name!r}"]}).encode()
         if len(reply) > result_cap:
             return len(reply)  # the guest raises "result too large"
         memory.write(caller, reply, result_ptr)
@@ -167,16 +174,25 @@ class MicroPythonRuntime:
             self._output(1 if name == "w1" else 2, payload)
             return ""
         if name == "next":
+            if self._serving:
+                # The program itself asked (host.call("next")): waiting here for a
+                # request that only its own end would bring would hang the session.
+                return json.dumps({"error": "a request is already running"})
             request = self._requests.get()
+            self._serving = True
             if request is None:
                 return json.dumps({"op": "close"})
             # Re-arm the deadline relative to the engine's current epoch.
             self._store.set_epoch_deadline(1)
             return json.dumps(request)
         if name == "done" or name == "hello":
+            self._serving = False
             try:
-                self._replies.put(json.loads(payload))
-            except ValueError:
+                reply = json.loads(payload)
+                if not isinstance(reply, dict):
+                    raise ValueError("not an object")
+                self._replies.put(reply)
+            except (ValueError, RecursionError):
                 # A reply that is not JSON (MicroPython writes a broken one when its
                 # heap is exhausted mid-reply): the interpreter cannot be trusted.
                 self._replies.put({"trap": "the guest's reply was corrupt (out of memory?)"})
@@ -228,10 +244,16 @@ class MicroPythonRuntime:
         status = reply.get("status")
         if status == "ok":
             return Ok()
-        if status == "exited":
-            return Exited(int(reply["code"]))
-        if status == "raised":
-            return Raised(reply["type"], reply["traceback"], reply.get("denial"))
+        try:
+            if status == "exited":
+                return Exited(int(reply["code"]))
+            if status == "raised":
+                denial = reply.get("denial")
+                denial = None if denial is None else str(denial)
+                return Raised(str(reply["type"]), str(reply["traceback"]), denial)
+        except (KeyError, TypeError, ValueError):
+            self._dead = Trapped("crash", "the guest's reply was malformed; its session is gone")
+            return self._dead
         return Trapped("crash", f"the MicroPython session failed: {reply.get('error', reply)}")
 
     def run_input(self, source: str) -> Outcome:

@@ -1,0 +1,80 @@
+"""Malformed data on the guest-to-host channels is the guest's error, never the launcher's.
+
+A program may call the bindings under the stand-ins itself (CPython's
+wit_world.imports.host, MicroPython's host.call): whatever it sends, it gets a
+one-line error or its session ends with a reason; the launcher never shows an
+internal error or a traceback of its own.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+CPYTHON = "from wit_world.imports import host\n"
+MICROPYTHON = "import host\n"
+
+
+def assert_no_launcher_error(stderr: str) -> None:
+    assert "internal error" not in stderr
+    assert "Traceback" not in stderr or "pylon_shell" not in stderr
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "host.events('[' * 100000)",
+        "host.events('1\\n[]\\n\"x\"\\nnull')",
+        'host.events(\'{"k": "call", "c": [1], "g": {}}\')',
+        "print(host.request('no-such-cap', 'x', 'y'))",
+    ],
+)
+def test_cpython_malformed_events_and_requests_are_dropped(pylon, call):
+    result = pylon("-c", f"{CPYTHON}{call}\nprint('alive')")
+    assert_no_launcher_error(result.stderr)
+    assert result.status == 0
+    assert result.stdout.splitlines()[-1] == "alive"
+
+
+def test_cpython_output_that_is_not_base64_ends_the_session_with_a_reason(pylon):
+    result = pylon("-c", f"{CPYTHON}host.write(1, '!!!x')\nprint('alive')")
+    assert_no_launcher_error(result.stderr)
+    assert result.status == 1
+    assert result.stderr.strip().startswith(
+        "pylon: the guest sent the host output that is not base64"
+    )
+    assert "alive" not in result.stdout
+
+
+MALFORMED_ARGS = '{"err": ["TypeError", "malformed bridge arguments"]}'
+
+
+@pytest.mark.parametrize(
+    ("name", "payload", "reply"),
+    [
+        ("events", "'[' * 100000", ""),
+        ("events", "'1\\n[]'", ""),
+        ("request", "'[1, 2, 3]'", "false"),
+        ("request", "'{'", '{"err": ["ValueError", "malformed host call \'request\'"]}'),
+        ("put", "'zz'", '!["ValueError", "a bridge part that is not hex"]'),
+        ("compression.compress", "'[[[\\nzz'", '!["TypeError", "malformed bridge arguments"]'),
+        ("duckdb.connect", "'{}'", MALFORMED_ARGS),
+        ("duckdb.connect", "'[' * 100000", MALFORMED_ARGS),
+        ("more", "'abc'", '{"err": ["ValueError", "malformed host call \'more\'"]}'),
+        ("next", "''", '{"error": "a request is already running"}'),
+    ],
+)
+def test_micropython_malformed_bridge_calls_get_an_error_reply(pylon, name, payload, reply):
+    code = f"{MICROPYTHON}reply = host.call({name!r}, {payload})\nprint(reply == {reply!r})\n"
+    flags = ("--mp", "--cap", "duckdb", "--cap", "compression", "--timeout", "20")
+    result = pylon(*flags, "-c", code + "print('alive')")
+    assert_no_launcher_error(result.stderr)
+    assert (result.status, result.stdout) == (0, "True\nalive\n")
+
+
+def test_micropython_a_reply_that_is_not_an_object_ends_the_session_cleanly(pylon):
+    result = pylon("--mp", "-c", f"{MICROPYTHON}host.call('done', '[1]')\nprint('alive')")
+    assert_no_launcher_error(result.stderr)
+    assert result.status == 1
+    assert result.stderr.strip().startswith(
+        "pylon: the guest crashed (the guest's reply was corrupt"
+    )
