@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pylon_shell.caps import channel
+from pylon_shell.caps.catalog import CAPS
 from pylon_shell.caps.grants import CapCallEvent, Grants
 from pylon_shell.caps.values import ProviderError
 from pylon_shell.caps.worker import FAILURE_KIND
@@ -237,12 +238,20 @@ class ProviderProcess:
             try:
                 if self._stopped is not None:
                     raise channel.ChannelError("stopped before the call was sent")
-                channel.send(worker.sock, {"c": [cap, method, args]})
+                channel.send(worker.sock, {"c": [cap, method, args], "g": self._plain_grants()})
                 return self._await(worker)
             except (channel.ChannelError, OSError) as error:
                 raise self._lost(worker, cap, error) from None
             finally:
                 self._busy = False
+
+    def _plain_grants(self) -> list[str]:
+        """The caps the table grants outright right now, for the worker to
+        allow their checks without asking: caps that reach hosts, audit mode
+        and prompts still ask, so the launcher decides every other answer."""
+        if self._grants.audit:
+            return []
+        return sorted(c for c in self._grants.granted if c in CAPS and not CAPS[c].per_host)
 
     def _await(self, worker: _Worker) -> Any:
         """The call's answer, serving the worker's questions and events meanwhile."""

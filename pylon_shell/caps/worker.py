@@ -4,11 +4,12 @@ Started by `ProviderProcess` (caps/process.py) on a session's first host cap
 call, it confines itself before it reads a single guest byte (Landlock,
 rlimits, an empty environment, its scratch directory as cwd), then serves
 calls `(cap, method, arguments)` on the providers of caps/providers/, one at a
-time. It holds no grants: every check a provider makes (`grants.call`,
-`reaches`, ...) is a question to the launcher, asked over the same channel
-while the launcher waits for the call's answer, so the live grants table, the
-permission prompts and the events stay in the launcher, and a toggle applies
-to the next check.
+time. It holds no grants: each call carries the caps the launcher's table
+granted outright when it sent it (never one that reaches hosts), and every
+other check a provider makes (`grants.call`, `reaches`, ...) is a question to
+the launcher, asked over the same channel while the launcher waits for the
+call's answer. So the live grants table, the permission prompts and the
+events stay in the launcher, and a toggle applies to the next call.
 
 If a library crashes here, only this process dies; the launcher tells the
 guest and starts a fresh worker on the next call. It is never imported by the
@@ -51,6 +52,9 @@ class RemoteGrants:
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
+        #: What the launcher granted outright when it sent the current call
+        #: (never a cap that reaches hosts): checks of these need no question.
+        self.granted: frozenset[str] = frozenset()
 
     def _ask(self, method: str, *args: Any) -> Any:
         channel.send(self._sock, {"q": [method, list(args)]})
@@ -64,7 +68,10 @@ class RemoteGrants:
 
     @contextmanager
     def call(self, cap: str, operation: str, target: str) -> Iterator[str]:
-        allowed, how, denial = self._ask("decide", cap, operation, target)
+        if cap in self.granted:
+            allowed, how, denial = True, "grant", None
+        else:
+            allowed, how, denial = self._ask("decide", cap, operation, target)
         started = time.perf_counter()
         ok = False
         try:
@@ -186,11 +193,14 @@ class HostPaths:
         return value
 
 
-def serve(sock: socket.socket, providers: Providers, paths: HostPaths) -> None:
+def serve(
+    sock: socket.socket, grants: RemoteGrants, providers: Providers, paths: HostPaths
+) -> None:
     """Answer calls until the launcher closes the channel."""
     while True:
         try:
             request = channel.receive(sock)
+            grants.granted = frozenset(request.get("g", ()))
             reply = paths.value(_run(providers, request))
             try:
                 channel.send(sock, reply)
@@ -249,9 +259,11 @@ def main(fd: int) -> None:
     )
     threading.Thread(target=_watch_parent, args=(config["parent"],), daemon=True).start()
     channel.send(sock, {"ready": abi})
+    grants = RemoteGrants(sock)
     serve(
         sock,
-        Providers(RemoteGrants(sock), config),
+        grants,
+        Providers(grants, config),
         HostPaths(config["preopens"], config["scratch"]),
     )
 
