@@ -9,6 +9,7 @@ grants table.
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import json
 from collections.abc import Callable
@@ -239,6 +240,8 @@ class CapLayer:
 
     def bridge_handlers(self) -> dict[str, Callable[[str], str]]:
         def handler(call: Callable[..., Any]) -> Callable[[str], str]:
+            signature = inspect.signature(call)
+
             def run(payload: str) -> str:
                 try:
                     args = json.loads(payload)
@@ -246,6 +249,11 @@ class CapLayer:
                     args = None
                 if not isinstance(args, list):
                     return json.dumps({"err": ["TypeError", "malformed bridge arguments"]})
+                try:
+                    signature.bind(*args)
+                except TypeError as error:
+                    # The guest's call, not our code, is wrong: no internal error.
+                    return json.dumps({"err": ["TypeError", f"bad bridge arguments: {error}"]})
                 try:
                     return json.dumps({"ok": guarded(call, *args)})
                 except ProviderError as error:
@@ -469,9 +477,7 @@ def link_cpython(
                 )
             ),
         )
-        duck.add_func(
-            "fetch", untagged(lambda h, n: wit_duckdb_batch(*layer.duckdb.fetch(h, n)))
-        )
+        duck.add_func("fetch", untagged(lambda h, n: wit_duckdb_batch(*layer.duckdb.fetch(h, n))))
         duck.add_func("close", lambda _store, h: layer.duckdb.close(h))
     with root.add_instance(f"{package}/sqlite@{version}") as sql:
         sql.add_func("open", untagged(lambda db: layer.sqlite.open(db)))

@@ -19,6 +19,7 @@ launcher except for `SERVED` (the dispatch table's names).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 import re
 import socket
@@ -142,12 +143,20 @@ class Providers:
             return TLSProvider(grants, self.get("net"))
         raise ProviderError("ValueError", f"no provider process serves the {cap} cap")
 
-    def method(self, cap: str, name: str) -> Callable[..., Any]:
+    def method(self, cap: str, name: str, args: list[Any]) -> Callable[..., Any]:
+        """The provider's public method `name`, once `args` fit its signature
+        (a guest that calls with the wrong arity gets a TypeError, not an
+        internal error)."""
         provider = self.get(cap)
         function = getattr(type(provider), name, None) if not name.startswith("_") else None
         if not callable(function):
             raise ProviderError("ValueError", f"the {cap} provider has no call {name!r}")
-        return getattr(provider, name)  # type: ignore[no-any-return]
+        bound = getattr(provider, name)
+        try:
+            inspect.signature(bound).bind(*args)
+        except TypeError as error:
+            raise ProviderError("TypeError", f"{cap}.{name}: {error}") from None
+        return bound  # type: ignore[no-any-return]
 
 
 #: How the worker's scratch directory is named to the guest.
@@ -215,7 +224,7 @@ def _run(providers: Providers, request: Any) -> dict[str, Any]:
     """One call, as the reply the launcher reads: {"r": result} or {"x": [kind, message]}."""
     try:
         cap, name, args = request["c"]
-        return {"r": providers.method(cap, name)(*args)}
+        return {"r": providers.method(cap, name, args)(*args)}
     except ProviderError as error:
         return {"x": [error.kind, error.message]}
     except CapDenied as denied:

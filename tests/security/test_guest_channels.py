@@ -60,6 +60,16 @@ MALFORMED_ARGS = '{"err": ["TypeError", "malformed bridge arguments"]}'
         ("duckdb.connect", "'{}'", MALFORMED_ARGS),
         ("duckdb.connect", "'[' * 100000", MALFORMED_ARGS),
         ("more", "'abc'", '{"err": ["ValueError", "malformed host call \'more\'"]}'),
+        (
+            "duckdb.close",
+            "'[1, 2, 3]'",
+            '{"err": ["TypeError", "bad bridge arguments: too many positional arguments"]}',
+        ),
+        (
+            "duckdb.connect",
+            "'[]'",
+            '{"err": ["TypeError", "bad bridge arguments: missing a required argument: \'db\'"]}',
+        ),
         ("next", "''", '{"error": "a request is already running"}'),
     ],
 )
