@@ -117,6 +117,48 @@ def sqlite_provider_entry() -> Path:
     return runtimes_dir() / f"sqlite-provider-{_key(GUEST_SQLITE, WIT_DIR, files=shared)}"
 
 
+def _identity(path: Path) -> dict[str, int]:
+    """What identifies a file as the one pylon wrote: any write to it changes its
+    ctime (which no utime can set back), and a file put in its place has another
+    inode. Checked on every start instead of hashing the whole file."""
+    st = os.stat(path)
+    return {
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "ctime_ns": st.st_ctime_ns,
+        "ino": st.st_ino,
+        "dev": st.st_dev,
+    }
+
+
+def _wasm_unchanged(entry: Path, wasm: Path, manifest: dict) -> bool:
+    """Whether `wasm` holds the bytes whose SHA-256 the manifest recorded when it
+    entered the cache. Its identity (size, mtime, ctime, inode) is compared
+    first; a file whose identity changed (a copied or restored cache, or a write)
+    is hashed once: the same bytes get their new identity recorded, other bytes
+    make the entry unusable, so a plan that pins the digest never runs them."""
+    current = _identity(wasm)
+    if current["size"] != manifest["wasm_size"]:
+        return False
+    if manifest.get("wasm_identity") == current:
+        return True
+    if sha256_file(wasm) != manifest["wasm_sha256"]:
+        return False
+    try:
+        _write_manifest(entry, {**manifest, "wasm_identity": current})
+    except OSError:
+        pass  # a read-only cache: hashed again next time, still never trusted blindly
+    return True
+
+
+def _write_manifest(folder: Path, manifest: dict) -> None:
+    """Written whole or not at all (a reader never sees half a manifest)."""
+    target = folder / "manifest.json"
+    tmp = folder / f".manifest.json.{os.getpid()}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=2))
+    os.replace(tmp, target)
+
+
 def _read_manifest(entry: Path) -> CPythonArtifacts | None:
     """The entry's artifacts if its manifest and files check out, else None."""
     try:
@@ -125,8 +167,8 @@ def _read_manifest(entry: Path) -> CPythonArtifacts | None:
         stdlib = entry / "stdlib"
         if (
             manifest.get("recipe") != RECIPE
-            or wasm.stat().st_size != manifest["wasm_size"]
             or (stdlib / ".complete").read_text() != manifest["stdlib_token"]
+            or not _wasm_unchanged(entry, wasm, manifest)
         ):
             return None
         return CPythonArtifacts(
@@ -208,9 +250,10 @@ def _build_cpython(entry: Path, progress: Progress) -> CPythonArtifacts:
             "python_version": python_version,
             "wasm_sha256": wasm_sha256,
             "wasm_size": wasm.stat().st_size,
+            "wasm_identity": _identity(wasm),
             "stdlib_token": token,
         }
-        (work / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        _write_manifest(work, manifest)
         if entry.exists():
             shutil.rmtree(entry)
         os.replace(work, entry)
@@ -309,7 +352,7 @@ def _read_component(entry: Path) -> ComponentArtifacts | None:
     try:
         manifest = json.loads((entry / "manifest.json").read_text())
         wasm = entry / "component.wasm"
-        if manifest.get("recipe") != RECIPE or wasm.stat().st_size != manifest["wasm_size"]:
+        if manifest.get("recipe") != RECIPE or not _wasm_unchanged(entry, wasm, manifest):
             return None
         return ComponentArtifacts(entry, wasm, manifest["wasm_sha256"])
     except (OSError, ValueError, KeyError, TypeError):
@@ -353,8 +396,13 @@ def sqlite_provider_artifacts(progress: Progress | None = None) -> ComponentArti
             from pylon_shell.runtimes.engine import load_component
 
             load_component(wasm, digest, ComponentArtifacts(work, wasm, digest).native)
-            manifest = {"recipe": RECIPE, "wasm_sha256": digest, "wasm_size": wasm.stat().st_size}
-            (work / "manifest.json").write_text(json.dumps(manifest, indent=2))
+            manifest = {
+                "recipe": RECIPE,
+                "wasm_sha256": digest,
+                "wasm_size": wasm.stat().st_size,
+                "wasm_identity": _identity(wasm),
+            }
+            _write_manifest(work, manifest)
             if entry.exists():
                 shutil.rmtree(entry)
             os.replace(work, entry)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 
 import pytest
@@ -102,3 +104,82 @@ def test_stdlib_is_precompiled(built):
     stdlib = build.cpython_artifacts().stdlib
     assert list((stdlib / "json" / "__pycache__").glob("__init__.cpython-314.pyc"))
     assert list((stdlib / "asyncio" / "__pycache__").glob("base_events.cpython-314.pyc"))
+
+
+class _Rebuilt(Exception):
+    pass
+
+
+def _flip_one_byte(path, restore_mtime: bool) -> None:
+    before = path.stat()
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    with open(path, "r+b") as handle:  # in place: same inode, same size
+        handle.write(bytes(data))
+    if restore_mtime:
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert path.stat().st_mtime_ns == before.st_mtime_ns
+    assert path.stat().st_size == before.st_size
+    assert path.stat().st_ino == before.st_ino
+
+
+@pytest.mark.parametrize("restore_mtime", [False, True], ids=["written", "mtime-restored"])
+def test_a_changed_component_is_rebuilt_never_run(private_cache, monkeypatch, restore_mtime):
+    """One byte of the cached session.wasm flipped in place (same size, same inode,
+    even the mtime set back): the entry no longer checks out, and asking for the
+    runtime rebuilds it rather than hand out the changed bytes under the digest
+    the manifest recorded (which a pinned plan trusts)."""
+    assert build.built_cpython() is not None  # the copy's identity is recorded now
+    pinned = build.built_cpython().wasm_sha256
+    wasm = private_cache / "session.wasm"
+    _flip_one_byte(wasm, restore_mtime)
+    assert build.built_cpython() is None
+    assert build._read_manifest(private_cache) is None
+
+    def rebuild(entry, progress):
+        raise _Rebuilt(entry)
+
+    monkeypatch.setattr(build, "_build_cpython", rebuild)
+    with pytest.raises(_Rebuilt):
+        build.cpython_artifacts()
+    assert build.sha256_file(wasm) != pinned  # still changed: nothing "repaired" it quietly
+
+
+def test_a_changed_sqlite_provider_is_not_used(built, tmp_path, monkeypatch):
+    entry = build.sqlite_provider_entry()
+    if build.built_sqlite_provider() is None:
+        build.sqlite_provider_artifacts()
+    monkeypatch.setenv("PYLON_CACHE_DIR", str(tmp_path))
+    copy = build.sqlite_provider_entry()
+    shutil.copytree(entry, copy)
+    assert build.built_sqlite_provider() is not None
+    _flip_one_byte(copy / "component.wasm", restore_mtime=True)
+    assert build.built_sqlite_provider() is None
+
+
+def test_the_identity_check_does_not_rehash_on_every_start(private_cache, monkeypatch):
+    """A copied entry (new inodes, same bytes) is hashed once, its new identity
+    recorded; the starts after that compare a stat, not 19 MB of SHA-256."""
+    manifest = json.loads((private_cache / "manifest.json").read_text())
+    assert manifest["wasm_identity"]["ino"] != (private_cache / "session.wasm").stat().st_ino
+    assert build.built_cpython() is not None
+    recorded = json.loads((private_cache / "manifest.json").read_text())["wasm_identity"]
+    assert recorded["ino"] == (private_cache / "session.wasm").stat().st_ino
+
+    def no_hash(path):
+        raise AssertionError(f"hashed {path} on start")
+
+    monkeypatch.setattr(build, "sha256_file", no_hash)
+    assert build.built_cpython() is not None
+
+
+def test_a_component_swapped_in_with_the_same_size_and_mtime_is_refused(private_cache):
+    wasm = private_cache / "session.wasm"
+    before = wasm.stat()
+    data = bytearray(wasm.read_bytes())
+    data[100] ^= 0x01
+    swapped = private_cache / "swapped.wasm"
+    swapped.write_bytes(bytes(data))
+    os.utime(swapped, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(swapped, wasm)
+    assert build._read_manifest(private_cache) is None
