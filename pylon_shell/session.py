@@ -6,6 +6,7 @@ an interrupt traps the instance) and switches runtimes with the same plan.
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -160,12 +161,26 @@ def call_interruptibly(runtime: Runtime, call: Callable[[], T]) -> T:
 
     # Waiting on an Event, not Thread.join: a KeyboardInterrupt landing inside
     # join() can leave the thread looking finished while it still runs.
-    threading.Thread(target=work, name="pylon-guest", daemon=True).start()
-    while not done.is_set():
+    thread = threading.Thread(target=work, name="pylon-guest", daemon=True)
+    if threading.current_thread() is threading.main_thread():
+        # A handler, not KeyboardInterrupt, installed before the guest starts:
+        # the exception could land anywhere between two bytecodes (in
+        # Thread.start() while the guest already runs, in the loop's own
+        # test) and end pylon without the guest's interrupt or its message.
+        previous = signal.signal(signal.SIGINT, lambda _sig, _frame: runtime.interrupt())
         try:
-            done.wait(0.05)
-        except KeyboardInterrupt:
-            runtime.interrupt()
+            thread.start()
+            while not done.wait(0.05):
+                pass
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    else:
+        thread.start()
+        while not done.is_set():
+            try:
+                done.wait(0.05)
+            except KeyboardInterrupt:
+                runtime.interrupt()
     if errors:
         raise errors[0]
     return box[0]
