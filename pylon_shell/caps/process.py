@@ -220,6 +220,11 @@ class ProviderProcess:
         return True
 
     def close(self) -> None:
+        """End the worker, also while a call waits on it (the session is
+        closing: nothing will read that call's answer)."""
+        worker = self._worker
+        if worker is not None:
+            worker.process.kill()
         with self._lock:
             if self._worker is not None:
                 self._discard(self._worker)
@@ -312,7 +317,7 @@ class ProviderProcess:
 
         kind = FAILURE_KIND.get(cap, "OSError")
         try:
-            status = worker.process.wait(timeout=2)
+            status = worker.process.wait(timeout=1)
         except subprocess.TimeoutExpired:
             status = None
         self._discard(worker)
