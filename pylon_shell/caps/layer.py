@@ -546,6 +546,9 @@ def link_cpython(
         net.add_func("peer-name", untagged(lambda c: layer.net.peer_name(c)))
         net.add_func("sock-name", untagged(lambda c: layer.net.sock_name(c)))
         net.add_func("close", lambda _store, c: layer.net.close(c))
+        net.add_func("poll", untagged(
+            lambda items, t: [tuple(pair) for pair in layer.net.poll([list(i) for i in items], t)]
+        ))
     with root.add_instance(f"{package}/tls@{version}") as tls:
         tls.add_func("constants", lambda _store: json.dumps(tls_constants()))
         tls.add_func("handshake", untagged(lambda c, s, name: layer.tls.handshake(c, s, name)))

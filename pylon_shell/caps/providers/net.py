@@ -10,6 +10,8 @@ becomes the host's SSLSocket), so send and recv serve both.
 
 from __future__ import annotations
 
+import math
+import select
 import socket
 import ssl
 import threading
@@ -29,6 +31,11 @@ T = TypeVar("T")
 MAX_RECV = 1 << 20
 #: Open connections per session.
 MAX_CONNECTIONS = 1024
+#: The longest one poll waits, in seconds (the guest waits in slices, so that
+#: --timeout and Ctrl+C reach it between them).
+MAX_POLL_WAIT = 0.1
+#: pylon:cap/net poll's bits.
+READABLE, WRITABLE, HUNG_UP, FAILED = 1, 2, 4, 8
 
 
 @dataclass
@@ -159,6 +166,45 @@ class NetProvider:
 
     def sock_name(self, handle: int) -> tuple[str, int]:
         return self._call(handle, lambda sock: tuple(sock.getsockname()[:2]))  # type: ignore[return-value]
+
+    def poll(self, interests: list[tuple[int, int]], timeout: float) -> list[tuple[int, int]]:
+        """Which of the guest's connections are ready (select/poll/selectors
+        in the guest). A TLS connection with decrypted bytes waiting is
+        readable whatever its socket says."""
+        if not isinstance(interests, list) or len(interests) > MAX_CONNECTIONS:
+            raise ProviderError("ValueError", f"poll takes at most {MAX_CONNECTIONS} connections")
+        wait = float(timeout) if isinstance(timeout, (int, float)) else 0.0
+        wait = min(wait, MAX_POLL_WAIT) if math.isfinite(wait) and wait > 0 else 0.0
+        ready: dict[int, int] = {}
+        wanted_by_fd: dict[int, int] = {}
+        by_fd: dict[int, int] = {}
+        for entry in interests:
+            handle, wanted = int(entry[0]), int(entry[1]) & (READABLE | WRITABLE)
+            sock = self.get(handle).sock
+            fd = sock.fileno()
+            if fd < 0:
+                ready[handle] = ready.get(handle, 0) | HUNG_UP
+                continue
+            if wanted & READABLE and isinstance(sock, ssl.SSLSocket) and sock.pending():
+                ready[handle] = ready.get(handle, 0) | READABLE
+            events = (select.POLLIN if wanted & READABLE else 0) | (
+                select.POLLOUT if wanted & WRITABLE else 0
+            )
+            wanted_by_fd[fd] = wanted_by_fd.get(fd, 0) | events
+            by_fd[fd] = handle
+        poller = select.poll()
+        for fd, events in wanted_by_fd.items():
+            poller.register(fd, events)
+        for fd, events in poller.poll(0 if ready else int(wait * 1000)):
+            bits = (READABLE if events & select.POLLIN else 0) | (
+                WRITABLE if events & select.POLLOUT else 0
+            )
+            bits |= (HUNG_UP if events & select.POLLHUP else 0) | (
+                FAILED if events & (select.POLLERR | select.POLLNVAL) else 0
+            )
+            if bits:
+                ready[by_fd[fd]] = ready.get(by_fd[fd], 0) | bits
+        return sorted(ready.items())
 
     def close(self, handle: int) -> None:
         with self._lock:

@@ -329,6 +329,7 @@ def install():
 # the program calls the bindings itself.
 
 _RANGES = {
+    "u8": (0, 2**8 - 1),
     "u16": (0, 2**16 - 1),
     "u32": (0, 2**32 - 1),
     "u64": (0, 2**64 - 1),
@@ -388,6 +389,7 @@ _SIGNATURES = {
         "peer_name": ("u32",),
         "sock_name": ("u32",),
         "close": ("u32",),
+        "poll": (("list", ("tuple", "u32", "u8")), _F64),
     },
     "tls": {
         "constants": (),
@@ -410,6 +412,8 @@ def _misfit(kind, value, where):
                 _misfit(kind[1], item, where)
             return
         if kind[0] == "tuple":
+            if type(value) is not tuple or len(value) != len(kind) - 1:
+                raise TypeError(f"{where} must be a tuple of {len(kind) - 1}")
             for part, item in zip(kind[1:], value):
                 _misfit(part, item, where)
             return

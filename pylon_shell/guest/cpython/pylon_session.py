@@ -31,6 +31,8 @@ import pylon_lzma  # noqa: F401 - served as `_lzma`
 import pylon_socket  # noqa: F401 - served as `_socket`
 import pylon_ssl  # noqa: F401 - served as `_ssl`
 import pylon_waits
+import pylon_patches  # stdlib modules patched at first import (ThreadPoolExecutor, asyncio)
+import pylon_threads  # served as `_thread`: threads run to completion when started
 import pylon_sqlite  # noqa: F401 - served as `sqlite3` with the component provider
 import pylon_zstd  # noqa: F401 - served as `_zstd`
 import wit_world
@@ -75,6 +77,8 @@ def _host_text(fd, errors):
 
 pylon_caps.install()
 pylon_waits.install()
+pylon_threads.install()
+pylon_patches.install()
 sys.stdout = _host_text(1, "surrogateescape")
 sys.stderr = _host_text(2, "backslashreplace")
 sys.__stdout__ = sys.stdout
@@ -148,10 +152,12 @@ def _denial(exc):
     return pylon_caps.fs_denial(exc)
 
 
-def _run(code, namespace):
+def _run(code, namespace, program=False):
     pylon_caps.last_miss[0] = None
     try:
         exec(code, namespace)
+        if program:
+            pylon_threads.finish()  # as CPython joins non-daemon threads at exit
     except SystemExit as exc:
         _flush()
         return session.Outcome_Exited(_exit_status(exc))
@@ -227,7 +233,7 @@ class Session(wit_world.exports.Session):
             code = compile(source, filename, "exec", dont_inherit=True)
         except (SyntaxError, ValueError, OverflowError) as exc:
             return _failure(exc)
-        return _run(code, _main.__dict__)
+        return _run(code, _main.__dict__, program=True)
 
     def complete(self, text):
         match = _TOKEN.search(text)

@@ -120,12 +120,138 @@ def getservbyname(name, protocol=None):
 
 class _Descriptor:
     """What a guest file descriptor number stands for: a host connection, once
-    connected; shared by dup() and socket(fileno=)."""
+    connected, or one end of a socketpair(); shared by dup() and socket(fileno=)."""
 
     def __init__(self, family, type, proto):
         self.family, self.type, self.proto = family, type, proto
         self.handle = None
+        #: For a socketpair() end: its _PipeEnd (no host connection).
+        self.pipe = None
         self.refs = 1
+
+
+class _PipeEnd:
+    """One end of a socketpair(): a pipe inside the guest (asyncio's self-pipe),
+    never a host socket. What one end sends waits in the other's `inbox`."""
+
+    #: Bytes that may wait unread at one end, as a kernel's socket buffer.
+    LIMIT = 1 << 18
+
+    def __init__(self):
+        self.inbox = bytearray()
+        self.peer = None
+        self.closed = False
+        self.read_shut = False  # this end will read no more
+        self.write_shut = False  # this end will send no more
+
+    def at_eof(self):
+        peer = self.peer
+        return peer is None or peer.closed or peer.write_shut or self.read_shut
+
+    def send(self, data, blocking):
+        peer = self.peer
+        if self.write_shut or peer is None or peer.closed or peer.read_shut:
+            raise BrokenPipeError(_errno.EPIPE, "Broken pipe")
+        room = self.LIMIT - len(peer.inbox)
+        if room <= 0:
+            if not blocking:
+                raise BlockingIOError(_errno.EAGAIN, "Resource temporarily unavailable")
+            raise _no_thread("send() on a full socketpair() end")
+        peer.inbox += data[:room]
+        return min(len(data), room)
+
+    def recv(self, size, blocking):
+        if self.inbox:
+            data = bytes(self.inbox[:size])
+            del self.inbox[:size]
+            return data
+        if self.at_eof():
+            return b""
+        if not blocking:
+            raise BlockingIOError(_errno.EAGAIN, "Resource temporarily unavailable")
+        raise _no_thread("recv() on an empty socketpair() end")
+
+    def events(self):
+        events = 0
+        if self.inbox or self.at_eof():
+            events |= _POLLIN
+        peer = self.peer
+        if peer is None or peer.closed:
+            events |= _POLLHUP | _POLLOUT
+        elif len(peer.inbox) < self.LIMIT:
+            events |= _POLLOUT
+        return events
+
+
+def _no_thread(what):
+    threads = sys.modules.get("pylon_threads")
+    message = (f"{what} would wait forever: pylon has no threads, so nothing else can "
+               "write to (or read from) its other end")
+    return threads.NoThreadError(message) if threads is not None else RuntimeError(message)
+
+
+_POLLIN, _POLLOUT, _POLLERR, _POLLHUP, _POLLNVAL = 0x1, 0x4, 0x8, 0x10, 0x20
+#: pylon:cap/net poll's bits.
+_NET_READ, _NET_WRITE, _NET_HUP, _NET_ERR = 1, 2, 4, 8
+
+
+def has_descriptors():
+    return bool(_descriptors)
+
+
+def is_descriptor(fd):
+    return fd in _descriptors
+
+
+def poll_descriptors(interests, wait):
+    """Readiness of pylon descriptors: `interests` is {fd: poll events}; the
+    result ({fd: events}, whether it waited `wait` seconds for the host)."""
+    ready = {}
+    remote = {}
+    for fd, wanted in interests.items():
+        descriptor = _descriptors.get(fd)
+        if descriptor is None:
+            ready[fd] = _POLLNVAL
+        elif descriptor.pipe is not None:
+            events = descriptor.pipe.events() & (wanted | _POLLHUP | _POLLERR)
+            if events:
+                ready[fd] = events
+        elif descriptor.handle is None:
+            ready[fd] = _POLLHUP  # as Linux says of an unconnected TCP socket
+        else:
+            bits = (_NET_READ if wanted & _POLLIN else 0) | (_NET_WRITE if wanted & _POLLOUT else 0)
+            remote.setdefault(descriptor.handle, [0, []])
+            remote[descriptor.handle][0] |= bits
+            remote[descriptor.handle][1].append(fd)
+    if not remote:
+        return ready, False
+    wait = 0.0 if ready else wait
+    answer = call(_net.poll, [(handle, bits) for handle, (bits, _fds) in remote.items()], wait)
+    for handle, bits in answer:
+        if handle not in remote:
+            continue
+        events = ((_POLLIN if bits & _NET_READ else 0) | (_POLLOUT if bits & _NET_WRITE else 0)
+                  | (_POLLHUP if bits & _NET_HUP else 0) | (_POLLERR if bits & _NET_ERR else 0))
+        for fd in remote[handle][1]:
+            ready[fd] = ready.get(fd, 0) | events
+    return ready, True
+
+
+def socketpair(family=None, type=SOCK_STREAM, proto=0):
+    """Two connected sockets whose bytes stay inside the guest (WASI has no
+    AF_UNIX: they are AF_INET, as socket.py's fallback makes them)."""
+    family = AF_INET if family is None else int(family)
+    if family not in (AF_INET, AF_INET6):
+        raise OSError(_errno.EAFNOSUPPORT, "Address family not supported by protocol")
+    if int(type) & ~(SOCK_NONBLOCK | SOCK_CLOEXEC) != SOCK_STREAM:
+        raise OSError(_errno.EOPNOTSUPP, "Operation not supported")
+    ends = []
+    for _ in range(2):
+        descriptor = _Descriptor(family, SOCK_STREAM, int(proto))
+        descriptor.pipe = _PipeEnd()
+        ends.append(descriptor)
+    ends[0].pipe.peer, ends[1].pipe.peer = ends[1].pipe, ends[0].pipe
+    return tuple(socket(fileno=_new_fd(descriptor)) for descriptor in ends)
 
 
 _descriptors = {}
@@ -143,6 +269,9 @@ def _release(fd):
     descriptor = _descriptors.pop(fd, None)
     if descriptor is not None:
         descriptor.refs -= 1
+        if descriptor.refs == 0 and descriptor.pipe is not None:
+            descriptor.pipe.closed = True
+            descriptor.pipe.inbox.clear()
         if descriptor.refs == 0 and descriptor.handle is not None:
             _net.close(descriptor.handle)
 
@@ -237,7 +366,7 @@ class socket:
 
     def connect(self, address):
         descriptor = self._descriptor()
-        if descriptor.handle is not None:
+        if descriptor.handle is not None or descriptor.pipe is not None:
             raise OSError(_errno.EISCONN, "Transport endpoint is already connected")
         if not isinstance(address, tuple) or len(address) < 2:
             raise TypeError(f"{'AF_INET' if descriptor.family == AF_INET else 'AF_INET6'} "
@@ -261,6 +390,9 @@ class socket:
 
     def send(self, data, flags=0):
         data = memoryview(data).cast("B")[:CHUNK].tobytes()
+        pipe = self._descriptor().pipe
+        if pipe is not None:
+            return pipe.send(data, self._timeout != 0.0 and not flags & MSG_DONTWAIT)
         return call(_net.send, self._handle(), pylon_caps.octets(data))
 
     def sendall(self, data, flags=0):
@@ -277,6 +409,9 @@ class socket:
             raise ValueError("negative buffersize in recv")
         if flags & MSG_PEEK:
             raise _client_only("MSG_PEEK")
+        pipe = self._descriptor().pipe
+        if pipe is not None:
+            return pipe.recv(size, self._timeout != 0.0 and not flags & MSG_DONTWAIT)
         handle = self._handle()
         return pylon_caps.from_octets(call(_net.recv, handle, size)) if size else b""
 
@@ -308,15 +443,26 @@ class socket:
         return self._timeout != 0.0
 
     def getpeername(self):
+        if self._descriptor().pipe is not None:
+            return self.getsockname()
         return call(_net.peer_name, self._handle())
 
     def getsockname(self):
+        if self._descriptor().pipe is not None:
+            return ("127.0.0.1", 0) if self.family == AF_INET else ("::1", 0, 0, 0)
         handle = self._descriptor().handle
         if handle is None:
             return ("0.0.0.0", 0) if self.family == AF_INET else ("::", 0, 0, 0)
         return call(_net.sock_name, handle)
 
     def shutdown(self, how):
+        pipe = self._descriptor().pipe
+        if pipe is not None:
+            if how not in (SHUT_RD, SHUT_WR, SHUT_RDWR):
+                raise OSError(_errno.EINVAL, "Invalid argument")
+            pipe.read_shut = pipe.read_shut or how in (SHUT_RD, SHUT_RDWR)
+            pipe.write_shut = pipe.write_shut or how in (SHUT_WR, SHUT_RDWR)
+            return
         call(_net.shutdown, self._handle(), how)
 
     def getsockopt(self, level, option, buflen=None):
