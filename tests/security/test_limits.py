@@ -171,9 +171,13 @@ def test_tui_history_is_written_as_you_go_and_survives_kill_9(built, tmp_path):
 def test_timeout_stops_a_long_duckdb_query_on_the_host(pylon, flag):
     # About a minute of DuckDB work if nothing stopped it.
     query = "select sum(a.range * b.range) from range(2000000000) a, range(10) b"
-    code = f"import duckdb\nduckdb.connect().execute({query!r}).fetchall()"
+    code = (
+        f"import duckdb\nc = duckdb.connect()\nprint('querying', flush=True)\n"
+        f"c.execute({query!r}).fetchall()"
+    )
     result = pylon(flag, "--timeout", "1", "-c", code, timeout=30)
     assert result.status == 124
+    assert result.stdout == "querying\n"  # the time went to the query
     assert result.stderr.strip() == "pylon: timed out after 1 s (raise it with --timeout)"
 
 
@@ -186,7 +190,10 @@ def test_timeout_stops_a_read_that_waits_on_the_host(pylon):
     thread = threading.Thread(target=lambda: accepted.append(server.accept()))
     thread.start()
     try:
-        code = f"import socket\ns = socket.create_connection(('127.0.0.1', {port}))\ns.recv(10)"
+        code = (
+            f"import socket\ns = socket.create_connection(('127.0.0.1', {port}))\n"
+            "print('connected', flush=True)\ns.recv(10)"
+        )
         result = pylon(
             "--cap", "net", "--host", f"127.0.0.1:{port}", "--timeout", "1", "-c", code, timeout=30
         )
@@ -196,7 +203,8 @@ def test_timeout_stops_a_read_that_waits_on_the_host(pylon):
             connection.close()
         server.close()
     assert result.status == 124
-    assert "timed out after 1 s" in result.stderr
+    assert result.stdout == "connected\n"  # the time went to the read
+    assert result.stderr.strip() == "pylon: timed out after 1 s (raise it with --timeout)"
 
 
 def test_timeout_stops_a_connect_that_hangs_on_the_host(pylon):
@@ -209,7 +217,10 @@ def test_timeout_stops_a_connect_that_hangs_on_the_host(pylon):
     port = server.getsockname()[1]
     first = socket.create_connection(("127.0.0.1", port))
     try:
-        code = f"import socket\nsocket.create_connection(('127.0.0.1', {port}))"
+        code = (
+            "import socket\nprint('connecting', flush=True)\n"
+            f"socket.create_connection(('127.0.0.1', {port}))"
+        )
         result = pylon(
             "--cap", "net", "--host", f"127.0.0.1:{port}", "--timeout", "1", "-c", code, timeout=30
         )
@@ -217,7 +228,19 @@ def test_timeout_stops_a_connect_that_hangs_on_the_host(pylon):
         first.close()
         server.close()
     assert result.status == 124
-    assert "timed out after 1 s" in result.stderr
+    assert result.stdout == "connecting\n"  # the time went to the connect
+    assert result.stderr.strip() == "pylon: timed out after 1 s (raise it with --timeout)"
+
+
+@pytest.mark.parametrize("flag", ["--cp", "--mp"])
+def test_timeout_stops_the_loop_the_guest_is_running(pylon, flag):
+    """The time went to the loop: the guest said it had started it before the
+    limit ran out, and nothing after it ran."""
+    code = "print('looping', flush=True)\nwhile True: pass\nprint('after')"
+    result = pylon(flag, "--timeout", "2", "-c", code, timeout=60)
+    assert result.status == 124, result.stderr
+    assert result.stdout == "looping\n"
+    assert result.stderr.strip() == "pylon: timed out after 2 s (raise it with --timeout)"
 
 
 @pytest.mark.parametrize("flag", ["--cp", "--mp"])
