@@ -94,6 +94,23 @@ def _add_plan_options(parser: argparse.ArgumentParser) -> None:
         help="pass one environment variable (KEY alone passes the host's value)",
     )
     parser.add_argument(
+        "--with",
+        dest="with_specs",
+        metavar="SPEC",
+        action="append",
+        default=[],
+        help="a pure-Python package from PyPI on the guest's sys.path (CPython), "
+        "e.g. --with attrs or --with 'requests>=2.32'; pinned in the plan",
+    )
+    parser.add_argument(
+        "--requirements",
+        metavar="FILE",
+        type=Path,
+        action="append",
+        default=[],
+        help="the packages of a requirements file (one NAME[==VERSION] a line), as --with",
+    )
+    parser.add_argument(
         "--timeout",
         metavar="SECONDS",
         type=_positive_float,
@@ -238,6 +255,7 @@ def plan_from_args(args: argparse.Namespace) -> object:
         if cap not in CAPS or name not in [p.name for p in CAPS[cap].providers]:
             raise UsageError(f"--provider {spec}: expected CAP=PROVIDER, see `pylon caps`")
         providers[cap] = name
+    pins = _packages_from_args(args, base)
     memory = args.memory if args.memory is not None else base.memory_mib
     problem = memory_problem(base.runtime, memory)
     if problem:
@@ -251,7 +269,26 @@ def plan_from_args(args: argparse.Namespace) -> object:
         providers=tuple(sorted(providers.items())),
         timeout_seconds=args.timeout if args.timeout is not None else base.timeout_seconds,
         memory_mib=memory,
+        packages=pins,
     )
+
+
+def _packages_from_args(args: argparse.Namespace, base: Plan) -> tuple[object, ...]:
+    """The plan's packages with --with and --requirements resolved on top (by pip,
+    or from the store when this set was resolved before)."""
+    from pylon_shell import packages
+
+    specs = [packages.check_spec(spec, f"--with {_shown(spec)}") for spec in args.with_specs]
+    for file in args.requirements:
+        specs += packages.read_requirements(file)
+    if not specs:
+        return base.packages
+    runtime = args.runtime or base.runtime
+    if runtime != "cpython":
+        raise UsageError(f"--with: {packages.MICROPYTHON_REFUSAL}")
+    from pylon_shell.progress import TerminalProgress
+
+    return packages.resolve(specs, base.packages, TerminalProgress(intro=None))
 
 
 def _shown(text: str) -> str:

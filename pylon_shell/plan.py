@@ -25,6 +25,7 @@ from typing import Any
 
 from pylon_shell.caps.hosts import HostSpecError, parse_pattern
 from pylon_shell.errors import PlanError, UsageError
+from pylon_shell.packages import Pin
 from pylon_shell.runtimes.base import Preopen, RuntimeOptions
 
 PLAN_VERSION = "1"
@@ -87,6 +88,8 @@ class Plan:
     providers: tuple[tuple[str, str], ...] = ()
     #: The host:port patterns the net and tls caps may reach.
     hosts: tuple[str, ...] = ()
+    #: Packages from PyPI on the guest's sys.path, each a wheel pinned by SHA-256.
+    packages: tuple[Pin, ...] = ()
     version: str = PLAN_VERSION
     #: Where it was loaded from, for messages; not part of the JSON.
     source: str | None = field(default=None, compare=False)
@@ -179,6 +182,16 @@ class Plan:
             "env": dict(self.env),
             "providers": dict(self.providers),
             "hosts": list(self.hosts),
+            **(
+                {
+                    "packages": [
+                        {"name": p.name, "version": p.version, "sha256": p.sha256}
+                        for p in self.packages
+                    ]
+                }
+                if self.packages
+                else {}
+            ),
         }
 
     def save(self, path: Path) -> None:
@@ -417,6 +430,7 @@ class _Validator:
                 "env",
                 "providers",
                 "hosts",
+                "packages",
             },
         )
         version = self.string(obj["version"], "$.version")
@@ -467,6 +481,7 @@ class _Validator:
             env=self.env(obj.get("env", {})),
             providers=self.providers(obj.get("providers", {})),
             hosts=self.hosts(obj.get("hosts", [])),
+            packages=self.packages(obj.get("packages", [])),
             source=self.source,
         )
 
@@ -651,6 +666,26 @@ class _Validator:
             out[pattern] = None
         return tuple(out)
 
+    def packages(self, value: Any) -> tuple[Pin, ...]:
+        from pylon_shell.packages import MAX_PACKAGES, pin_problem
+
+        items = self.kind(value, list, "$.packages", "a list of {name, version, sha256}")
+        if len(items) > MAX_PACKAGES:
+            raise self.fail("$.packages", f"more than {MAX_PACKAGES} packages")
+        out: dict[str, Pin] = {}
+        for i, item in enumerate(items):
+            path = f"$.packages[{i}]"
+            obj = self.kind(item, dict, path, "an object")
+            self.keys(obj, path, {"name", "version", "sha256"}, {"name", "version", "sha256"})
+            problem = pin_problem(obj["name"], obj["version"], obj["sha256"])
+            if problem:
+                key = problem.split(" ", 1)[0]
+                raise self.fail(f"{path}.{key}", problem)
+            if obj["name"] in out:
+                raise self.fail(f"{path}.name", f"duplicate package {obj['name']!r}")
+            out[obj["name"]] = Pin(obj["name"], obj["version"], obj["sha256"])
+        return tuple(out.values())
+
     def env(self, value: Any) -> tuple[tuple[str, str], ...]:
         obj = self.kind(value, dict, "$.env", "an object of strings")
         for key, val in obj.items():
@@ -662,9 +697,10 @@ class _Validator:
 
 #: Top-level guest directories the CPython component mounts for itself (the
 #: stdlib; componentize-py's bindings and app code are at /world, /bundled and
-#: numbered directories; large bulk values at /.pylon-bulk): a preopen there
+#: numbered directories; large bulk values at /.pylon-bulk; packages from PyPI
+#: at /.pylon-packages): a preopen there
 #: would shadow them.
-RESERVED_GUEST_DIRS = frozenset(("python", "world", "bundled", ".pylon-bulk"))
+RESERVED_GUEST_DIRS = frozenset(("python", "world", "bundled", ".pylon-bulk", ".pylon-packages"))
 
 
 def guest_path_problem(guest: str) -> str | None:

@@ -14,9 +14,13 @@ from typing import TextIO
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 
 
+BUILD_INTRO = "pylon: first run: building the runtime artifacts (about a minute, once)\n"
+
+
 class TerminalProgress:
-    def __init__(self, stream: TextIO | None = None) -> None:
+    def __init__(self, stream: TextIO | None = None, *, intro: str | None = BUILD_INTRO) -> None:
         self._stream = stream or sys.stderr
+        self._intro = intro
         self._tty = self._stream.isatty()
         self._label = ""
         self._started = 0.0
@@ -28,7 +32,8 @@ class TerminalProgress:
     def _announce(self) -> None:
         if not self._announced:
             self._announced = True
-            self._write("pylon: first run: building the runtime artifacts (about a minute, once)\n")
+            if self._intro:
+                self._write(self._intro)
 
     def step(self, index: int, total: int, label: str) -> None:
         self._announce()

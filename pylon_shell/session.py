@@ -56,6 +56,8 @@ class Session:
         root = self.plan.root_component
         granted = self.grants.granted | ({"fs", "env"} if self.grants.audit else set())
         options = self.plan.runtime_options(inherit_stdin=self._inherit_stdin, granted=granted)
+        if self.plan.packages:
+            options.packages = self._package_mounts()
         caps = CapLayer(
             self.plan.runtime,
             self.grants,
@@ -77,6 +79,14 @@ class Session:
             component_id=root.id,
             expected_sha256=root.digest,
         )
+
+    def _package_mounts(self) -> list[Preopen]:
+        """The plan's packages from PyPI, checked and fetched into the store if missing."""
+        from pylon_shell import packages
+
+        if self.plan.runtime != "cpython":
+            raise packages.PackageError(packages.MICROPYTHON_REFUSAL)
+        return packages.mounts(self.plan.packages, packages.progress_for(self._progress))
 
     def _sqlite_provider(self, preopens: list[Preopen]) -> SqliteComponentProvider:
         """Start the SQLite provider component (first use only), its digest checked."""

@@ -8,6 +8,7 @@ succeeded (a failed or refused connect, or a name such as `*` that is a
 pattern, would widen the plan to hosts the script never reached); a connection
 that only ever carried TLS needs tls, not net. The environment is the exception:
 reads of it are not observed, so variables given with --env are kept as given.
+Packages from PyPI stay only if a module of theirs was imported.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pylon_shell.caps.catalog import CAPS
 from pylon_shell.caps.grants import CapCallEvent, Event, ImportEvent
 from pylon_shell.caps.guestfs import GuestFS
 from pylon_shell.caps.hosts import HostSpecError, parse_pattern
+from pylon_shell.packages import Pin, top_level_names
 from pylon_shell.plan import Plan
 
 #: Cap calls whose target is a database file: they reach the fs cap too.
@@ -51,6 +53,8 @@ class Recorder:
         self.hits: dict[str, Hit] = {}
         #: Guest paths outside every preopen (an ordered set, as in Hit).
         self.refused_files: dict[str, None] = {}
+        #: The top-level names of every module the guest loaded (for its packages).
+        self.modules: set[str] = set()
 
     def _hit(self, cap: str) -> Hit:
         hit = self.hits.get(cap)
@@ -63,6 +67,7 @@ class Recorder:
 
     def __call__(self, event: Event) -> None:
         if isinstance(event, ImportEvent):
+            self.modules.add(event.module.partition(".")[0])
             # Importing socket or ssl needs no grant: only their calls count.
             if event.cap in CAPS and CAPS[event.cap].modules:
                 self._hit(event.cap).imports[(event.module, event.importer)] = None
@@ -112,6 +117,7 @@ def smallest_plan(base: Plan, recorder: Recorder, name: str) -> Plan:
     for hit in recorder.hits.values():
         hosts.update(hit.hosts)
     preopens = tuple(p for p in base.preopens if p.guest in used_roots)
+    packages = tuple(p for p in base.packages if _imported(p, recorder.modules))
     if preopens:
         caps.append("fs")
     if base.env:
@@ -122,13 +128,23 @@ def smallest_plan(base: Plan, recorder: Recorder, name: str) -> Plan:
         capabilities=tuple(caps),
         preopens=preopens,
         hosts=tuple(hosts),
+        packages=packages,
         source=None,
         shipped=False,
     )
 
 
+def _imported(pin: Pin, modules: set[str]) -> bool:
+    """Whether the run imported a module of the package (kept if the store has
+    no record of its modules: a replay needs it more than a smaller plan)."""
+    names = top_level_names(pin)
+    return names is None or bool(names & modules)
+
+
 def report_lines(recorder: Recorder, plan: Plan) -> list[str]:
     lines = []
+    if plan.packages:
+        lines.append(f"  packages  {', '.join(p.label for p in plan.packages)}")
     for cap in CAPS:
         hit = recorder.hits.get(cap)
         if cap == "env" and plan.env:

@@ -74,6 +74,8 @@ class RuntimeOptions:
     memory_mib: int | None = None
     #: Let the guest read the launcher's stdin (script mode), or give it none.
     inherit_stdin: bool = False
+    #: Package directories (read-only) the guest finds on its sys.path (CPython only).
+    packages: list[Preopen] = field(default_factory=list)
 
 
 class Runtime(Protocol):

@@ -90,6 +90,8 @@ class CPythonRuntime:
         wasi.preopen_dir(str(self.caps.bulk.dir), bulk.GUEST_DIR, False)
         for preopen in options.preopens:
             wasi.preopen_dir(str(preopen.host), preopen.guest, not preopen.readonly)
+        for package in options.packages:  # packages from PyPI: always read-only
+            wasi.preopen_dir(str(package.host), package.guest, False)
         store.set_wasi(wasi)
         store.set_epoch_deadline(1)
         self._store: wasmtime.Store | None = store
@@ -100,7 +102,9 @@ class CPythonRuntime:
             index = instance.get_export_index(store, export, iface)
             self._funcs[export] = instance.get_func(store, index)
         if caps is not None:
-            self._call("configure", json.dumps(self.caps.guest_settings()), timed=False)
+            settings = self.caps.guest_settings()
+            settings["sys_path"] = [package.guest for package in options.packages]
+            self._call("configure", json.dumps(settings), timed=False)
 
     # -- host side of pylon:shell/host --------------------------------------
 

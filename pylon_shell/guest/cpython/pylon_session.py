@@ -195,9 +195,20 @@ def _failure(exc):
     )
 
 
+def _add_packages(entries):
+    """Packages from PyPI: read-only directories the host preopened, put after
+    the stdlib as site-packages is; reading their files is no fs hit."""
+    for entry in entries:
+        if isinstance(entry, str) and entry.startswith("/.pylon-packages/"):
+            if entry not in sys.path:
+                sys.path.append(entry)
+                pylon_caps._OWN += (entry + "/",)
+
+
 class Session(wit_world.exports.Session):
     def configure(self, settings):
         pylon_caps.configure(settings)
+        _add_packages(pylon_caps._settings.get("sys_path") or ())
 
     def run_input(self, source):
         global _input_count
