@@ -91,3 +91,41 @@ def runtime(request: pytest.FixtureRequest, built: None) -> Iterator[tuple[Runti
         yield rt, out
     finally:
         rt.close()
+
+
+# -- no silent skips in CI -------------------------------------------------------
+# Under PYLON_CI (set by .ci/run) a skipped test fails the run unless its reason
+# matches a line of tests/allowed_skips.txt, where each allowed skip says why.
+
+ALLOWED_SKIPS = Path(__file__).with_name("allowed_skips.txt")
+_skips: list[tuple[str, str]] = []
+
+
+def _allowed_skip_patterns() -> list[str]:
+    lines = ALLOWED_SKIPS.read_text().splitlines() if ALLOWED_SKIPS.exists() else []
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        _skips.append((report.nodeid, reason.removeprefix("Skipped: ")))
+
+
+def unexpected_skips(skips: list[tuple[str, str]], patterns: list[str]) -> list[tuple[str, str]]:
+    import re
+
+    return [(node, why) for node, why in skips if not any(re.search(p, why) for p in patterns)]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if not os.environ.get("PYLON_CI"):
+        return
+    unexpected = unexpected_skips(_skips, _allowed_skip_patterns())
+    if unexpected:
+        lines = "\n".join(f"  {node}: {why}" for node, why in unexpected)
+        sys.stderr.write(
+            f"\nCI fails on {len(unexpected)} skipped test(s) that tests/allowed_skips.txt "
+            f"does not explain:\n{lines}\n"
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
