@@ -180,6 +180,19 @@ def test_valid_hosts_are_normalized_to_what_is_matched_and_connected_to(host, no
             "bad host 'straße.de': the label 'straße' is not in IDNA's normal form (that is "
             "'strasse')",
         ),
+        (
+            "fe80::1%eth0",
+            "bad host 'fe80::1%eth0': '%' is not allowed (no percent-encoding, no IPv6 zone ids)",
+        ),
+        (
+            "[fe80::1%25eth0]",
+            "bad host '[fe80::1%25eth0]': '%' is not allowed (no percent-encoding, no IPv6 zone "
+            "ids)",
+        ),
+        (
+            "a%2eb.test",
+            "bad host 'a%2eb.test': '%' is not allowed (no percent-encoding, no IPv6 zone ids)",
+        ),
         ("[::1", "bad host '[::1': unbalanced brackets"),
         ("[::g]", "bad host '[::g]': it is not an IPv6 address"),
         (
