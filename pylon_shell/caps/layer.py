@@ -546,13 +546,26 @@ def link_cpython(
         net.add_func("peer-name", untagged(lambda c: layer.net.peer_name(c)))
         net.add_func("sock-name", untagged(lambda c: layer.net.sock_name(c)))
         net.add_func("close", lambda _store, c: layer.net.close(c))
-        net.add_func("poll", untagged(
-            lambda items, t: [tuple(pair) for pair in layer.net.poll([list(i) for i in items], t)]
-        ))
+        net.add_func(
+            "poll",
+            untagged(
+                lambda items, t: [
+                    tuple(pair) for pair in layer.net.poll([list(i) for i in items], t)
+                ]
+            ),
+        )
     with root.add_instance(f"{package}/tls@{version}") as tls:
         tls.add_func("constants", lambda _store: json.dumps(tls_constants()))
         tls.add_func("handshake", untagged(lambda c, s, name: layer.tls.handshake(c, s, name)))
         tls.add_func("unwrap", untagged(lambda c: layer.tls.unwrap(c)))
+        tls.add_func("bio-new", untagged(lambda s, name: layer.tls.bio_new(s, name)))
+        tls.add_func(
+            "bio-step",
+            untagged(
+                lambda o, inc, eof, op, data, size: layer.tls.bio_step(o, inc, eof, op, data, size)
+            ),
+        )
+        tls.add_func("bio-close", lambda _store, o: layer.tls.bio_close(o))
     with root.add_instance(f"{package}/crypto@{version}") as crypto:
         for name in CRYPTO_FUNCTIONS:
             crypto.add_func(

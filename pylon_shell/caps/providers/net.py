@@ -18,7 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pylon_shell.caps.grants import CapDenied, Grants
 from pylon_shell.caps.hosts import HostNameError, check_host
@@ -48,6 +48,9 @@ class Connection:
     #: How the grants allowed it (CapCallEvent.decided_by), for later checks.
     decided_by: str
     tls: bool = False
+    #: The host TLS object (tls.bio-new) whose encrypted bytes this connection
+    #: carries, once the first of them was sent on it (asyncio's TLS).
+    bio: Any = None
 
 
 def failure(error: BaseException) -> ProviderError:
@@ -85,6 +88,9 @@ class NetProvider:
         self._connections: dict[int, Connection] = {}
         self._ids = handle_counter()
         self._lock = threading.Lock()
+        #: The tls provider's claim on bytes a guest sends: (connection, data)
+        #: -> whether they are encrypted bytes its TLS made for the guest.
+        self.ciphertext: Callable[[Connection, bytes], bool] | None = None
 
     def _cap_for_connect(self, where: str) -> str:
         """Which cap a new connection is under: net if it allows the host,
@@ -126,13 +132,13 @@ class NetProvider:
         return connection
 
     @contextmanager
-    def _io(self, handle: int, operation: str) -> Iterator[Connection]:
+    def _io(self, handle: int, operation: str, tls_bytes: bool = False) -> Iterator[Connection]:
         """Data on an open connection: still allowed (a revoke applies to the
         next call), and plaintext on a TLS-only connection needs net first."""
         connection = self.get(handle)
         if not self._grants.still_allows(connection.cap, connection.target, connection.decided_by):
             raise CapDenied(self._grants.denial(connection.cap, operation, connection.target))
-        if connection.cap == "tls" and not connection.tls:
+        if connection.cap == "tls" and not connection.tls and not tls_bytes:
             # The first plaintext on a connection only tls allowed.
             with self._grants.call("net", operation, connection.target) as how:
                 connection.cap, connection.decided_by = "net", how
@@ -142,11 +148,21 @@ class NetProvider:
             raise failure(error) from None
 
     def send(self, handle: int, data: bytes) -> int:
-        with self._io(handle, "send") as connection:
-            return connection.sock.send(data)
+        connection = self.get(handle)
+        # Encrypted bytes the host's own TLS made (tls.bio-*) are TLS, not
+        # plaintext: a TLS-only connection may carry them and nothing else.
+        claimed = (
+            not connection.tls and self.ciphertext is not None and self.ciphertext(connection, data)
+        )
+        with self._io(handle, "send", tls_bytes=claimed) as connection:
+            sent = connection.sock.send(data)
+            if claimed:
+                connection.bio.sent(sent)
+            return sent
 
     def recv(self, handle: int, size: int) -> bytes:
-        with self._io(handle, "recv") as connection:
+        connection = self.get(handle)
+        with self._io(handle, "recv", tls_bytes=connection.bio is not None) as connection:
             return connection.sock.recv(min(size, MAX_RECV))
 
     def _call(self, handle: int, call: Callable[[socket.socket], T]) -> T:

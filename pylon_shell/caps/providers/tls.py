@@ -10,8 +10,10 @@ for no verification is refused: checks are never silently off.
 from __future__ import annotations
 
 import _ssl
+import base64
 import functools
 import http.client
+import itertools
 import json
 import os
 import re
@@ -25,7 +27,7 @@ from urllib.parse import urlsplit
 
 from pylon_shell.caps.grants import Grants
 from pylon_shell.caps.hosts import target as host_target
-from pylon_shell.caps.providers.net import NetProvider, checked_host, failure
+from pylon_shell.caps.providers.net import Connection, NetProvider, checked_host, failure
 from pylon_shell.caps.values import ProviderError
 
 CAP = "tls"
@@ -379,12 +381,138 @@ def https_address(url: str) -> tuple[str, int]:
     return checked_host(host), 443 if port is None else port
 
 
+#: SSL objects over memory BIOs (asyncio's TLS) per session.
+MAX_BIO_OBJECTS = 64
+#: The most plaintext one bio read returns, and encrypted bytes one step takes
+#: in or hands out.
+MAX_BIO_BYTES = 1 << 18
+_BIO_OPS = ("none", "handshake", "read", "write", "unwrap")
+
+
+class BioObject:
+    """ssl.SSLObject over memory BIOs, built from a policy context. The guest
+    moves its encrypted bytes over a net connection; `unsent` is what it was
+    handed and has not sent yet, so the net provider can tell these bytes
+    (TLS) from plaintext."""
+
+    def __init__(
+        self, sslobj: ssl.SSLObject, incoming: ssl.MemoryBIO, outgoing: ssl.MemoryBIO
+    ) -> None:
+        self.sslobj, self.incoming, self.outgoing = sslobj, incoming, outgoing
+        self.unsent = bytearray()
+        self.connection: Connection | None = None
+
+    def sent(self, count: int) -> None:
+        del self.unsent[:count]
+
+
 class TLSProvider:
     def __init__(self, grants: Grants, net: NetProvider) -> None:
         self._grants = grants
         self._net = net
         self._contexts: OrderedDict[str, ssl.SSLContext] = OrderedDict()
         self._lock = threading.Lock()
+        self._bios: dict[int, BioObject] = {}
+        self._bio_ids = itertools.count(1)
+        net.ciphertext = self._claim
+
+    def _claim(self, connection: Connection, data: bytes) -> bool:
+        """Whether `data` is the start of what a bio object made and the guest
+        has not sent yet; the first such send binds that object to the
+        connection, under the tls grant for the connection's host."""
+        if not data:
+            return False
+        bound = connection.bio
+        if bound is not None:
+            return bytes(bound.unsent[: len(data)]) == data
+        for bio in self._bios.values():
+            if bio.connection is None and bytes(bio.unsent[: len(data)]) == data:
+                with self._grants.call(CAP, "handshake", connection.target):
+                    bio.connection = connection
+                    connection.bio = bio
+                return True
+        return False
+
+    def bio_new(self, settings_json: str, server_hostname: str | None) -> int:
+        if len(self._bios) >= MAX_BIO_OBJECTS:
+            raise ProviderError("SSLError", f"more than {MAX_BIO_OBJECTS} TLS objects")
+        context = self.context(settings_json)
+        if not server_hostname:
+            raise ProviderError("ValueError", "check_hostname requires server_hostname")
+        name = checked_host(server_hostname)
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        try:
+            sslobj = context.wrap_bio(incoming, outgoing, server_hostname=name)
+        except (OSError, ValueError) as error:
+            raise failure(error) from None
+        handle = next(self._bio_ids)
+        self._bios[handle] = BioObject(sslobj, incoming, outgoing)
+        return handle
+
+    def bio_step(self, handle: int, incoming: str, eof: bool, op: str, data: str, size: int) -> str:
+        """Feed encrypted bytes in, do one operation, hand the encrypted bytes
+        out: JSON {error: [kind, message] | null, output (base64), count,
+        outgoing (base64), session (after the handshake) | null}."""
+        bio = self._bios.get(handle)
+        if bio is None:
+            raise ProviderError("ValueError", "no such TLS object")
+        if op not in _BIO_OPS:
+            raise ProviderError("ValueError", f"bad TLS operation {op!r}")
+        try:
+            fed = base64.b64decode(incoming, validate=True)
+            plain = base64.b64decode(data, validate=True)
+        except ValueError:
+            raise ProviderError("ValueError", "the bytes are not base64") from None
+        if len(fed) > MAX_BIO_BYTES or len(plain) > MAX_BIO_BYTES:
+            raise ProviderError("ValueError", f"at most {MAX_BIO_BYTES} bytes a step")
+        size = max(0, min(int(size), MAX_BIO_BYTES))
+        if bio.connection is not None and not self._grants.still_allows(
+            bio.connection.cap, bio.connection.target, bio.connection.decided_by
+        ):
+            raise ProviderError(
+                "PermissionError", self._grants.denial(CAP, op, bio.connection.target)
+            )
+        if fed:
+            bio.incoming.write(fed)
+        if eof:
+            bio.incoming.write_eof()
+        error = None
+        output = b""
+        count = 0
+        try:
+            if op == "handshake":
+                bio.sslobj.do_handshake()
+            elif op == "read":
+                output = bio.sslobj.read(size) if size else b""
+            elif op == "write":
+                count = bio.sslobj.write(plain)
+            elif op == "unwrap":
+                bio.sslobj.unwrap()
+        except (OSError, ValueError) as exc:
+            problem = failure(exc)
+            error = [problem.kind, problem.message]
+        outgoing = bio.outgoing.read(MAX_BIO_BYTES)
+        bio.unsent += outgoing
+        if len(bio.unsent) > 4 * MAX_BIO_BYTES:
+            raise ProviderError("SSLError", "too many encrypted bytes left unsent")
+        session = None
+        if error is None and op == "handshake":
+            session = session_info(bio.sslobj)  # type: ignore[arg-type]
+        return json.dumps(
+            {
+                "error": error,
+                "output": base64.b64encode(output).decode("ascii"),
+                "count": count,
+                "outgoing": base64.b64encode(outgoing).decode("ascii"),
+                "session": session,
+                "pending": bio.sslobj.pending(),
+            }
+        )
+
+    def bio_close(self, handle: int) -> None:
+        bio = self._bios.pop(handle, None)
+        if bio is not None and bio.connection is not None and bio.connection.bio is bio:
+            bio.connection.bio = None
 
     def context(self, settings_json: str) -> ssl.SSLContext:
         with self._lock:

@@ -395,6 +395,9 @@ _SIGNATURES = {
         "constants": (),
         "handshake": ("u32", _STR, ("option", _STR)),
         "unwrap": ("u32",),
+        "bio_new": (_STR, ("option", _STR)),
+        "bio_step": ("u32", _OCTETS, _BOOL, _STR, _OCTETS, "u32"),
+        "bio_close": ("u32",),
     },
 }
 

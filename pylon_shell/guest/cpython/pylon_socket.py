@@ -10,6 +10,7 @@ sockets exist: no listening, no UDP.
 """
 
 import errno as _errno
+import select as _select
 import sys
 
 import _socket as _wasi  # the interpreter's own: constants and address helpers
@@ -190,7 +191,9 @@ def _no_thread(what):
     return threads.NoThreadError(message) if threads is not None else RuntimeError(message)
 
 
-_POLLIN, _POLLOUT, _POLLERR, _POLLHUP, _POLLNVAL = 0x1, 0x4, 0x8, 0x10, 0x20
+# WASI's values (wasi-libc's poll.h), not Linux's.
+_POLLIN, _POLLOUT = _select.POLLIN, _select.POLLOUT
+_POLLERR, _POLLHUP, _POLLNVAL = _select.POLLERR, _select.POLLHUP, _select.POLLNVAL
 #: pylon:cap/net poll's bits.
 _NET_READ, _NET_WRITE, _NET_HUP, _NET_ERR = 1, 2, 4, 8
 

@@ -157,7 +157,8 @@ class SSLSession:
 
 
 class MemoryBIO:
-    """A byte buffer, as _ssl's (SSLObject over it is not supported: see _wrap_bio)."""
+    """A byte buffer, as _ssl's; an SSLObject over two of them runs on the host
+    (_SSLObject)."""
 
     def __init__(self):
         self._buffer = bytearray()
@@ -365,10 +366,9 @@ class _SSLContext:
 
     def _wrap_bio(self, incoming, outgoing, server_side, server_hostname=None, *, owner=None,
                   session=None):
-        raise NotImplementedError(
-            "pylon's tls cap runs TLS on the host's connection: SSLObject over memory BIOs "
-            "(asyncio's TLS) is not supported; use a blocking socket (http.client, urllib)"
-        )
+        if server_side:
+            raise NotImplementedError("pylon's tls cap makes TLS clients only")
+        return _SSLObject(self, incoming, outgoing, server_hostname, owner)
 
 
 def _tuples(value):
@@ -470,3 +470,94 @@ class _SSLSocket:
         raise NotImplementedError("pylon's tls cap does not expose the certificate chain")
 
     get_unverified_chain = get_verified_chain
+
+
+#: The most bytes one bio step moves (the host's limit).
+_BIO_STEP = 1 << 18
+
+
+class _SSLObject(_SSLSocket):
+    """SSLObject over memory BIOs (asyncio's TLS): the TLS object is the
+    host's, built from the same policy context as a socket's; each call moves
+    the incoming BIO's bytes to it and its encrypted output back here."""
+
+    def __init__(self, context, incoming, outgoing, server_hostname, owner):
+        super().__init__(context, None, False, server_hostname, owner)
+        self._incoming, self._outgoing = incoming, outgoing
+        self._eof_sent = False
+        self._pending = 0
+        self._object = _call(_tls.bio_new, context._settings(False), server_hostname)
+
+    def _step(self, op, data=b"", size=0):
+        while True:
+            fed = self._incoming.read(_BIO_STEP)
+            eof = self._incoming._eof_written and not self._incoming.pending \
+                and not self._eof_sent
+            self._eof_sent = self._eof_sent or eof
+            if self._incoming.pending:
+                # More than one step takes: feed the rest first.
+                self._push(_call(_tls.bio_step, self._object, pylon_caps.octets(fed), False,
+                                 "none", "", 0))
+                continue
+            answer = _call(_tls.bio_step, self._object, pylon_caps.octets(fed), eof, op,
+                           pylon_caps.octets(data), size)
+            return self._push(answer)
+
+    def _push(self, answer):
+        result = json.loads(answer)
+        outgoing = pylon_caps.from_octets(result["outgoing"])
+        if outgoing:
+            self._outgoing.write(outgoing)
+        self._pending = result.get("pending", 0)
+        if result["session"] is not None:
+            self._info = result["session"]
+        if result["error"] is not None:
+            kind, message = result["error"]
+            _call(_raise_failure, kind, message)
+        return result
+
+    def do_handshake(self):
+        if self._info is None:
+            self._step("handshake")
+
+    def read(self, size=1024, buffer=None):
+        if buffer is None:
+            if size < 0:
+                raise ValueError("size should not be negative")
+            return pylon_caps.from_octets(self._step("read", size=min(size, _BIO_STEP))["output"])
+        view = memoryview(buffer).cast("B")
+        want = min(size or view.nbytes, view.nbytes, _BIO_STEP)
+        data = pylon_caps.from_octets(self._step("read", size=want)["output"])
+        view[: len(data)] = data
+        return len(data)
+
+    def write(self, data):
+        data = memoryview(data).cast("B")[:_BIO_STEP].tobytes()
+        return self._step("write", data)["count"]
+
+    def pending(self):
+        return self._pending
+
+    def shutdown(self):
+        self._step("unwrap")
+        self._info = None
+
+    def __del__(self):
+        handle = getattr(self, "_object", None)
+        if handle is not None:
+            self._object = None
+            try:
+                _tls.bio_close(handle)
+            except Exception:
+                pass
+
+
+class _Failure:
+    def __init__(self, kind, message):
+        self.kind, self.message = kind, message
+
+
+def _raise_failure(kind, message):
+    """Raise the host's failure [kind, message] as _call raises any (SSLError
+    and its subclasses with library and reason)."""
+    raise Err(_Failure(kind, message))
