@@ -122,6 +122,13 @@ def _add_plan_options(parser: argparse.ArgumentParser) -> None:
         type=_positive_int,
         help="limit the guest's memory (and what DuckDB holds for it)",
     )
+    parser.add_argument(
+        "--tmp-size",
+        metavar="MIB",
+        type=_tmp_size,
+        default=None,
+        help="size of the session's private /tmp (default 256; 0 gives no /tmp)",
+    )
 
 
 def _positive_float(text: str) -> float:
@@ -144,6 +151,61 @@ def _positive_int(text: str) -> int:
     return value
 
 
+#: Largest --tmp-size, in MiB (1 TiB).
+MAX_TMP_MIB = 1 << 20
+
+
+def _tmp_size(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of MiB, got {text!r}") from None
+    if not 0 <= value <= MAX_TMP_MIB:
+        raise argparse.ArgumentTypeError(
+            f"expected a number of MiB from 0 to {MAX_TMP_MIB}, got {text!r}"
+        )
+    return value
+
+
+def tmp_mib(args: argparse.Namespace) -> int | None:
+    """The /tmp size limit the flags ask for (None: no /tmp at all)."""
+    from pylon_shell.runtimes.scratch import DEFAULT_TMP_MIB
+
+    size = getattr(args, "tmp_size", None)
+    if size is None:
+        return DEFAULT_TMP_MIB
+    return size or None
+
+
+#: Options of `pylon` that take a value, so `-m` is found where python finds it.
+_VALUED = frozenset(
+    (
+        "--plan", "--cap", "--provider", "--dir", "--host", "--env", "--timeout",
+        "--memory", "--tmp-size", "--theme", "-c",
+    )
+)
+
+
+def split_module(argv: list[str]) -> tuple[list[str], str | None, list[str]]:
+    """(pylon's own arguments, MODULE, its arguments) for `pylon ... -m MODULE ARGS`:
+    everything after the module belongs to it, as with python -m."""
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg == "--" or not arg.startswith("-") or arg == "-":
+            break  # a script: the rest is its own
+        if arg == "-m":
+            if index + 1 >= len(argv):
+                raise UsageError("-m needs a module name, e.g. -m json.tool")
+            return argv[:index], argv[index + 1], argv[index + 2 :]
+        if arg.startswith("-m") and not arg.startswith("--"):
+            return argv[:index], arg[2:], argv[index + 1 :]
+        if arg == "-c":
+            break  # -c CODE: the rest are the code's arguments
+        index += 2 if arg in _VALUED else 1
+    return argv, None, []
+
+
 def main_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="pylon",
@@ -155,6 +217,12 @@ def main_parser() -> argparse.ArgumentParser:
     )
     _add_plan_options(parser)
     parser.add_argument("-c", dest="code", metavar="CODE", help="run this code and exit")
+    parser.add_argument(
+        "-m",
+        dest="module",
+        metavar="MODULE",
+        help="run a module as __main__, as python -m does (the rest are its arguments)",
+    )
     parser.add_argument("--no-tui", action="store_true", help="use the line REPL")
     parser.add_argument(
         "--no-prompt",
@@ -370,19 +438,44 @@ def run_program(args: argparse.Namespace, program: tuple[str, str, list[str]]) -
         sink,
         progress=TerminalProgress(),
         inherit_stdin=program[1] != "<stdin>",
+        tmp_mib=tmp_mib(args),
     )
     return _run_in(session, program, sink)
 
 
-def _run_in(session: object, program: tuple[str, str, list[str]], sink: _StdioSink) -> int:
-    """Run the program in the session, then close it; the exit status it ends with."""
+def run_module(args: argparse.Namespace, module: str, argv: list[str]) -> int:
+    """`pylon -m MODULE ARGS`: the module as __main__ in the guest (runpy)."""
+    from pylon_shell.progress import TerminalProgress
+    from pylon_shell.session import Session
+
+    sink = _StdioSink()
+    session = Session(
+        plan_from_args(args),
+        sink,
+        progress=TerminalProgress(),
+        inherit_stdin=True,
+        tmp_mib=tmp_mib(args),
+    )
+    return _run_in(session, ("", module, argv), sink, module=True)
+
+
+def _run_in(
+    session: object, program: tuple[str, str, list[str]], sink: _StdioSink, module: bool = False
+) -> int:
+    """Run the program (or with `module`, the module named by its filename) in
+    the session, then close it; the exit status it ends with."""
     from pylon_shell.runtimes.base import Exited, Ok, Raised, Trapped
     from pylon_shell.session import call_interruptibly
 
     try:
         runtime = session.runtime  # type: ignore[attr-defined]
         source, filename, argv = program
-        outcome = call_interruptibly(runtime, lambda: runtime.run_program(source, filename, argv))
+        if module:
+            outcome = call_interruptibly(runtime, lambda: runtime.run_module(filename, argv))
+        else:
+            outcome = call_interruptibly(
+                runtime, lambda: runtime.run_program(source, filename, argv)
+            )
     finally:
         session.close()  # type: ignore[attr-defined]
     if isinstance(outcome, Ok):
@@ -393,7 +486,8 @@ def _run_in(session: object, program: tuple[str, str, list[str]], sink: _StdioSi
         # A cap denial is one line that says how to grant the cap, not a traceback.
         text = f"pylon: {outcome.denial}\n" if outcome.denial else outcome.traceback
         sink(2, text.encode())
-        return 1
+        # python ends with 130 after an uncaught KeyboardInterrupt (Ctrl+C at input()).
+        return EXIT_INTERRUPT if outcome.type_name == "KeyboardInterrupt" else 1
     assert isinstance(outcome, Trapped)
     if outcome.reason == "interrupt":
         sink(2, b"KeyboardInterrupt\n")
@@ -500,6 +594,7 @@ def cmd_trace(argv: Sequence[str]) -> int:
         progress=TerminalProgress(),
         inherit_stdin=args.script != "-",
         audit=True,
+        tmp_mib=tmp_mib(args),
     )
     recorder = Recorder(GuestFS(list(base.preopens)))  # type: ignore[attr-defined]
     session.grants.subscribe(recorder)
@@ -539,7 +634,7 @@ def cmd_bench(argv: list[str]) -> int:
 # -- entry points ------------------------------------------------------------
 
 
-def _run_tui(plan: Plan, *, prompt: bool, theme: str) -> int:
+def _run_tui(plan: Plan, *, prompt: bool, theme: str, tmp_mib: int | None) -> int:
     """The TUI, after building what the runtime needs with a progress bar in
     the terminal (a first run takes a while; the TUI then starts at once)."""
     from pylon_shell.build import cpython_artifacts
@@ -548,7 +643,7 @@ def _run_tui(plan: Plan, *, prompt: bool, theme: str) -> int:
 
     if plan.runtime == "cpython":
         cpython_artifacts(TerminalProgress())
-    return run_tui(plan, prompt=prompt, theme=theme)
+    return run_tui(plan, prompt=prompt, theme=theme, tmp_mib=tmp_mib)
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -564,15 +659,22 @@ def run(argv: Sequence[str] | None = None) -> int:
                 "bench": cmd_bench,
             }
             return commands[argv[0]](argv[1:])
-        args = main_parser().parse_args(argv)
+        own, module, module_args = split_module(argv)
+        args = main_parser().parse_args(own if module is not None else argv)
+        if module is not None:
+            if args.code is not None or args.script is not None:
+                raise UsageError("-m MODULE runs instead of a script or -c: give only one")
+            return run_module(args, module, module_args)
         program = _read_program(args)
         if program is None:
             plan = plan_from_args(args)
             if args.no_tui or not sys.stdout.isatty():
                 from pylon_shell.repl import run_repl
 
-                return run_repl(plan)
-            return _run_tui(plan, prompt=not args.no_prompt, theme=args.theme)
+                return run_repl(plan, tmp_mib=tmp_mib(args))
+            return _run_tui(
+                plan, prompt=not args.no_prompt, theme=args.theme, tmp_mib=tmp_mib(args)
+            )
         return run_program(args, program)
     except PylonError as error:
         print(f"pylon: {error}", file=sys.stderr)

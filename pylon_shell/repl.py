@@ -26,7 +26,8 @@ from pylon_shell.caps.grants import CapCallEvent, Event, ImportEvent
 from pylon_shell.meta import MetaError, run_meta
 from pylon_shell.plan import Plan
 from pylon_shell.progress import TerminalProgress
-from pylon_shell.runtimes.base import Exited, Ok, Outcome, Raised, Trapped
+from pylon_shell.runtimes.base import Exited, FdInput, Ok, Outcome, Raised, Trapped
+from pylon_shell.runtimes.scratch import DEFAULT_TMP_MIB
 from pylon_shell.session import Session, call_interruptibly
 
 INDENT = "    "
@@ -85,8 +86,16 @@ def _bindings(session: Session) -> KeyBindings:
 
 
 class LineRepl:
-    def __init__(self, plan: Plan) -> None:
-        self.session = Session(plan, self._write, progress=TerminalProgress())
+    def __init__(self, plan: Plan, tmp_mib: int | None = DEFAULT_TMP_MIB) -> None:
+        # input() and sys.stdin in the guest read the terminal's next line (its
+        # own line editing); Ctrl+C there is KeyboardInterrupt, Ctrl+D EOFError.
+        self.session = Session(
+            plan,
+            self._write,
+            progress=TerminalProgress(),
+            stdin=FdInput(0, self._write),
+            tmp_mib=tmp_mib,
+        )
         self._color = sys.stderr.isatty()
         #: What the input being run reached, shown dimmed under its output.
         self._hits: list[str] = []
@@ -197,8 +206,8 @@ class LineRepl:
                 return status
 
 
-def run_repl(plan: Plan) -> int:
-    repl = LineRepl(plan)
+def run_repl(plan: Plan, tmp_mib: int | None = DEFAULT_TMP_MIB) -> int:
+    repl = LineRepl(plan, tmp_mib)
     try:
         return repl.run()
     finally:

@@ -17,7 +17,8 @@ from pylon_shell.caps.layer import CapLayer
 from pylon_shell.caps.providers.sqlite import SqliteComponentProvider
 from pylon_shell.plan import Plan
 from pylon_shell.runtimes import start_runtime
-from pylon_shell.runtimes.base import Output, Preopen, Runtime
+from pylon_shell.runtimes.base import GuestInput, Output, Preopen, Runtime
+from pylon_shell.runtimes.scratch import DEFAULT_TMP_MIB
 
 T = TypeVar("T")
 
@@ -32,6 +33,8 @@ class Session:
         inherit_stdin: bool = False,
         audit: bool = False,
         prompter: Prompter | None = None,
+        stdin: GuestInput | None = None,
+        tmp_mib: int | None = DEFAULT_TMP_MIB,
     ) -> None:
         self.plan = plan
         #: The live grants table; it outlives restarts and runtime switches.
@@ -39,6 +42,10 @@ class Session:
         self._output = output
         self._progress = progress
         self._inherit_stdin = inherit_stdin
+        #: What input() and sys.stdin read (None: the launcher's stdin when inherited).
+        self._stdin = stdin
+        #: The size limit of each interpreter's private /tmp, in MiB (None: no /tmp).
+        self.tmp_mib = tmp_mib
         self._runtime: Runtime | None = None
 
     @property
@@ -58,6 +65,8 @@ class Session:
         options = self.plan.runtime_options(inherit_stdin=self._inherit_stdin, granted=granted)
         if self.plan.packages:
             options.packages = self._package_mounts()
+        options.stdin = self._stdin
+        options.tmp_mib = self.tmp_mib
         caps = CapLayer(
             self.plan.runtime,
             self.grants,

@@ -67,7 +67,7 @@ def test_host_files_are_invisible_by_default(pylon):
 
 def test_host_environment_does_not_leak(pylon):
     result = pylon("-c", "import os; print(dict(os.environ))", env={"PYLON_SECRET": "x"})
-    assert result.stdout == "{}\n"
+    assert result.stdout == "{'TMPDIR': '/tmp'}\n"  # the session's private /tmp, no more
 
 
 def test_env_passes_one_variable(pylon):

@@ -334,3 +334,62 @@ def test_a_flood_of_output_keeps_the_tui_alive_and_bounded(built, tmp_path):
         assert "99999" in shown_lines
 
     drive(make_app(tmp_path), steps)
+
+
+# -- input() as an inline prompt (issue 14) -----------------------------------
+
+
+async def _prompted(pilot: object, app: PylonApp, code: str) -> None:
+    """Type `code` and Enter; wait until the guest waits at its inline prompt."""
+    from pylon_shell.tui.widgets.stdin_prompt import StdinLine
+
+    await pilot.press(*code, "enter")  # type: ignore[attr-defined]
+    await until(pilot, lambda: bool(app.query(StdinLine)) and app.query_one(StdinLine).has_focus)
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython"])
+def test_input_asks_inline_and_the_answer_reaches_the_guest(built, tmp_path, runtime):
+    async def steps(pilot, app: PylonApp) -> None:
+        from pylon_shell.tui.widgets.stdin_prompt import StdinPrompt
+
+        await _prompted(pilot, app, "name = input('name? ')")
+        assert app.query_one("#stdin-label", Static).render().plain == "name? "
+        await pilot.press(*"world", "enter")
+        await ready(pilot, app)
+        assert not app.query(StdinPrompt)
+        await run(pilot, app, "print('hello', name)")
+        assert lines(app)[-3:] == ["name? world", ">>> print('hello', name)", "hello world"]
+
+    drive(make_app(tmp_path, runtime), steps)
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython"])
+def test_ctrl_c_and_ctrl_d_at_the_prompt_raise_in_the_guest_and_keep_its_state(
+    built, tmp_path, runtime
+):
+    async def steps(pilot, app: PylonApp) -> None:
+        await run(pilot, app, "x = 41")
+        await _prompted(pilot, app, "input('a? ')")
+        await pilot.press("ctrl+c")
+        await ready(pilot, app)
+        assert "KeyboardInterrupt" in shown(app)
+        await _prompted(pilot, app, "input('b? ')")
+        await pilot.press("ctrl+d")
+        await ready(pilot, app)
+        assert "EOFError" in shown(app)
+        await run(pilot, app, "print(x + 1)")  # the same interpreter: nothing was discarded
+        assert lines(app)[-1] == "42"
+        assert "discarded" not in shown(app)
+
+    drive(make_app(tmp_path, runtime), steps)
+
+
+def test_sys_stdin_readline_asks_inline_too(built, tmp_path):
+    async def steps(pilot, app: PylonApp) -> None:
+        await _prompted(pilot, app, "import sys; line = sys.stdin.readline()")
+        await pilot.press(*"abc", "enter")
+        await ready(pilot, app)
+        await run(pilot, app, "line")
+        assert lines(app)[-1] == "'abc\\n'"
+
+    drive(make_app(tmp_path), steps)

@@ -11,7 +11,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
 
 #: Receives guest output as it is written: (fd, bytes), fd 1 stdout and 2 stderr.
 Output = Callable[[int, bytes], None]
@@ -43,7 +45,8 @@ class Raised:
 class Trapped:
     """The engine stopped the guest (timeout, interrupt, crash): the instance is gone.
 
-    `reason` is one of "timeout", "interrupt", "crash".
+    `reason` is one of "timeout", "interrupt", "crash", "limit" (the guest's
+    /tmp passed its size limit).
     """
 
     reason: str
@@ -76,6 +79,147 @@ class RuntimeOptions:
     inherit_stdin: bool = False
     #: Package directories (read-only) the guest finds on its sys.path (CPython only).
     packages: list[Preopen] = field(default_factory=list)
+    #: Where input() and sys.stdin read from; None is the launcher's stdin when
+    #: `inherit_stdin`, else no input at all (end of file at once).
+    stdin: GuestInput | None = None
+    #: Size limit of the guest's private /tmp in MiB; None gives it no /tmp.
+    tmp_mib: int | None = None
+
+
+#: Longest line or read the guest gets from one input call (a longer line comes
+#: in pieces); prompts longer than this are cut.
+MAX_INPUT = 1 << 20
+
+
+class GuestInput(Protocol):
+    """What the guest's input() and sys.stdin read, asked on the guest's thread.
+
+    Both raise KeyboardInterrupt when the user cancels (Ctrl+C at the prompt)
+    or when `cancelled()` turns true (a timeout or an interrupt of the call):
+    a read must poll it, so that a blocked read stays stoppable."""
+
+    def read_line(self, prompt: str, cancelled: Callable[[], bool]) -> str | None:
+        """Show `prompt`, return the next line without its newline; None at end of input."""
+        ...
+
+    def read(self, size: int, cancelled: Callable[[], bool]) -> bytes:
+        """At most `size` bytes and at most one line (with its newline); b"" at end of input."""
+        ...
+
+
+class InputStopped(Exception):
+    """Raised out of a host input call when the watchdog stopped the call: the
+    engine cannot interrupt host code, so the read ends the call itself."""
+
+
+class ReadState:
+    """The input call a runtime is in, if any: Ctrl+C there cancels the read
+    (KeyboardInterrupt in the guest, state kept) instead of trapping the guest."""
+
+    def __init__(self, watchdog: Watchdog) -> None:
+        self._watchdog = watchdog
+        self._cancel: threading.Event | None = None
+
+    def cancel(self) -> bool:
+        """Cancel the read in progress; False when there is none."""
+        cancel = self._cancel
+        if cancel is None:
+            return False
+        cancel.set()
+        return True
+
+    def run(self, read: Callable[[Callable[[], bool]], T]) -> tuple[str, T | None]:
+        """("data", value), ("eof", None) or ("interrupted", None); raises
+        InputStopped when the call's timeout or an engine interrupt fired."""
+        cancel = threading.Event()
+        self._cancel = cancel
+
+        def cancelled() -> bool:
+            return cancel.is_set() or self._watchdog.fired is not None
+
+        try:
+            return "data", read(cancelled)
+        except KeyboardInterrupt:
+            if self._watchdog.fired is not None:
+                raise InputStopped(self._watchdog.fired) from None
+            return "interrupted", None
+        except EOFError:
+            return "eof", None
+        finally:
+            self._cancel = None
+
+
+class NoInput:
+    """No stdin at all: every read is at end of input."""
+
+    def read_line(self, prompt: str, cancelled: Callable[[], bool]) -> str | None:
+        return None
+
+    def read(self, size: int, cancelled: Callable[[], bool]) -> bytes:
+        return b""
+
+
+class FdInput:
+    """A host file descriptor (the launcher's stdin), read without blocking the
+    call for good: it waits in POLL slices and checks `cancelled` between them.
+
+    Bytes are kept here between calls, so input() and sys.stdin share one stream.
+    The prompt goes to `output` (stdout), as python's input() writes it."""
+
+    POLL = 0.05
+
+    def __init__(self, fd: int, output: Output) -> None:
+        self._fd = fd
+        self._output = output
+        self._buffer = bytearray()
+        self._eof = False
+
+    def _fill(self, cancelled: Callable[[], bool]) -> None:
+        import os
+        import select
+
+        while True:
+            if cancelled():
+                raise KeyboardInterrupt
+            try:
+                ready, _, _ = select.select([self._fd], [], [], self.POLL)
+            except (OSError, ValueError):
+                ready = [self._fd]
+            if ready:
+                break
+        try:
+            chunk = os.read(self._fd, 65536)
+        except OSError:
+            chunk = b""
+        if chunk:
+            self._buffer += chunk
+        else:
+            self._eof = True
+
+    def _line(self, limit: int, cancelled: Callable[[], bool]) -> bytes:
+        while True:
+            end = self._buffer.find(b"\n", 0, limit)
+            if end >= 0:
+                return self._take(end + 1)
+            if len(self._buffer) >= limit or self._eof:
+                return self._take(limit)
+            self._fill(cancelled)
+
+    def _take(self, count: int) -> bytes:
+        taken = bytes(self._buffer[:count])
+        del self._buffer[:count]
+        return taken
+
+    def read_line(self, prompt: str, cancelled: Callable[[], bool]) -> str | None:
+        if prompt:
+            self._output(1, prompt[:MAX_INPUT].encode("utf-8", "surrogateescape"))
+        line = self._line(MAX_INPUT, cancelled)
+        if not line:
+            return None
+        return line.removesuffix(b"\n").decode("utf-8", "replace")
+
+    def read(self, size: int, cancelled: Callable[[], bool]) -> bytes:
+        return self._line(max(1, min(size, MAX_INPUT)), cancelled)
 
 
 class Runtime(Protocol):
@@ -95,6 +239,10 @@ class Runtime(Protocol):
     def is_complete(self, source: str) -> bool: ...
 
     def run_program(self, source: str, filename: str, argv: list[str]) -> Outcome: ...
+
+    def run_module(self, module: str, argv: list[str]) -> Outcome:
+        """`python -m module argv...`: the module as __main__, sys.argv[0] its file."""
+        ...
 
     def complete(self, text: str) -> list[str]: ...
 
@@ -148,6 +296,12 @@ class Watchdog:
             call = self._call
         return self._fire(call, "interrupt")
 
+    def stop(self, reason: str) -> bool:
+        """Stop the running call for `reason` (the guest's /tmp passed its limit)."""
+        with self._lock:
+            call = self._call
+        return self._fire(call, reason)
+
     def _fire(self, call: int, reason: str) -> bool:
         with self._lock:
             if not self._running or call != self._call:
@@ -171,3 +325,20 @@ def trap_outcome(error: str, fired: str | None, timeout: float | None) -> Trappe
     causes = [re.sub(r"^\d+:\s*", "", line.strip()) for line in chain.splitlines() if line.strip()]
     reason = (causes or [line for line in head.strip().splitlines()[:1]] or ["unknown trap"])[-1]
     return Trapped("crash", f"the guest crashed ({reason}); its session is gone")
+
+
+#: Where the guest finds the IANA zone data: the first entry of its zoneinfo
+#: TZPATH (CPython's compiled default), so `zoneinfo` needs no setting.
+GUEST_ZONEINFO = "/usr/share/zoneinfo"
+
+
+def tzdata_dir() -> Path | None:
+    """The zoneinfo directory of the `tzdata` package (PyPI) installed beside
+    pylon, found without importing it; None when it is not installed."""
+    from importlib.util import find_spec
+
+    spec = find_spec("tzdata")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    found = Path(list(spec.submodule_search_locations)[0]) / "zoneinfo"
+    return found if found.is_dir() else None

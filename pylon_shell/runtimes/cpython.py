@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import base64
 from typing import TYPE_CHECKING, Any
 
 from pylon_shell.runtimes.base import (
+    GUEST_ZONEINFO,
+    MAX_INPUT,
     Exited,
+    FdInput,
+    InputStopped,
+    NoInput,
     Ok,
     Outcome,
     Output,
     Raised,
+    ReadState,
     RuntimeOptions,
     Trapped,
     Watchdog,
     trap_outcome,
+    tzdata_dir,
 )
 from pylon_shell.runtimes.engine import shared_engine
+from pylon_shell.runtimes.scratch import GUEST_TMP, TmpDir
 
 if TYPE_CHECKING:
     import wasmtime.component
@@ -63,6 +72,15 @@ class CPythonRuntime:
         self._output = output
         self._dead: Trapped | None = None
         self._watchdog = Watchdog(engine.increment_epoch, on_fire=self.caps.interrupt)
+        self._reading = ReadState(self._watchdog)
+        if options.stdin is not None:
+            self._input = options.stdin
+        else:
+            self._input = FdInput(0, output) if options.inherit_stdin else NoInput()
+        self._tmp = None
+        if options.tmp_mib is not None:
+            self._tmp = TmpDir(options.tmp_mib)
+            self._tmp.watch(lambda: self._watchdog.stop("limit"))
 
         linker = Linker(engine)
         linker.add_wasip2()
@@ -73,6 +91,8 @@ class CPythonRuntime:
                     "request", lambda _s, cap, op, target: self.caps.request(cap, op, target)
                 )
                 host.add_func("events", lambda _s, batch: self.caps.guest_events(batch))
+                host.add_func("read-line", self._on_read_line)
+                host.add_func("read-stdin", self._on_read_stdin)
             link_cpython(self.caps, root)
 
         store = wasmtime.Store(engine)
@@ -80,14 +100,22 @@ class CPythonRuntime:
             store.set_limits(memory_size=options.memory_mib * 1024 * 1024)
         wasi = wasmtime.WasiConfig()
         wasi.argv = ["python"]
-        wasi.env = sorted(options.env.items())
+        env = dict(options.env)
+        if self._tmp is not None:
+            env.setdefault("TMPDIR", GUEST_TMP)
+        wasi.env = sorted(env.items())
         # C-level writes that bypass sys.stdout (fatal errors) still reach the user.
         wasi.stdout_custom = self._on_wasi_stdout
         wasi.stderr_custom = self._on_wasi_stderr
-        if options.inherit_stdin:
-            wasi.inherit_stdin()
+        # No WASI stdin: input() and sys.stdin read through pylon:shell/host, whose
+        # reads a timeout or Ctrl+C can stop (a WASI read blocks in host code).
         wasi.preopen_dir(str(artifacts.stdlib), "/python", stdlib_writable)
         wasi.preopen_dir(str(self.caps.bulk.dir), bulk.GUEST_DIR, False)
+        zoneinfo = tzdata_dir()
+        if zoneinfo is not None:
+            wasi.preopen_dir(str(zoneinfo), GUEST_ZONEINFO, False)
+        if self._tmp is not None:
+            wasi.preopen_dir(str(self._tmp.path), GUEST_TMP, True)
         for preopen in options.preopens:
             wasi.preopen_dir(str(preopen.host), preopen.guest, not preopen.readonly)
         for package in options.packages:  # packages from PyPI: always read-only
@@ -98,7 +126,8 @@ class CPythonRuntime:
         instance = linker.instantiate(store, component)
         iface = instance.get_export_index(store, f"{SHELL}/session@{WIT_VERSION}")
         self._funcs: dict[str, Any] = {}
-        for export in ("configure", "run-input", "is-complete", "run-program", "complete"):
+        exports = ("configure", "run-input", "is-complete", "run-program", "run-module", "complete")
+        for export in exports:
             index = instance.get_export_index(store, export, iface)
             self._funcs[export] = instance.get_func(store, index)
         if caps is not None:
@@ -118,6 +147,27 @@ class CPythonRuntime:
             # Only a program that calls the binding itself sends this, and `write`
             # has no error to return: its session ends, with the reason.
             raise MalformedGuestData(f"output that is not base64 ({error.message})") from None
+
+    def _on_read_line(self, _store: object, prompt: str) -> Any:
+        from wasmtime.component import Variant
+
+        self.caps.guest_called()
+        tag, line = self._reading.run(
+            lambda cancelled: self._input.read_line(prompt[:MAX_INPUT], cancelled)
+        )
+        if tag == "data" and line is None:
+            tag = "eof"
+        return Variant(tag, None if line is None else line[:MAX_INPUT])
+
+    def _on_read_stdin(self, _store: object, size: int) -> Any:
+        from wasmtime.component import Variant
+
+        self.caps.guest_called()
+        size = max(1, min(int(size), MAX_INPUT))
+        tag, data = self._reading.run(lambda cancelled: self._input.read(size, cancelled))
+        if tag == "data" and not data:
+            tag = "eof"
+        return Variant(tag, None if data is None else base64.b64encode(data[:size]).decode())
 
     def _on_wasi_stdout(self, data: bytes) -> None:
         self._output(1, bytes(data))
@@ -141,20 +191,26 @@ class CPythonRuntime:
         func = self._funcs[export]
         self._store.set_epoch_deadline(1)
         self._watchdog.begin(self._options.timeout if timed else None)
+        if self._tmp is not None:
+            self._tmp.begin()
         try:
             result = func(self._store, *args)
             func.post_return(self._store)
-            return result
-        except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
+        except (wasmtime.Trap, wasmtime.WasmtimeError, InputStopped) as error:
             message = str(error)
             error.__traceback__ = None  # its frames hold the store; see close()
             self._dead = trap_outcome(message, self._watchdog.fired, self._options.timeout)
-            return self._dead
+            result = self._dead
         except MalformedGuestData as error:
             self._dead = Trapped("crash", f"the guest sent the host {error}; its session is gone")
-            return self._dead
+            result = self._dead
         finally:
             self._watchdog.end()
+        if self._tmp is not None and self._tmp.end():
+            # Past the /tmp limit: the session ends, whatever the call returned.
+            self._dead = Trapped("limit", self._tmp.message())
+            return self._dead
+        return result
 
     def _outcome(self, export: str, *args: Any) -> Outcome:
         result = self._call(export, *args)
@@ -168,6 +224,9 @@ class CPythonRuntime:
     def run_program(self, source: str, filename: str, argv: list[str]) -> Outcome:
         return self._outcome("run-program", source, filename, argv)
 
+    def run_module(self, module: str, argv: list[str]) -> Outcome:
+        return self._outcome("run-module", module, argv)
+
     def is_complete(self, source: str) -> bool:
         result = self._call("is-complete", source, timed=False)
         return True if isinstance(result, Trapped) else bool(result)
@@ -177,7 +236,10 @@ class CPythonRuntime:
         return [] if isinstance(result, Trapped) else list(result)
 
     def interrupt(self) -> None:
-        self._watchdog.interrupt()
+        # Waiting at input(): Ctrl+C cancels the read (KeyboardInterrupt in the
+        # guest, its state kept), as in python.
+        if not self._reading.cancel():
+            self._watchdog.interrupt()
 
     def close(self) -> None:
         # Dropping the store here, not at interpreter exit: wasmtime's WASI
@@ -185,6 +247,8 @@ class CPythonRuntime:
         self._funcs.clear()
         self._store = None
         self.caps.close()
+        if self._tmp is not None:
+            self._tmp.close()
 
 
 def _convert(result: Any) -> Outcome:

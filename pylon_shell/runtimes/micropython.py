@@ -17,17 +17,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pylon_shell.runtimes.base import (
+    MAX_INPUT,
     Exited,
+    FdInput,
+    InputStopped,
+    NoInput,
     Ok,
     Outcome,
     Output,
     Raised,
+    ReadState,
     RuntimeOptions,
     Trapped,
     Watchdog,
     trap_outcome,
 )
 from pylon_shell.runtimes.engine import shared_engine
+from pylon_shell.runtimes.scratch import GUEST_TMP, TmpDir
 
 if TYPE_CHECKING:
     import wasmtime
@@ -83,6 +89,15 @@ class MicroPythonRuntime:
         self._closed = False
         #: A request was handed to the guest and its "done" has not come yet.
         self._serving = False
+        self._reading = ReadState(self._watchdog)
+        if options.stdin is not None:
+            self._input = options.stdin
+        else:
+            self._input = FdInput(0, output) if options.inherit_stdin else NoInput()
+        self._tmp: TmpDir | None = None
+        if options.tmp_mib is not None:
+            self._tmp = TmpDir(options.tmp_mib)
+            self._tmp.watch(lambda: self._watchdog.stop("limit"))
 
         heap = DEFAULT_HEAP_MIB
         store = wasmtime.Store(engine)
@@ -91,13 +106,20 @@ class MicroPythonRuntime:
             store.set_limits(memory_size=options.memory_mib * 1024 * 1024)
         wasi = wasmtime.WasiConfig()
         wasi.argv = ["micropython", "-X", f"heapsize={heap}M", "-c", LOADER]
-        wasi.env = sorted(options.env.items())
+        env = dict(options.env)
+        if self._tmp is not None:
+            env.setdefault("TMPDIR", GUEST_TMP)
+        wasi.env = sorted(env.items())
         wasi.stdout_custom = self._on_wasi_stdout
         wasi.stderr_custom = self._on_wasi_stderr
-        if options.inherit_stdin:
+        # input() reads through the bridge ("read_line"), which a timeout or
+        # Ctrl+C can stop; sys.stdin is MicroPython's own WASI fd 0.
+        if options.inherit_stdin and options.stdin is None:
             wasi.inherit_stdin()
         for preopen in options.preopens:
             wasi.preopen_dir(str(preopen.host), preopen.guest, not preopen.readonly)
+        if self._tmp is not None:
+            wasi.preopen_dir(str(self._tmp.path), GUEST_TMP, True)
         store.set_wasi(wasi)
         store.set_epoch_deadline(1)
         self._store = store
@@ -132,7 +154,7 @@ class MicroPythonRuntime:
             self._replies.put({"error": "the MicroPython session ended"})
         except wasmtime.ExitTrap as exit_trap:
             self._replies.put({"status": "exited", "code": exit_trap.code, "final": True})
-        except (wasmtime.Trap, wasmtime.WasmtimeError) as error:
+        except (wasmtime.Trap, wasmtime.WasmtimeError, InputStopped) as error:
             # Only the message crosses threads: the exception's frames hold the
             # store, which must not outlive close().
             message = str(error)
@@ -197,6 +219,8 @@ class MicroPythonRuntime:
                 # heap is exhausted mid-reply): the interpreter cannot be trusted.
                 self._replies.put({"trap": "the guest's reply was corrupt (out of memory?)"})
             return ""
+        if name == "read_line":
+            return self._read_line(payload.decode(errors="replace"))
         if name == "boot":
             return BOOT.read_text()
         if name == "shim":
@@ -206,6 +230,14 @@ class MicroPythonRuntime:
         if handler is None:
             return json.dumps({"error": f"unknown host call {name!r}"})
         return handler(payload.decode())
+
+    def _read_line(self, prompt: str) -> str:
+        tag, line = self._reading.run(
+            lambda cancelled: self._input.read_line(prompt[:MAX_INPUT], cancelled)
+        )
+        if tag == "data" and line is not None:
+            return json.dumps({"line": line[:MAX_INPUT]})
+        return json.dumps({"eof" if tag == "data" else tag: True})
 
     def _on_wasi_stdout(self, data: bytes) -> None:
         self._output(1, bytes(data))
@@ -225,11 +257,17 @@ class MicroPythonRuntime:
         if self._closed:
             raise RuntimeError("the runtime is closed")
         self._watchdog.begin(self._options.timeout if timed else None)
+        if self._tmp is not None:
+            self._tmp.begin()
         try:
             self._requests.put(request)
             reply = self._replies.get()
         finally:
             self._watchdog.end()
+        if self._tmp is not None and self._tmp.end():
+            # Past the /tmp limit: the session ends, whatever the call returned.
+            self._dead = Trapped("limit", self._tmp.message())
+            return self._dead
         if "trap" in reply:
             self._dead = trap_outcome(reply["trap"], self._watchdog.fired, self._options.timeout)
             return self._dead
@@ -264,6 +302,9 @@ class MicroPythonRuntime:
             {"op": "program", "source": source, "filename": filename, "argv": argv}
         )
 
+    def run_module(self, module: str, argv: list[str]) -> Outcome:
+        return self._outcome({"op": "module", "module": module, "argv": argv})
+
     def is_complete(self, source: str) -> bool:
         reply = self._request({"op": "is_complete", "source": source}, timed=False)
         return True if isinstance(reply, Trapped) else bool(reply.get("value", True))
@@ -273,7 +314,8 @@ class MicroPythonRuntime:
         return [] if isinstance(reply, Trapped) else list(reply.get("value", []))
 
     def interrupt(self) -> None:
-        self._watchdog.interrupt()
+        if not self._reading.cancel():
+            self._watchdog.interrupt()
 
     def close(self) -> None:
         if self._closed:
@@ -284,6 +326,8 @@ class MicroPythonRuntime:
             self._requests.put(None)
             self._thread.join(timeout=2)
         self.caps.close()
+        if self._tmp is not None:
+            self._tmp.close()
         if not self._thread.is_alive():
             # Drop the store now, not at interpreter exit: wasmtime's WASI
             # threads must not call back into a Python that is shutting down.

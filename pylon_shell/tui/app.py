@@ -25,6 +25,7 @@ from pylon_shell.caps.catalog import CAPS
 from pylon_shell.caps.grants import Decision, Event, GrantChanged
 from pylon_shell.plan import Plan
 from pylon_shell.runtimes.base import Exited, Outcome, Raised, Trapped
+from pylon_shell.runtimes.scratch import DEFAULT_TMP_MIB
 from pylon_shell.session import Session
 from pylon_shell.themes import DEFAULT as DEFAULT_THEME
 from pylon_shell.themes import THEMES, by_textual_name
@@ -33,10 +34,12 @@ from pylon_shell.tui.screens.help import HelpScreen
 from pylon_shell.tui.screens.load_plan import LoadPlanScreen
 from pylon_shell.tui.screens.permission import PermissionScreen
 from pylon_shell.tui.screens.plan import PlanScreen
+from pylon_shell.tui.stdin import Answer, TuiInput
 from pylon_shell.tui.widgets.caps_panel import CapsPanel, CapToggled
 from pylon_shell.tui.widgets.code_input import CodeInput
 from pylon_shell.tui.widgets.imports_pane import ImportsPane
 from pylon_shell.tui.widgets.scrollback import Scrollback
+from pylon_shell.tui.widgets.stdin_prompt import StdinPrompt
 
 RUNTIME_NAMES = {"cpython": "CPython", "micropython": "MicroPython"}
 #: Characters of guest output waiting for the UI, at most.
@@ -67,6 +70,7 @@ class PylonApp(App[int]):
         prompt: bool = True,
         history: Path | None = None,
         theme: str = DEFAULT_THEME,
+        tmp_mib: int | None = DEFAULT_TMP_MIB,
     ) -> None:
         super().__init__()
         for pylon_theme in THEMES.values():
@@ -75,7 +79,15 @@ class PylonApp(App[int]):
         self._plan = plan
         self._prompt = prompt
         self._history_path = history if history is not None else paths.history_file()
-        self.session = Session(plan, self._guest_output, prompter=self._ask if prompt else None)
+        self.session = Session(
+            plan,
+            self._guest_output,
+            prompter=self._ask if prompt else None,
+            stdin=TuiInput(self),
+            tmp_mib=tmp_mib,
+        )
+        #: The inline prompt of the guest's input(), and the answer it waits for.
+        self._stdin: tuple[StdinPrompt, Answer] | None = None
         self.session.grants.subscribe(self._grants_event)
         self._busy = threading.Event()
         self._output_lock = threading.Lock()
@@ -228,6 +240,35 @@ class PylonApp(App[int]):
             self._allowed_this_run.add(cap)
         return answer[0]
 
+    def show_stdin_prompt(self, prompt: str, answer: Answer) -> None:
+        """The guest waits at input(): an inline prompt under the output so far."""
+        self.hide_stdin_prompt()
+        self._drain_output()
+        self.query_one(Scrollback).flush_output()
+        widget = StdinPrompt(prompt, id="stdin")
+        self._stdin = (widget, answer)
+        self.query_one("#repl").mount(widget, before=self.query_one(CodeInput))
+
+    def hide_stdin_prompt(self) -> None:
+        """The read ended without an answer (a timeout, the session stopped)."""
+        if self._stdin is not None:
+            widget, _ = self._stdin
+            self._stdin = None
+            widget.remove()
+            self.query_one(CodeInput).focus()
+
+    def on_stdin_prompt_answered(self, message: StdinPrompt.Answered) -> None:
+        if self._stdin is None:
+            return
+        widget, answer = self._stdin
+        self._stdin = None
+        # The scrollback keeps what a terminal would show: the prompt and the line.
+        shown = widget.prompt + (message.text if message.kind == "line" else "")
+        self.query_one(Scrollback).output(1, shown + "\n")
+        widget.remove()
+        self.query_one(CodeInput).focus()
+        answer(message.kind, message.text)
+
     # -- messages -------------------------------------------------------------
 
     def on_submitted(self, message: Submitted) -> None:
@@ -336,7 +377,9 @@ class PylonApp(App[int]):
             )
 
     def action_interrupt(self) -> None:
-        if self._busy.is_set() and self.session.started is not None:
+        if self._stdin is not None:
+            self._stdin[0].cancel()  # KeyboardInterrupt at the guest's input()
+        elif self._busy.is_set() and self.session.started is not None:
             self.session.started.interrupt()
         else:
             self.query_one(CodeInput).clear()
@@ -415,11 +458,20 @@ class PylonApp(App[int]):
         for answer, done in list(self._prompts):
             answer.append("deny")
             done.set()
+        if self._stdin is not None:
+            self._stdin[1]("eof", "")
+            self._stdin = None
         if self._busy.is_set() and self.session.started is not None:
             self.session.started.interrupt()
         await self.workers.wait_for_complete()
         self.session.close()
 
 
-def run_tui(plan: Plan, *, prompt: bool = True, theme: str = DEFAULT_THEME) -> int:
-    return PylonApp(plan, prompt=prompt, theme=theme).run() or 0
+def run_tui(
+    plan: Plan,
+    *,
+    prompt: bool = True,
+    theme: str = DEFAULT_THEME,
+    tmp_mib: int | None = DEFAULT_TMP_MIB,
+) -> int:
+    return PylonApp(plan, prompt=prompt, theme=theme, tmp_mib=tmp_mib).run() or 0

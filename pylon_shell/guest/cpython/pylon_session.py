@@ -9,6 +9,7 @@ first), hence `pylon_session`.
 """
 
 import ast
+import binascii
 import builtins
 import codeop
 import io
@@ -75,6 +76,64 @@ def _host_text(fd, errors):
     )
 
 
+class _HostStdinRaw(io.RawIOBase):
+    """sys.stdin's bytes, read through the host (pylon:shell/host read-stdin):
+    the launcher's stdin for a script, the user's next line in a REPL. The host
+    hands at most one line a read, so input() never misses buffered lines."""
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        size = min(len(buffer), 1 << 20)
+        if not size:
+            return 0
+        _flush_output()
+        got = host.read_stdin(size)
+        if isinstance(got, host.Input_Data):
+            data = binascii.a2b_base64(got.value)[:size]
+            buffer[: len(data)] = data
+            return len(data)
+        if isinstance(got, host.Input_Interrupted):
+            raise KeyboardInterrupt
+        return 0
+
+
+def _flush_output():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+_builtin_input = builtins.input
+
+
+def _input(prompt=""):
+    """input() as python's, its line read by the host (which shows the prompt:
+    on stdout for a script, inline in the TUI)."""
+    if sys.stdin is not _stdin:
+        return _builtin_input(prompt)  # the program gave sys.stdin a stream of its own
+    text = _text(str(prompt))
+    if sys.stdout is not _stdout:
+        sys.stdout.write(text)  # e.g. redirect_stdout: the prompt goes where python's would
+        text = ""
+    _flush_output()
+    got = host.read_line(text)
+    if isinstance(got, host.Input_Data):
+        return got.value
+    if isinstance(got, host.Input_Interrupted):
+        raise KeyboardInterrupt
+    raise EOFError("EOF when reading a line")
+
+
+_input.__doc__ = _builtin_input.__doc__
+# The input imports are checked against their WIT types like every other one
+# (pylon_caps.guard_bindings); /tmp (the session's own) and the zone data are
+# not files the fs cap grants, so the monitor and `pylon trace` skip them.
+pylon_caps._SIGNATURES["host"].update({"read_line": ("string",), "read_stdin": ("u32",)})
+pylon_caps._OWN = pylon_caps._OWN + ("/tmp/", "/usr/share/zoneinfo/")
 pylon_caps.install()
 pylon_waits.install()
 pylon_threads.install()
@@ -83,6 +142,11 @@ sys.stdout = _host_text(1, "surrogateescape")
 sys.stderr = _host_text(2, "backslashreplace")
 sys.__stdout__ = sys.stdout
 sys.__stderr__ = sys.stderr
+_stdout = sys.stdout
+_stdin = sys.stdin = sys.__stdin__ = io.TextIOWrapper(
+    io.BufferedReader(_HostStdinRaw()), encoding="utf-8", errors="surrogateescape"
+)
+builtins.input = _input
 
 _OWN_DIR = os.path.dirname(__file__) + "/"
 _main = types.ModuleType("__main__")
@@ -158,6 +222,25 @@ def _run(code, namespace, program=False):
         exec(code, namespace)
         if program:
             pylon_threads.finish()  # as CPython joins non-daemon threads at exit
+    except SystemExit as exc:
+        _flush()
+        return session.Outcome_Exited(_exit_status(exc))
+    except BaseException as exc:
+        _flush()
+        return _failure(exc)
+    _flush()
+    return session.Outcome_Ok()
+
+
+class _NoModule(Exception):
+    """runpy's error for a module that cannot be run (python says "No module named")."""
+
+
+def _run_call(function):
+    """_run for a callable: the outcome of calling it."""
+    pylon_caps.last_miss[0] = None
+    try:
+        function()
     except SystemExit as exc:
         _flush()
         return session.Outcome_Exited(_exit_status(exc))
@@ -245,6 +328,25 @@ class Session(wit_world.exports.Session):
         except (SyntaxError, ValueError, OverflowError) as exc:
             return _failure(exc)
         return _run(code, _main.__dict__, program=True)
+
+    def run_module(self, module, argv):
+        """`python -m module argv...`, as runpy's _run_module_as_main does it."""
+        import runpy
+
+        _main.__dict__.clear()
+        _main.__dict__.update({"__name__": "__main__", "__builtins__": builtins})
+        sys.argv = ["-m", *argv]
+        try:
+            mod_name, spec, code = runpy._get_module_details(module, _NoModule)
+        except _NoModule as exc:
+            sys.stderr.write(f"pylon: {exc}\n")
+            _flush()
+            return session.Outcome_Exited(1)
+        except BaseException as exc:
+            _flush()
+            return _failure(exc)
+        sys.argv[0] = spec.origin
+        return _run_call(lambda: runpy._run_code(code, _main.__dict__, None, "__main__", spec))
 
     def complete(self, text):
         match = _TOKEN.search(text)

@@ -317,6 +317,8 @@ def _absolute(path):
 def _note_file(file):
     if isinstance(file, str) and file != ":memory:":
         path = _absolute(file)
+        if path.startswith("/tmp/"):
+            return  # the session's private /tmp: no grant, not an fs use
         granted = _root_of(path) is not None
         _last_miss[0] = None if granted else path
         if path not in _opened:
@@ -404,6 +406,53 @@ def _run_input(source):
         except SyntaxError as exc:
             return _syntax_error(exc)
     return _guarded(lambda: exec(code, _ns))
+
+
+def _input(prompt=""):
+    # input() through the bridge: the host shows the prompt and reads the line
+    # (the launcher's stdin, the terminal, or the TUI's inline prompt).
+    reply = json.loads(host.call("read_line", str(prompt)))
+    if "line" in reply:
+        return reply["line"]
+    if "interrupted" in reply:
+        raise KeyboardInterrupt
+    raise EOFError("EOF when reading a line")
+
+
+builtins.input = _input
+
+
+def _module_file(name):
+    """The source file `python -m name` would run, from sys.path, or None."""
+    if not name or name.startswith(".") or "/" in name:
+        return None
+    relative = name.replace(".", "/")
+    for entry in sys.path:
+        if entry.startswith(".frozen") or entry.startswith("~"):
+            continue
+        for candidate in (relative + ".py", relative + "/__main__.py"):
+            path = (entry.rstrip("/") + "/" if entry else "") + candidate
+            try:
+                os.stat(path)
+                return path
+            except OSError:
+                pass
+    return None
+
+
+def _run_module(name, argv):
+    path = _module_file(name)
+    if path is None:
+        try:
+            __import__(name)
+            why = "%s is built into MicroPython and has no source to run as __main__" % name
+        except BaseException:
+            why = "No module named %s" % name
+        _emit(2, "pylon: %s\n" % why)
+        return {"status": "exited", "code": 1}
+    with _original_open(path) as handle:
+        source = handle.read()
+    return _run_program(source, path, [path] + list(argv))
 
 
 def _run_program(source, filename, argv):
@@ -497,6 +546,8 @@ def _serve():
             reply = _run_input(request["source"])
         elif op == "program":
             reply = _run_program(request["source"], request["filename"], request["argv"])
+        elif op == "module":
+            reply = _run_module(request["module"], request["argv"])
         elif op == "is_complete":
             reply = {"value": _is_complete(request["source"])}
         elif op == "complete":
