@@ -191,7 +191,7 @@ def read_requirements(path: Path) -> list[str]:
     pip options (-r, -i, --index-url, -e, ...) are refused, not obeyed."""
     from pylon_shell.plan import _NotRegular, _TooLarge, read_regular_file
 
-    shown = _shown(str(path))[1:-1]
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
     try:
         text = read_regular_file(path, MAX_REQUIREMENTS_BYTES, what="requirements file").decode(
             "utf-8"
@@ -490,7 +490,12 @@ def ensure(
                     "pip downloaded does not match the sha256 the plan trusts; "
                     + _oneline(stderr.strip().splitlines()[-1])
                 )
-            raise _pip_failure(stderr, "packages " + ", ".join(p.label for p in missing))
+            errors = [line[6:].strip() for line in stderr.splitlines() if line.startswith("ERROR:")]
+            detail = errors[-1] if errors else f"pip exited with status {status}"
+            raise PackageError(
+                f"package {', '.join(p.label for p in missing)}: not in pylon's store, and pip "
+                f"could not download it ({_oneline(detail)})"
+            )
         found = {}
         for wheel in sorted(downloads.iterdir()) if downloads.is_dir() else []:
             if wheel.is_file() and not wheel.is_symlink():
