@@ -8,10 +8,8 @@ and 2M rows through `fetchall()` leave the host's peak memory bounded.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -212,25 +210,30 @@ def test_micropython_fetches_more_than_one_bridge_reply_holds(pylon):
 HOST_RSS_LIMIT_MB = 400
 
 
+#: Runs pylon and reports its peak RSS. It runs as a small process of its own:
+#: Linux counts the address space a process had before exec into its maxrss,
+#: so pylon started straight from this (large) pytest process would report
+#: pytest's own size.
+_MEASURE = (
+    "import resource, subprocess, sys\n"
+    "done = subprocess.run(sys.argv[1:], capture_output=True, text=True)\n"
+    "sys.stdout.write(f'{done.returncode}\\n{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\\n')\n"
+    "sys.stdout.write(done.stdout)\n"
+    "sys.stderr.write(done.stderr)\n"
+)
+
+
 def peak_rss_mb(*args: str) -> tuple[int, str, str, int]:
     """Run pylon and return its exit status, output and peak RSS (with the
     children it waited for, such as the provider process)."""
-    out_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"pylon-rss-{os.getpid()}"
-    with open(f"{out_path}.out", "w+") as out, open(f"{out_path}.err", "w+") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "pylon_shell", *args],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    for suffix in (".out", ".err"):
-        Path(f"{out_path}{suffix}").unlink()
-    return proc.returncode, stdout, stderr, usage.ru_maxrss // 1024
+    done = subprocess.run(
+        [sys.executable, "-c", _MEASURE, sys.executable, "-m", "pylon_shell", *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+    )
+    status, peak_kib, stdout = done.stdout.split("\n", 2)
+    return int(status), stdout, done.stderr, int(peak_kib) // 1024
 
 
 def test_two_million_rows_through_fetchall_keep_the_host_bounded(built):
