@@ -37,7 +37,32 @@ def _asyncio_base_events(module):
     loop.subprocess_shell = subprocess_shell
 
 
+def _asyncio_streams(module):
+    """A stream whose connection a cap refused (a send on a TLS-only
+    connection, a revoke) says so: drain's ConnectionResetError is caused by
+    the refusal, so the session shows its one line."""
+    mixin = module.FlowControlMixin
+    lost, helper = mixin.connection_lost, mixin._drain_helper
+
+    def connection_lost(self, exc):
+        self._pylon_lost = exc
+        lost(self, exc)
+
+    async def _drain_helper(self):
+        try:
+            await helper(self)
+        except ConnectionResetError as error:
+            cause = getattr(self, "_pylon_lost", None)
+            if isinstance(cause, PermissionError) and error.__cause__ is None:
+                raise error from cause
+            raise
+
+    mixin.connection_lost = connection_lost
+    mixin._drain_helper = _drain_helper
+
+
 PATCHES = {
+    "asyncio.streams": _asyncio_streams,
     "concurrent.futures.thread": pylon_threads.patch_futures,
     "asyncio.base_events": _asyncio_base_events,
 }
