@@ -25,33 +25,46 @@ def attempt(name, fn, *reasons):
         fn()
     except BaseException as error:
         text = type(error).__name__ + ": " + str(error)
-        right = any(reason in text for reason in reasons)
-        print(json.dumps([name, "blocked" if right else "wrong reason", text[:300]]))
+        right = any(text.startswith(reason) for reason in reasons)
+        print(json.dumps([name, "blocked" if right else "wrong reason", text[:300]]), flush=True)
     else:
-        print(json.dumps([name, "ESCAPED", ""]))
+        print(json.dumps([name, "ESCAPED", ""]), flush=True)
 """
 
-#: (name, code defining `go()`, reasons any of which the error must show).
+#: (name, code defining `go()`, the refusals: the error must start with one of
+#: them, its class and its text; "{cp}" / "{mp}" prefixes keep one to a runtime).
 COMMON = [
     (
         "read a host file by absolute path",
-        "def go():\n    open('/etc/hostname').read()",
-        ("FileNotFoundError", "PermissionError", "OSError"),
+        "def go():\n    print(open('{secret}').read())",
+        (
+            "{cp}FileNotFoundError: [Errno 44] No such file or directory: '{secret}'",
+            "{mp}OSError: [Errno 44] ENOENT",
+        ),
     ),
     (
         "read outside a preopen with ..",
-        "def go():\n    open('/data/../secret.txt').read()",
-        ("FileNotFoundError", "PermissionError", "OSError"),
+        "def go():\n    print(open('/data/../secret.txt').read())",
+        (
+            "{cp}PermissionError: [Errno 63] Operation not permitted: '/data/../secret.txt'",
+            "{mp}OSError: [Errno 63] EPERM",
+        ),
     ),
     (
         "follow a symlink in a preopen that points out of it",
         "def go():\n    print(open('/data/link-out').read())",
-        ("PermissionError", "OSError", "FileNotFoundError"),
+        (
+            "{cp}PermissionError: [Errno 63] Operation not permitted: '/data/link-out'",
+            "{mp}OSError: [Errno 63] EPERM",
+        ),
     ),
     (
         "write into a read-only preopen",
         "def go():\n    open('/ro/new.txt', 'w').write('x')",
-        ("PermissionError", "OSError", "Read-only"),
+        (
+            "{cp}PermissionError: [Errno 63] Operation not permitted: '/ro/new.txt'",
+            "{mp}OSError: [Errno 63] EPERM",
+        ),
     ),
     (
         "read the host environment",
@@ -61,47 +74,59 @@ COMMON = [
         "'PYLON_SECRET_ENV')\n"
         "    if value is not None:\n        print(value)\n        return\n"
         "    raise LookupError('not in the guest environment')",
-        ("LookupError",),
+        ("LookupError: not in the guest environment",),
     ),
     (
         "DuckDB read_csv outside the granted dirs",
         "import duckdb\ndef go():\n"
         "    duckdb.connect().execute(\"select * from read_csv('{outside}')\").fetchall()",
-        ("PermissionError",),
+        (
+            "PermissionError: the duckdb cap may not reach {outside}: it is outside the writable directories this plan grants (grant one with --dir HOST:GUEST)",  # noqa: E501 (the exact refusal)
+        ),
     ),
     (
         "DuckDB COPY TO outside the granted dirs",
         "import duckdb\ndef go():\n"
         "    duckdb.connect().execute(\"copy (select 1) to '{out_file}'\")",
-        ("PermissionError",),
+        (
+            "PermissionError: the duckdb cap may not reach {out_file}: it is outside the writable directories this plan grants (grant one with --dir HOST:GUEST)",  # noqa: E501 (the exact refusal)
+        ),
     ),
     (
         "DuckDB ATTACH outside the granted dirs",
         "import duckdb\ndef go():\n    duckdb.connect().execute(\"attach '{out_db}' as x\")",
-        ("PermissionError",),
+        (
+            "PermissionError: the duckdb cap may not reach {out_db}: it is outside the writable directories this plan grants (grant one with --dir HOST:GUEST)",  # noqa: E501 (the exact refusal)
+        ),
     ),
     (
         "DuckDB INSTALL an extension",
         "import duckdb\ndef go():\n    duckdb.connect().execute('install httpfs')",
-        ("PermissionError",),
+        (
+            'PermissionError: the duckdb cap refused: Permission Error: Cannot access directory "/.pylon-provider/.duckdb/extensions/',  # noqa: E501 (the exact refusal)
+        ),
     ),
     (
         "DuckDB LOAD an extension",
         "import duckdb\ndef go():\n    duckdb.connect().execute('load httpfs')",
-        ("PermissionError",),
+        (
+            "PermissionError: the duckdb cap refused: Permission Error: Loading external extensions is disabled through configuration (extensions, network and settings are locked)",  # noqa: E501 (the exact refusal)
+        ),
     ),
     (
         "DuckDB over https",
         "import duckdb\ndef go():\n"
         "    duckdb.connect().execute(\"select * from read_csv('https://example.com/x.csv')\")",
-        ("PermissionError",),
+        (
+            "PermissionError: the duckdb cap may not reach https://example.com/x.csv: it is outside the writable directories this plan grants (grant one with --dir HOST:GUEST)",  # noqa: E501 (the exact refusal)
+        ),
     ),
     (
         "SQLite ATTACH outside the granted dirs",
         "import sqlite3\ndef go():\n    c = sqlite3.connect('/data/in.db')\n"
         "    c.execute(\"attach database '{out_db}' as x\")\n"
         "    c.execute('create table x.t (a)')",
-        ("OperationalError", "PermissionError"),
+        ("OperationalError: unable to open database: {out_db}",),
     ),
 ]
 
@@ -109,59 +134,71 @@ CPYTHON_ONLY = [
     (
         "a socket without a grant",
         "import socket\ndef go():\n    socket.create_connection(('127.0.0.1', 9))",
-        ("PermissionError: the tls cap is not granted (connect 127.0.0.1:9)",),
+        (
+            "PermissionError: 127.0.0.1:9 is not among the hosts this plan lets the tls cap reach (allowed.test:443); allow it with --host 127.0.0.1:9",  # noqa: E501 (the exact refusal)
+        ),
     ),
     (
         "the interpreter's own WASI socket module (pylon's stand-in keeps it)",
         "import pylon_socket\ndef go():\n"
         "    wasi = pylon_socket._wasi\n"
         "    wasi.socket(wasi.AF_INET, wasi.SOCK_STREAM).connect(('127.0.0.1', 9))",
-        ("PermissionError", "OSError"),
+        ("PermissionError: [Errno 2] Permission denied",),
     ),
     (
         "TLS to a host outside the allowlist",
         "import socket, ssl\ndef go():\n"
         "    ssl.create_default_context().wrap_socket(\n"
         "        socket.create_connection(('example.com', 443)), server_hostname='example.com')",
-        ("PermissionError",),
+        (
+            "PermissionError: example.com:443 is not among the hosts this plan lets the tls cap reach (allowed.test:443); allow it with --host example.com:443",  # noqa: E501 (the exact refusal)
+        ),
     ),
     (
         "call a cap's interface directly without its grant",
         "from wit_world.imports import crypto\ndef go():\n"
         "    crypto.pbkdf2_hmac('sha256', b'p', b's', 1, None)",
-        ("Err", "PermissionError"),
+        (
+            "Err: Failure(kind='PermissionError', message='the crypto cap is not granted (pbkdf2_hmac sha256, 1 iterations); grant it with --cap crypto')",  # noqa: E501 (the exact refusal)
+        ),
     ),
     (
         "grant itself a cap through the host's request call",
         "from wit_world.imports import host\ndef go():\n"
         "    if host.request('crypto', 'import', 'pylon.crypto'):\n        return\n"
         "    import pylon.crypto",
-        ("needs the crypto cap",),
+        (
+            "CapImportError: import of pylon.crypto needs the crypto cap, which this plan does not grant; grant it with --cap crypto",  # noqa: E501 (the exact refusal)
+        ),
     ),
     (
         "send the monitor an event that says a cap was granted",
         "from wit_world.imports import host\ndef go():\n"
         '    host.events(\'{"k":"call","c":"crypto","o":"grant","t":"","g":true}\')\n'
         "    import pylon.crypto",
-        ("needs the crypto cap",),
+        (
+            "CapImportError: import of pylon.crypto needs the crypto cap, which this plan does not grant; grant it with --cap crypto",  # noqa: E501 (the exact refusal)
+        ),
     ),
     (
         "write into the bulk directory the host reads from",
         "def go():\n    open('/.pylon-bulk/g1', 'wb').write(b'x')",
-        ("PermissionError",),
+        ("PermissionError: [Errno 63] Operation not permitted: '/.pylon-bulk/g1'",),
     ),
     (
         "SQLite component: open a database outside its directory",
         "import sqlite3\ndef go():\n    sqlite3.connect('{out_db}').execute('create table t (a)')",
-        ("OperationalError", "PermissionError"),
+        ("OperationalError: unable to open database file",),
     ),
 ]
 
 MICROPYTHON_ONLY = [
     (
-        "a socket module",
-        "def go():\n    import socket\n    socket.socket()",
-        ("ImportError", "no module named", "PermissionError"),
+        "https to a host outside the allowlist (the tls cap granted)",
+        "import pylon.https as https\ndef go():\n    https.get('https://example.com/')",
+        (
+            "PermissionError: example.com:443 is not among the hosts this plan lets the tls cap reach (allowed.test:443); allow it with --host example.com:443",  # noqa: E501 (the exact refusal)
+        ),
     ),
     (
         "grant itself a cap through the bridge's request call",
@@ -169,7 +206,9 @@ MICROPYTHON_ONLY = [
         "    if json.loads(host.call('request', json.dumps(['crypto', 'import', 'x']))):\n"
         "        return\n"
         "    import pylon.crypto",
-        ("needs the crypto cap",),
+        (
+            "CapImportError: import of pylon.crypto needs the crypto cap, which this plan does not grant; grant it with --cap crypto",  # noqa: E501 (the exact refusal)
+        ),
     ),
     (
         "call a cap's provider through the bridge without its grant",
@@ -177,7 +216,9 @@ MICROPYTHON_ONLY = [
         "    reply = json.loads(host.call('crypto.pbkdf2_hmac',"
         " json.dumps(['sha256', '70', '73', 1, None])))\n"
         "    if 'err' in reply:\n        raise PermissionError(reply['err'][1])\n",
-        ("the crypto cap is not granted",),
+        (
+            "PermissionError: the crypto cap is not granted (pbkdf2_hmac sha256, 1 iterations); grant it with --cap crypto",  # noqa: E501 (the exact refusal)
+        ),
     ),
 ]
 
@@ -195,9 +236,16 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"root": root, "data": data, "ro": ro}
 
 
+def _fill(text: str, fill: dict[str, Path]) -> str:
+    for key, value in fill.items():
+        text = text.replace("{" + key + "}", str(value))
+    return text
+
+
 def run_attempts(pylon, sandbox, flag: str, attempts: list) -> list[list[str]]:
     root = sandbox["root"]
     fill = {
+        "secret": root / "secret.txt",
         "outside": root / "outside.csv",
         "out_file": root / "written.csv",
         "out_db": root / "outside.db",
@@ -205,14 +253,19 @@ def run_attempts(pylon, sandbox, flag: str, attempts: list) -> list[list[str]]:
     parts = [HARNESS]
     for index, (name, code, reasons) in enumerate(attempts):
         body = code
-        for key, value in fill.items():
-            body = body.replace("{" + key + "}", str(value))
+        body = _fill(body, fill)
         body = body.replace("def go()", f"def go_{index}()")
         parts.append(body)
-        parts.append(f"attempt({name!r}, go_{index}, *{reasons!r})")
+        mine, other = ("{cp}", "{mp}") if flag == "--cp" else ("{mp}", "{cp}")
+        wanted = tuple(
+            _fill(r, fill).removeprefix(mine) for r in reasons if not r.startswith(other)
+        )
+        parts.append(f"attempt({name!r}, go_{index}, *{wanted!r})")
     args = [flag, "--dir", f"{sandbox['data']}:/data", "--dir", f"{sandbox['ro']}:/ro:ro"]
     args += ["--cap", "duckdb", "--cap", "sqlite", "--provider", "sqlite=component"]
-    result = pylon(*args, "-c", "\n".join(parts), env={"PYLON_SECRET_ENV": SECRET})
+    # The tls cap granted, for one host: the allowlist itself is what refuses.
+    args += ["--host", "allowed.test:443"]
+    result = pylon(*args, "-c", "\n".join(parts), env={"PYLON_SECRET_ENV": SECRET}, timeout=300)
     assert result.status == 0, result.stderr
     assert SECRET not in result.stdout
     return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("[")]

@@ -271,3 +271,42 @@ def test_the_launcher_answers_only_the_questions_it_knows(question):
             process._event(event)
     assert events == []
     assert process._answer(["is_granted", ["crypto"]]) is False
+
+
+# -- the TLS policy on the host side ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("settings", "problem"),
+    [
+        (
+            {"verify_mode": 0, "check_hostname": False},
+            "the tls cap never turns certificate checks off (this context does not require "
+            "a certificate); trust the server's CA with load_verify_locations instead",
+        ),
+        (
+            {"verify_mode": 1, "check_hostname": True},
+            "the tls cap never turns certificate checks off (this context does not require "
+            "a certificate); trust the server's CA with load_verify_locations instead",
+        ),
+        (
+            {"verify_mode": 2, "check_hostname": False},
+            "the tls cap never turns certificate checks off (check_hostname is False); "
+            "connect with the name the certificate is for",
+        ),
+        (
+            {"verify_mode": 2, "check_hostname": True, "server_side": True},
+            "the tls cap makes client connections only; TLS servers are not supported",
+        ),
+    ],
+)
+def test_the_host_refuses_tls_settings_that_turn_checks_off(settings, problem):
+    """The guest's ssl stand-in refuses these first; a guest that calls the WIT
+    import itself meets the host's refusal, which must not depend on the guest."""
+    import ssl
+
+    from pylon_shell.caps.providers import tls
+
+    assert settings.get("verify_mode") in (ssl.CERT_NONE, ssl.CERT_OPTIONAL, ssl.CERT_REQUIRED)
+    assert tls.refusal(settings) == problem
+    assert tls.refusal({"verify_mode": ssl.CERT_REQUIRED, "check_hostname": True}) is None
