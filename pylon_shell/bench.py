@@ -507,6 +507,27 @@ def bench_cold(runs: int) -> list[Row]:
     return [Row("cold first run (build + first eval)", cold, "warm pylon -c pass", warm)]
 
 
+def bench_packages(runs: int) -> list[Row]:
+    """Warm start with a cached --with set (attrs) beside the same start without it.
+    The first run resolves and fetches it (pip's index must be reachable once)."""
+    with_attrs = [*PYLON, "--with", "attrs", "-c", "pass"]
+    if subprocess.run(with_attrs, capture_output=True).returncode != 0:
+        print("packages: --with attrs could not be fetched; row skipped", file=sys.stderr)
+        return []
+    plain, cached = [], []
+    for _ in range(runs):  # interleaved, so load on the machine hits both alike
+        plain += wall([*PYLON, "-c", "pass"], 1)
+        cached += wall(with_attrs, 1)
+    return [
+        Row(
+            "warm start: pylon --with attrs -c pass (cached)",
+            statistics.median(cached),
+            "pylon -c pass",
+            statistics.median(plain),
+        )
+    ]
+
+
 GROUPS: dict[str, Callable[[Any], list[Row]]] = {
     "start": lambda args: bench_warm_start(args.runs),
     "round-trip": lambda args: bench_round_trip(args.evals),
@@ -516,6 +537,7 @@ GROUPS: dict[str, Callable[[Any], list[Row]]] = {
     "provider": lambda args: bench_provider(args.runs),
     "memory": lambda args: bench_memory(),
     "cold": lambda args: bench_cold(args.runs),
+    "packages": lambda args: bench_packages(args.runs),
 }
 
 

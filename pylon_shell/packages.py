@@ -83,9 +83,16 @@ MAX_DEPTH = 48
 MAX_PACKAGES = 256
 MAX_REQUIREMENTS_BYTES = 1024 * 1024
 
-_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,98}[a-z0-9])?$")
-_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+!_-]{0,63}$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+#: NAME[extras] and version clauses, nothing else: taken without a parser.
+_SIMPLE_SPEC = re.compile(
+    r"^[A-Za-z0-9](?:[A-Za-z0-9._-]{0,98}[A-Za-z0-9])?"
+    r"(?:\[[A-Za-z0-9._-]+(?:,[A-Za-z0-9._-]+)*\])?"
+    r"(?:(?:==|!=|<=|>=|<|>|~=)[0-9][A-Za-z0-9.*+!_-]{0,63}"
+    r"(?:,(?:==|!=|<=|>=|<|>|~=)[0-9][A-Za-z0-9.*+!_-]{0,63})*)?\Z"
+)
+_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,98}[a-z0-9])?\Z")
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+!_-]{0,63}\Z")
+_SHA256 = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 MICROPYTHON_REFUSAL = (
@@ -161,9 +168,11 @@ def guest_path(pin: Pin) -> str:
 def check_spec(spec: str, where: str) -> str:
     """`spec` if it is a plain requirement (NAME[extras] [specifier] [; marker]),
     else UsageError: no URL, path, VCS reference or pip option ever reaches pip."""
+    text = spec.strip()
+    if _SIMPLE_SPEC.match(text):
+        return text  # the common case, without importing packaging (start-up time)
     from packaging.requirements import InvalidRequirement, Requirement
 
-    text = spec.strip()
     if not text or any(not c.isprintable() for c in text) or len(text) > 1000:
         raise UsageError(
             f"{where}: {_shown(spec)} is not a requirement such as attrs or 'attrs>=25'"

@@ -106,3 +106,28 @@ def test_micropython_line_repl(built, tmp_path):
         term.wait_for("'micropython'")
     finally:
         term.close()
+
+
+def test_input_in_the_line_repl_reads_the_next_line(built, tmp_path):
+    term = Terminal(["--no-tui"], env={"PYLON_DATA_DIR": str(tmp_path / "data")})
+    try:
+        term.wait_for(">>>")
+        term.type("name = input('name? ')")
+        term.send("Enter")
+        term.wait_for("name? ")
+        term.type("world")
+        term.send("Enter")
+        term.type("print('hello', name)")
+        term.send("Enter")
+        term.wait_for("hello world")
+        term.type("input('again? ')")
+        term.send("Enter")
+        term.wait_for("again? ")
+        term.send("C-c")  # KeyboardInterrupt in the guest; its state is kept
+        term.wait_for("KeyboardInterrupt")
+        term.type("print(name * 2)")
+        term.send("Enter")
+        screen = term.wait_for("worldworld")
+        assert "fresh CPython" not in screen
+    finally:
+        term.close()
