@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import socket
 import struct
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pylon_shell.caps import values
+
+if TYPE_CHECKING:
+    import socket
 
 #: The largest frame either side accepts. A guest call moves at most 8 MiB of
 #: data (the stand-ins chunk their input and the codecs' output is capped), so

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import sys
 import threading
 from collections.abc import Callable
@@ -26,14 +25,24 @@ from pylon_shell.caps import channel
 from pylon_shell.caps.catalog import CAPS
 from pylon_shell.caps.grants import CapCallEvent, Grants
 from pylon_shell.caps.values import ProviderError
-from pylon_shell.caps.worker import FAILURE_KIND
 from pylon_shell.runtimes.base import Preopen
 
 if TYPE_CHECKING:
-    # subprocess, tempfile and shutil are imported when a worker starts: a
-    # session that makes no host cap call (`pylon -c pass`) never pays for them.
+    # subprocess, socket, tempfile and shutil are imported when a worker
+    # starts: a session that makes no host cap call (`pylon -c pass`) never
+    # pays for them.
+    import socket
     import subprocess
 
+#: What a cap's call raises in the guest when the provider process itself
+#: fails (it crashed, was stopped or misbehaved): the class its module would.
+FAILURE_KIND = {
+    "duckdb": "IOException",
+    "compression": "OSError",
+    "crypto": "OSError",
+    "net": "OSError",
+    "tls": "OSError",
+}
 #: Handle numbers each worker generation may use (WIT handles are u32).
 _GENERATION_SPAN = 1 << 20
 #: The name of a worker's scratch directory, before its launcher's pid.
@@ -116,6 +125,7 @@ class ProviderProcess:
     # -- the worker's life ------------------------------------------------
 
     def _start(self) -> _Worker:
+        import socket
         import subprocess
         import tempfile
 

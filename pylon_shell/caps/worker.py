@@ -13,7 +13,7 @@ events stay in the launcher, and a toggle applies to the next call.
 
 If a library crashes here, only this process dies; the launcher tells the
 guest and starts a fresh worker on the next call. It is never imported by the
-launcher except for `SERVED` (the dispatch table's names).
+launcher.
 """
 
 from __future__ import annotations
@@ -34,18 +34,6 @@ from typing import Any
 from pylon_shell.caps import channel, values
 from pylon_shell.caps.grants import CapCallEvent, CapDenied
 from pylon_shell.caps.values import ProviderError
-
-#: What a cap's provider raises when the worker itself fails (it crashed or
-#: was stopped), by cap: the class the guest's module would raise.
-FAILURE_KIND = {
-    "duckdb": "IOException",
-    "compression": "OSError",
-    "crypto": "OSError",
-    "net": "OSError",
-    "tls": "OSError",
-}
-#: The caps served here.
-SERVED = tuple(FAILURE_KIND)
 
 
 class RemoteGrants:
