@@ -181,7 +181,7 @@ def tmp_mib(args: argparse.Namespace) -> int | None:
 _VALUED = frozenset(
     (
         "--plan", "--cap", "--provider", "--dir", "--host", "--env", "--timeout",
-        "--memory", "--tmp-size", "--theme", "-c",
+        "--memory", "--tmp-size", "--theme", "-c", "--with", "--requirements",
     )
 )
 
