@@ -181,7 +181,7 @@ def test_bridge_uploads_and_pending_replies_are_bounded(tmp_path):
         assert answers[-1] == '!["MemoryError", "more than 64 MiB in one call"]'
         assert layer._upload == []
         # Replies in parts: unread ones are dropped oldest first past MAX_PENDING.
-        for _ in range(MAX_PENDING // (8 << 20) + 4):
+        for _ in range(MAX_PENDING // (4 << 20) + 4):  # each leaves 4 Mi hex digits unread
             first = layer._parts("ab" * (4 << 20))
             assert first.startswith(">")
         assert sum(map(len, layer._pending.values())) <= MAX_PENDING
