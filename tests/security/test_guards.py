@@ -196,6 +196,7 @@ def test_channel_frames_and_nesting_are_bounded():
     ours, theirs = socket.socketpair()
     try:
         theirs.sendall(channel._HEADER.pack(channel.MAX_FRAME + 1, 2) + b"{}")
+        theirs.shutdown(socket.SHUT_WR)  # without the bound, the read ends, never hangs
         with pytest.raises(channel.ChannelError, match="over the limit"):
             channel.receive(ours)
     finally:
