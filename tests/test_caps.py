@@ -117,7 +117,11 @@ def test_the_sqlite_component_cannot_attach_outside_granted_dirs(pylon, tmp_path
     )
     result = pylon(*way, "--cap", "sqlite", "-c", code)
     assert result.status == 1
-    assert "sqlite3.OperationalError" in result.stderr or "OperationalError" in result.stderr
+    # The exact refusal: a syntax error or any other OperationalError is not it.
+    error = "sqlite3.OperationalError" if way[0] == "--cp" else "OperationalError"
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"{error}: unable to open database: {outside}"
+    ), result.stderr
     assert "pylon_sqlite" not in result.stderr
 
 

@@ -123,11 +123,32 @@ def test_unsubscribe_stops_events():
 
 
 def test_toggles_from_another_thread_are_seen():
+    """A toggle made on another thread while this one keeps checking is seen by
+    the next check here, while that thread is still alive (not only after a
+    join has synchronised the two)."""
     grants = Grants()
-    thread = threading.Thread(target=grants.grant, args=("duckdb",))
+    granted, release = threading.Event(), threading.Event()
+
+    def toggle() -> None:
+        grants.grant("duckdb")
+        granted.set()
+        release.wait(30)
+        grants.revoke("duckdb")
+        granted.clear()
+
+    thread = threading.Thread(target=toggle)
+    assert not grants.is_granted("duckdb")
     thread.start()
-    thread.join()
-    assert grants.granted == frozenset({"duckdb"})
+    try:
+        assert granted.wait(30)
+        assert thread.is_alive()
+        assert grants.is_granted("duckdb")
+        with grants.call("duckdb", "execute", "select 1") as how:
+            assert how == "grant"
+    finally:
+        release.set()
+        thread.join(30)
+    assert grants.granted == frozenset()
 
 
 def test_denial_message_without_target():
