@@ -21,12 +21,16 @@ import stat
 from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pylon_shell.caps.hosts import HostSpecError, parse_pattern
 from pylon_shell.errors import PlanError, UsageError
-from pylon_shell.packages import Pin
 from pylon_shell.runtimes.base import Preopen, RuntimeOptions
+
+if TYPE_CHECKING:
+    # pylon_shell.packages (resolution, the store, the wheel unpacker) is
+    # imported only by a plan that pins packages: every start reads plans.
+    from pylon_shell.packages import Pin
 
 PLAN_VERSION = "1"
 RUNTIMES = ("cpython", "micropython")
@@ -667,7 +671,7 @@ class _Validator:
         return tuple(out)
 
     def packages(self, value: Any) -> tuple[Pin, ...]:
-        from pylon_shell.packages import MAX_PACKAGES, pin_problem
+        from pylon_shell.packages import MAX_PACKAGES, Pin, pin_problem
 
         items = self.kind(value, list, "$.packages", "a list of {name, version, sha256}")
         if len(items) > MAX_PACKAGES:
