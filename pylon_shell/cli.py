@@ -344,6 +344,8 @@ def plan_from_args(args: argparse.Namespace) -> object:
 def _packages_from_args(args: argparse.Namespace, base: Plan) -> tuple[object, ...]:
     """The plan's packages with --with and --requirements resolved on top (by pip,
     or from the store when this set was resolved before)."""
+    if not args.with_specs and not args.requirements:
+        return base.packages
     from pylon_shell import packages
 
     specs = [packages.check_spec(spec, f"--with {_shown(spec)}") for spec in args.with_specs]

@@ -671,9 +671,11 @@ class _Validator:
         return tuple(out)
 
     def packages(self, value: Any) -> tuple[Pin, ...]:
+        items = self.kind(value, list, "$.packages", "a list of {name, version, sha256}")
+        if not items:
+            return ()
         from pylon_shell.packages import MAX_PACKAGES, Pin, pin_problem
 
-        items = self.kind(value, list, "$.packages", "a list of {name, version, sha256}")
         if len(items) > MAX_PACKAGES:
             raise self.fail("$.packages", f"more than {MAX_PACKAGES} packages")
         out: dict[str, Pin] = {}
