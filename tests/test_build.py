@@ -57,6 +57,35 @@ def test_corrupt_native_code_is_recompiled_not_used(private_cache):
     assert artifacts.native.load(artifacts.wasm_sha256) is not None
 
 
+def test_native_code_changed_with_its_times_restored_is_not_used(private_cache):
+    """A byte flipped in place, then its mtime and atime put back: the ctime
+    still differs from the recorded identity, so the file is hashed and refused."""
+    artifacts = build.cpython_artifacts()
+    native = artifacts.native.path
+    before = native.stat()
+    data = bytearray(native.read_bytes())
+    data[len(data) // 3] ^= 0x01
+    with open(native, "r+b") as handle:
+        handle.write(bytes(data))
+    os.utime(native, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert native.stat().st_size == before.st_size
+    assert artifacts.native.load(artifacts.wasm_sha256) is None
+    assert hello() == "hello\n"
+
+
+def test_intact_native_code_is_trusted_by_identity_without_rehashing(private_cache, monkeypatch):
+    from pylon_shell.runtimes import engine
+
+    artifacts = build.cpython_artifacts()
+    assert artifacts.native.load(artifacts.wasm_sha256) == artifacts.native.path
+
+    def no_hashing(path):
+        raise AssertionError(f"{path} was hashed on a start")
+
+    monkeypatch.setattr(engine, "sha256_file", no_hashing)
+    assert artifacts.native.load(artifacts.wasm_sha256) == artifacts.native.path
+
+
 def test_truncated_micropython_code_is_recompiled(built, tmp_path, monkeypatch):
     monkeypatch.setenv("PYLON_CACHE_DIR", str(tmp_path))
     assert hello("micropython") == "hello\n"

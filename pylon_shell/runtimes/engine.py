@@ -1,9 +1,10 @@
 """One wasmtime Engine per process, and the cache of compiled machine code.
 
-Compiling the 19 MB CPython component takes ~7 s; deserialising code pylon
-compiled earlier takes milliseconds. Serialised code is native code, so it is
-only ever loaded from a file pylon wrote itself, after checking its SHA-256
-and that it was made by this wasmtime with these engine settings.
+Compiling the 19 MB CPython component takes ~7 s; mapping code pylon compiled
+earlier takes milliseconds. Serialised code is native code, so it is only ever
+loaded from a file pylon wrote itself: one whose identity (size, times, inode)
+is the one recorded with its SHA-256 when pylon stored it, made by this
+wasmtime with these engine settings.
 """
 
 from __future__ import annotations
@@ -73,6 +74,20 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+def file_identity(path: Path) -> dict[str, int]:
+    """What identifies a file as the one pylon wrote: any write to it changes its
+    ctime (which no utime can set back), and a file put in its place has another
+    inode. Compared on every start instead of hashing the whole file."""
+    st = os.stat(path)
+    return {
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "ctime_ns": st.st_ctime_ns,
+        "ino": st.st_ino,
+        "dev": st.st_dev,
+    }
+
+
 @dataclass(frozen=True)
 class NativeCode:
     """Where compiled code for one wasm binary lives, with its integrity record."""
@@ -83,22 +98,33 @@ class NativeCode:
     def record(self) -> Path:
         return self.path.with_name(self.path.name + ".json")
 
-    def load(self, source_sha256: str) -> bytes | None:
-        """The serialised code if it is intact and made from `source_sha256`, else None."""
+    def load(self, source_sha256: str) -> Path | None:
+        """The code's path if it is the file pylon wrote from `source_sha256`
+        for this engine, else None. The file's identity as recorded when it was
+        stored stands in for its SHA-256 (machine code is ~40 MB: hashing it
+        cost every start ~20 ms); a file whose identity changed is hashed once,
+        and used only if its bytes are still the ones recorded."""
         try:
             meta = json.loads(self.record.read_text())
-            data = self.path.read_bytes()
+            current = file_identity(self.path)
         except (OSError, ValueError):
             return None
         if (
             not isinstance(meta, dict)
             or meta.get("engine") != fingerprint()
             or meta.get("source_sha256") != source_sha256
-            or meta.get("size") != len(data)
-            or meta.get("sha256") != hashlib.sha256(data).hexdigest()
+            or meta.get("size") != current["size"]
         ):
             return None
-        return data
+        if meta.get("identity") == current:
+            return self.path
+        try:
+            if sha256_file(self.path) != meta.get("sha256"):
+                return None
+            _atomic_write(self.record, json.dumps({**meta, "identity": current}).encode())
+        except OSError:
+            return None
+        return self.path
 
     def store(self, data: bytes, source_sha256: str) -> None:
         """Write code then its record, each atomically: a reader never sees half of either."""
@@ -109,6 +135,7 @@ class NativeCode:
             "source_sha256": source_sha256,
             "size": len(data),
             "sha256": hashlib.sha256(data).hexdigest(),
+            "identity": file_identity(self.path),
         }
         _atomic_write(self.record, json.dumps(meta).encode())
 
@@ -132,9 +159,10 @@ def load_component(
     from wasmtime.component import Component
 
     engine = shared_engine()
-    data = native.load(wasm_sha256)
-    if data is not None:
-        return Component.deserialize(engine, data)
+    cached = native.load(wasm_sha256)
+    if cached is not None:
+        # Mapped from the file pylon wrote, not read and copied into a buffer.
+        return Component.deserialize_file(engine, str(cached))
     if on_compile is not None:
         on_compile()
     component = Component.from_file(engine, str(wasm))
@@ -152,9 +180,9 @@ def load_module(
     import wasmtime
 
     engine = shared_engine()
-    data = native.load(wasm_sha256)
-    if data is not None:
-        return wasmtime.Module.deserialize(engine, data)
+    cached = native.load(wasm_sha256)
+    if cached is not None:
+        return wasmtime.Module.deserialize_file(engine, str(cached))
     if on_compile is not None:
         on_compile()
     module = wasmtime.Module.from_file(engine, str(wasm))
