@@ -22,14 +22,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib.metadata import version
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Protocol
 
 from pylon_shell import paths
 from pylon_shell.errors import BuildError
-from pylon_shell.runtimes.engine import NativeCode, fingerprint, sha256_file
+from pylon_shell.runtimes.engine import NativeCode, fingerprint, installed_version, sha256_file
 
 #: Bump when the way artifacts are made changes, to invalidate old entries.
 RECIPE = "2"
@@ -92,7 +91,7 @@ def runtimes_dir() -> Path:
 def _key(*folders: Path, files: tuple[Path, ...] = ()) -> str:
     """Hash of every input of a component build: its folders and single files."""
     digest = hashlib.sha256()
-    digest.update(f"recipe={RECIPE};componentize-py={version('componentize-py')}".encode())
+    digest.update(f"recipe={RECIPE};componentize-py={installed_version('componentize-py')}".encode())
     for folder in folders:
         for path in sorted(folder.rglob("*")):
             if path.is_file() and path.suffix in (".py", ".wit"):
@@ -246,7 +245,7 @@ def _build_cpython(entry: Path, progress: Progress) -> CPythonArtifacts:
         shutil.rmtree(app)
         manifest = {
             "recipe": RECIPE,
-            "componentize_py": version("componentize-py"),
+            "componentize_py": installed_version("componentize-py"),
             "python_version": python_version,
             "wasm_sha256": wasm_sha256,
             "wasm_size": wasm.stat().st_size,
