@@ -71,8 +71,9 @@ def test_line_repl_in_a_real_terminal(built, tmp_path):
         term.send("Tab")
         screen = term.wait_for(">>> import")
         term.send("C-u")
-        term.send("Up")  # history recalls the last input
-        term.wait_for(">>> f(50)")
+        term.wait_for_line(">>>")
+        term.send("Up")  # history recalls the last input, on the input line itself
+        term.wait_for_line(">>> f(50)")
         term.send("C-u")
         term.type("while True: pass")
         term.send("Enter")

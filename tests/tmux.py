@@ -69,6 +69,19 @@ class Terminal:
             time.sleep(0.1)
         raise AssertionError(f"{text!r} never appeared on screen:\n{self.screen()}")
 
+    def wait_for_line(self, line: str, timeout: float = 60) -> str:
+        """Wait until the last line with text on screen (where the cursor's
+        input is) is exactly `line`: text further up, such as an earlier
+        echo of the same input, does not count."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            lines = [row.rstrip() for row in screen.splitlines() if row.strip()]
+            if lines and lines[-1] == line:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"the input line never became {line!r}:\n{self.screen()}")
+
     def alive(self) -> bool:
         return (
             subprocess.run(["tmux", "has-session", "-t", self.name], capture_output=True).returncode
