@@ -342,3 +342,30 @@ def tzdata_dir() -> Path | None:
         return None
     found = Path(list(spec.submodule_search_locations)[0]) / "zoneinfo"
     return found if found.is_dir() else None
+
+
+def guest_cwd(preopens: list[Preopen], tmp: str | None) -> str | None:
+    """The guest's working directory at start, as python users expect it: the
+    launcher's own, where a preopen shows it (`--dir .:/app` starts in /app,
+    `--dir ~:/home` in the matching directory below /home); else the private
+    /tmp (a directory that exists and can be entered again); else None (WASI's
+    `/`, which no preopen holds, so a program cannot chdir back to it)."""
+    import os
+
+    try:
+        here = Path(os.getcwd()).resolve()
+    except OSError:
+        here = None
+    best: tuple[int, str] | None = None
+    for preopen in preopens if here is not None else ():
+        try:
+            inner = here.relative_to(Path(preopen.host).resolve())
+        except (ValueError, OSError):
+            continue
+        depth = len(Path(preopen.host).resolve().parts)
+        if best is None or depth > best[0]:
+            guest = preopen.guest.rstrip("/") or "/"
+            best = (depth, guest if not inner.parts else f"{guest.rstrip('/')}/{inner.as_posix()}")
+    if best is not None:
+        return best[1]
+    return tmp

@@ -20,6 +20,7 @@ from pylon_shell.runtimes.base import (
     RuntimeOptions,
     Trapped,
     Watchdog,
+    guest_cwd,
     trap_outcome,
     tzdata_dir,
 )
@@ -133,6 +134,9 @@ class CPythonRuntime:
         if caps is not None:
             settings = self.caps.guest_settings()
             settings["sys_path"] = [package.guest for package in options.packages]
+            settings["cwd"] = guest_cwd(
+                options.preopens, GUEST_TMP if self._tmp is not None else None
+            )
             self._call("configure", json.dumps(settings), timed=False)
 
     # -- host side of pylon:shell/host --------------------------------------

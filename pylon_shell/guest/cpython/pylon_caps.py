@@ -242,9 +242,17 @@ def _gated_import(name, globals=None, locals=None, fromlist=(), level=0):
 _FILE_EVENTS = frozenset(("open", "sqlite3.connect"))
 # The runtime's own directories (stdlib, bindings, pylon's guest code): every
 # absolute sys.path entry when the session starts, before user code runs.
+# The session's private /tmp and the zone data are not files the fs cap grants
+# either, so the monitor and `pylon trace` skip them too.
 _OWN = tuple(
     entry.rstrip("/") + "/" for entry in sys.path if entry.startswith("/") and entry != "/"
-) + ("/.pylon-bulk/",)
+) + ("/.pylon-bulk/", "/tmp/", "/usr/share/zoneinfo/")
+
+
+def add_own(directory):
+    """A directory the runtime mounted (a package from PyPI): reading it is no fs hit."""
+    global _OWN
+    _OWN += (directory.rstrip("/") + "/",)
 _reported = set()
 
 
@@ -345,6 +353,8 @@ _SIGNATURES = {
         "write": ("u32", _OCTETS),
         "request": (_STR, _STR, _STR),
         "events": (_STR,),
+        "read_line": (_STR,),
+        "read_stdin": ("u32",),
     },
     "sqlite": {
         "open": (_STR,),

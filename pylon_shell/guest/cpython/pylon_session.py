@@ -24,6 +24,7 @@ import traceback
 import types
 
 import pylon_caps
+import pylon_posix
 import pylon_bz2  # noqa: F401 - baked into the snapshot; served as `_bz2`
 import pylon_crypto  # noqa: F401 - served as `pylon.crypto`; adds hashlib's KDFs
 import pylon_duckdb  # noqa: F401 - baked into the snapshot; served as `duckdb`
@@ -53,8 +54,14 @@ if os.path.exists(_EXTRACT_MARKER):
     )
 
 
+def _write_std(fd, data):
+    """Bytes of stream `fd` (1 or 2) straight to the host, so output streams."""
+    host.write(fd, pylon_caps.octets(data))
+
+
 class _HostRaw(io.RawIOBase):
-    """A raw stream whose bytes go straight to the host, so output streams."""
+    """sys.stdout's and sys.stderr's raw stream: descriptor 1 or 2 (pylon_posix),
+    whose bytes go to the host unless the program redirected it (os.dup2)."""
 
     def __init__(self, fd):
         super().__init__()
@@ -63,11 +70,11 @@ class _HostRaw(io.RawIOBase):
     def writable(self):
         return True
 
+    def fileno(self):
+        return self._fd
+
     def write(self, data):
-        data = bytes(data)
-        if data:
-            host.write(self._fd, pylon_caps.octets(data))
-        return len(data)
+        return pylon_posix.write(self._fd, data)
 
 
 def _host_text(fd, errors):
@@ -76,27 +83,32 @@ def _host_text(fd, errors):
     )
 
 
+def _read_std(size):
+    """At most `size` bytes of stdin, read through the host (pylon:shell/host
+    read-stdin): the launcher's stdin for a script, the user's next line in a
+    REPL. The host hands at most one line a read, so input() never misses
+    buffered lines."""
+    size = min(size, 1 << 20)
+    _flush_output()
+    got = host.read_stdin(size)
+    if isinstance(got, host.Input_Data):
+        return binascii.a2b_base64(got.value)[:size]
+    if isinstance(got, host.Input_Interrupted):
+        raise KeyboardInterrupt
+    return b""
+
+
 class _HostStdinRaw(io.RawIOBase):
-    """sys.stdin's bytes, read through the host (pylon:shell/host read-stdin):
-    the launcher's stdin for a script, the user's next line in a REPL. The host
-    hands at most one line a read, so input() never misses buffered lines."""
+    """sys.stdin's raw stream: descriptor 0 (pylon_posix), read through the host."""
 
     def readable(self):
         return True
 
-    def readinto(self, buffer):
-        size = min(len(buffer), 1 << 20)
-        if not size:
-            return 0
-        _flush_output()
-        got = host.read_stdin(size)
-        if isinstance(got, host.Input_Data):
-            data = binascii.a2b_base64(got.value)[:size]
-            buffer[: len(data)] = data
-            return len(data)
-        if isinstance(got, host.Input_Interrupted):
-            raise KeyboardInterrupt
+    def fileno(self):
         return 0
+
+    def readinto(self, buffer):
+        return pylon_posix.readinto(0, buffer)
 
 
 def _flush_output():
@@ -129,15 +141,14 @@ def _input(prompt=""):
 
 
 _input.__doc__ = _builtin_input.__doc__
-# The input imports are checked against their WIT types like every other one
-# (pylon_caps.guard_bindings); /tmp (the session's own) and the zone data are
-# not files the fs cap grants, so the monitor and `pylon trace` skip them.
-pylon_caps._SIGNATURES["host"].update({"read_line": ("string",), "read_stdin": ("u32",)})
-pylon_caps._OWN = pylon_caps._OWN + ("/tmp/", "/usr/share/zoneinfo/")
 pylon_caps.install()
+pylon_posix.install(_write_std, _read_std)
 pylon_waits.install()
 pylon_threads.install()
 pylon_patches.install()
+# What python users see in usage lines (argparse: `pylon -m json.tool`); the
+# interpreter has no file of its own in the guest.
+sys.executable = "pylon"
 sys.stdout = _host_text(1, "surrogateescape")
 sys.stderr = _host_text(2, "backslashreplace")
 sys.__stdout__ = sys.stdout
@@ -285,13 +296,19 @@ def _add_packages(entries):
         if isinstance(entry, str) and entry.startswith("/.pylon-packages/"):
             if entry not in sys.path:
                 sys.path.append(entry)
-                pylon_caps._OWN += (entry + "/",)
+                pylon_caps.add_own(entry)
 
 
 class Session(wit_world.exports.Session):
     def configure(self, settings):
         pylon_caps.configure(settings)
         _add_packages(pylon_caps._settings.get("sys_path") or ())
+        cwd = pylon_caps._settings.get("cwd")
+        if cwd:
+            try:
+                os.chdir(cwd)  # WASI starts in /, which no preopen holds
+            except OSError:
+                pass
 
     def run_input(self, source):
         global _input_count
@@ -346,7 +363,12 @@ class Session(wit_world.exports.Session):
             _flush()
             return _failure(exc)
         sys.argv[0] = spec.origin
-        return _run_call(lambda: runpy._run_code(code, _main.__dict__, None, "__main__", spec))
+
+        def run():
+            runpy._run_code(code, _main.__dict__, None, "__main__", spec)
+            pylon_threads.finish()  # as CPython joins non-daemon threads at exit
+
+        return _run_call(run)
 
     def complete(self, text):
         match = _TOKEN.search(text)
