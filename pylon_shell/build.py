@@ -28,7 +28,13 @@ from typing import Protocol
 
 from pylon_shell import paths
 from pylon_shell.errors import BuildError
-from pylon_shell.runtimes.engine import NativeCode, fingerprint, installed_version, sha256_file
+from pylon_shell.runtimes.engine import (
+    NativeCode,
+    file_identity,
+    fingerprint,
+    installed_version,
+    sha256_file,
+)
 
 #: Bump when the way artifacts are made changes, to invalidate old entries.
 RECIPE = "2"
@@ -116,27 +122,13 @@ def sqlite_provider_entry() -> Path:
     return runtimes_dir() / f"sqlite-provider-{_key(GUEST_SQLITE, WIT_DIR, files=shared)}"
 
 
-def _identity(path: Path) -> dict[str, int]:
-    """What identifies a file as the one pylon wrote: any write to it changes its
-    ctime (which no utime can set back), and a file put in its place has another
-    inode. Checked on every start instead of hashing the whole file."""
-    st = os.stat(path)
-    return {
-        "size": st.st_size,
-        "mtime_ns": st.st_mtime_ns,
-        "ctime_ns": st.st_ctime_ns,
-        "ino": st.st_ino,
-        "dev": st.st_dev,
-    }
-
-
 def _wasm_unchanged(entry: Path, wasm: Path, manifest: dict) -> bool:
     """Whether `wasm` holds the bytes whose SHA-256 the manifest recorded when it
     entered the cache. Its identity (size, mtime, ctime, inode) is compared
     first; a file whose identity changed (a copied or restored cache, or a write)
     is hashed once: the same bytes get their new identity recorded, other bytes
     make the entry unusable, so a plan that pins the digest never runs them."""
-    current = _identity(wasm)
+    current = file_identity(wasm)
     if current["size"] != manifest["wasm_size"]:
         return False
     if manifest.get("wasm_identity") == current:
@@ -249,7 +241,7 @@ def _build_cpython(entry: Path, progress: Progress) -> CPythonArtifacts:
             "python_version": python_version,
             "wasm_sha256": wasm_sha256,
             "wasm_size": wasm.stat().st_size,
-            "wasm_identity": _identity(wasm),
+            "wasm_identity": file_identity(wasm),
             "stdlib_token": token,
         }
         _write_manifest(work, manifest)
@@ -399,7 +391,7 @@ def sqlite_provider_artifacts(progress: Progress | None = None) -> ComponentArti
                 "recipe": RECIPE,
                 "wasm_sha256": digest,
                 "wasm_size": wasm.stat().st_size,
-                "wasm_identity": _identity(wasm),
+                "wasm_identity": file_identity(wasm),
             }
             _write_manifest(work, manifest)
             if entry.exists():

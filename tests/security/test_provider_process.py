@@ -13,7 +13,10 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import Captured
@@ -41,6 +44,28 @@ def workers_of(pid: int) -> list[int]:
         if parent == pid and b"pylon_shell.caps.worker" in cmdline:
             found.append(int(entry.name))
     return found
+
+
+@contextmanager
+def busy_in_a_provider(flag: str, code: str, first_line: str) -> Iterator[tuple[Any, int]]:
+    """pylon running `code` under the crypto cap, once it printed `first_line`
+    and its provider process exists: (the pylon process, the worker's pid)."""
+    proc = subprocess.Popen(
+        [*PYLON, flag, "--cap", "crypto", "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == first_line
+        deadline = time.monotonic() + 30
+        while not (workers := workers_of(proc.pid)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert workers, "no provider process was started"
+        yield proc, workers[0]
+    finally:
+        proc.kill()
 
 
 def test_a_segfault_in_a_provider_library_is_one_line_and_the_interpreter_lives_on(pylon):
@@ -93,24 +118,10 @@ def test_a_provider_killed_by_a_signal_mid_call_ends_that_call_only(built, flag)
         print(state, pbkdf2_hmac("sha256", b"x", b"y", 1).hex()[:8])
         """
     )
-    proc = subprocess.Popen(
-        [*PYLON, flag, "--cap", "crypto", "-c", code],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == "busy\n"
-        deadline = time.monotonic() + 30
-        while not (workers := workers_of(proc.pid)) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert workers, "no provider process was started"
+    with busy_in_a_provider(flag, code, "busy\n") as (proc, worker):
         time.sleep(0.2)
-        os.kill(workers[0], signal.SIGSEGV)
+        os.kill(worker, signal.SIGSEGV)
         out, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
     assert proc.returncode == 0, err
     assert out.splitlines() == [
         "error: the crypto provider crashed (SIGSEGV); its objects are gone",
@@ -157,22 +168,9 @@ def test_ctrl_c_stops_a_host_call_and_ends_with_130(built, flag):
         else "from pylon.crypto import pbkdf2_hmac\nprint('running')\n"
         "pbkdf2_hmac('sha256', b'x', b'y', 10**9)"
     )
-    proc = subprocess.Popen(
-        [*PYLON, flag, "--cap", "crypto", "-c", code],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline() == "running\n"
-        deadline = time.monotonic() + 30
-        while not workers_of(proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
+    with busy_in_a_provider(flag, code, "running\n") as (proc, _worker):
         proc.send_signal(signal.SIGINT)
         status = proc.wait(timeout=30)
-    finally:
-        proc.kill()
     assert status == 130
     assert not workers_of(proc.pid)
 
