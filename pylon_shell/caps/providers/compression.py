@@ -241,7 +241,7 @@ class CompressionProvider:
                 lzma._encode_filter_properties(f)  # type: ignore[attr-defined]
             ],
             "lzma.decode-filter-properties": lambda fid, props: [
-                lzma._decode_filter_properties(fid, props)  # type: ignore[attr-defined]
+                _decode_filter_properties(fid, props)
             ],
             "lzma.check": lambda handle: [self._object(handle, "lzma-decompressor").check],
             "zstd.dict-id": lambda handle: [self._object(handle, "zstd-dict").dict_id],
@@ -307,6 +307,25 @@ def _codec_errors(call: Callable[..., Any], *args: Any) -> Any:
                 kind = name if getattr(builtins, name, None) is type(error) else builtin.__name__
                 raise ProviderError(kind, str(error)) from None
         raise
+
+
+#: liblzma's branch/call/jump filters, whose properties may be empty.
+_BCJ_FILTERS = frozenset(
+    getattr(lzma, name)
+    for name in ("FILTER_X86", "FILTER_POWERPC", "FILTER_IA64", "FILTER_ARM",
+                 "FILTER_ARMTHUMB", "FILTER_SPARC")
+)
+
+
+def _decode_filter_properties(filter_id: Any, props: Any) -> dict[str, Any]:
+    """lzma._decode_filter_properties, without the crash of CPython < 3.12's
+    _lzma on a BCJ filter with empty properties (gh-104282: it dereferenced a
+    NULL options pointer); 3.12+ returns just the id, as this does."""
+    if type(filter_id) is not int or not isinstance(props, bytes):
+        raise TypeError("filter id must be an int and properties bytes")
+    if filter_id in _BCJ_FILTERS and not props:
+        return {"id": filter_id}
+    return lzma._decode_filter_properties(filter_id, props)  # type: ignore[attr-defined]
 
 
 def _int_keys(options: dict[str, int] | None) -> dict[int, int] | None:

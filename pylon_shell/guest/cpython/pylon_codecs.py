@@ -47,6 +47,29 @@ def c_int(value, kind="int"):
     return value
 
 
+def c_unsigned(value, bits=32):
+    """An unsigned int argument as CPython 3.14's converters take it: TypeError
+    for a non-int, ValueError for a negative one, OverflowError past the type."""
+    if isinstance(value, float) or not hasattr(type(value), "__index__"):
+        raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
+    value = value.__index__()
+    if value < 0:
+        raise ValueError("value must be positive")
+    if value >= 2**bits:
+        raise OverflowError(f"Python int too large for C unsigned {'int' if bits == 32 else 'long'}")
+    return value
+
+
+class NotPickled:
+    """CPython's codec objects are C types that cannot be pickled or copied."""
+
+    __slots__ = ()
+
+    def __reduce_ex__(self, protocol):
+        cls = type(self)
+        raise TypeError(f"cannot pickle '{cls.__module__}.{cls.__qualname__}' object")
+
+
 def as_bytes(data):
     """What the codecs accept: any bytes-like object, as bytes."""
     if isinstance(data, bytes):
@@ -94,16 +117,27 @@ def flush(own, handle, mode=-1):
     return pylon_caps.from_octets(call(own, _cap.flush, handle.id, mode))
 
 
-class Decompressor:
-    """The decompressor side of every codec: the stdlib's decompress() contract."""
+class Decompressor(NotPickled):
+    """The decompressor side of every codec: the stdlib's decompress() contract.
 
-    def __init__(self, own, kind, *args):
+    As in CPython's C types, the object is made whole by `__new__` (the
+    subclasses' `__new__` calls `_start`), so `cls.__new__(cls)` alone gives a
+    working decompressor with the default arguments."""
+
+    __slots__ = ("_own", "_handle", "_eof", "_needs_input", "_unused_data", "_check", "_failed",
+                 "__weakref__")
+    #: Whether a data error leaves the object unusable (CPython 3.14's bz2: a
+    #: later call raises ValueError instead of reaching libbzip2 in a bad state).
+    _refuse_after_error = False
+
+    def _start(self, own, kind, *args):
         self._own = own
         self._handle = Handle(own, kind, *args)
         self._eof = False
         self._needs_input = True
         self._unused_data = b""
         self._check = -1
+        self._failed = False
 
     @property
     def eof(self):
@@ -120,6 +154,21 @@ class Decompressor:
     def decompress(self, data, max_length=-1):
         max_length = c_int(max_length, "ssize_t")
         data = as_bytes(data)
+        if self._failed:
+            raise ValueError(
+                f"{type(self).__name__} cannot be used after a previous error"
+            )
+        try:
+            return self._decompress(data, max_length)
+        except PermissionError:
+            raise
+        except (OSError, MemoryError):
+            if self._refuse_after_error:
+                self._failed = True
+                self._needs_input = False
+            raise
+
+    def _decompress(self, data, max_length):
         pieces = [data[i : i + CHUNK] for i in range(0, len(data), CHUNK)] or [b""]
         out = []
         got = 0

@@ -108,9 +108,19 @@ def _unsigned(value, name):
     """n, r and p as _hashlib.scrypt takes them: an int that fits an unsigned long."""
     if not isinstance(value, int):
         raise TypeError(f"scrypt() argument '{name}' must be int, not {type(value).__name__}")
-    if not 0 <= value < 2 * _LONG:
-        raise TypeError(f"{name} is required and must be an unsigned int")
+    if value < 0:
+        raise ValueError("value must be positive")  # CPython's unsigned long converter
+    if value >= 2 * _LONG:
+        raise OverflowError("Python int too large to convert to C unsigned long")
     return int(value)
+
+
+def _long(value, name):
+    """maxmem and dklen as _hashlib.scrypt takes them: a C long."""
+    value = _index(value, name)
+    if not -_LONG <= value < _LONG:
+        raise OverflowError("Python int too large to convert to C long")
+    return value
 
 
 def scrypt(password, *, salt=None, n=None, r=None, p=None, maxmem=0, dklen=64):
@@ -128,10 +138,10 @@ def scrypt(password, *, salt=None, n=None, r=None, p=None, maxmem=0, dklen=64):
         raise ValueError("n must be a power of 2.")
     r = _unsigned(r, "r")
     p = _unsigned(p, "p")
-    maxmem = _index(maxmem, "maxmem")
+    maxmem = _long(maxmem, "maxmem")
     if maxmem < 0 or maxmem > _INT_MAX:
         raise ValueError(f"maxmem must be positive and smaller than {_INT_MAX}")
-    dklen = _index(dklen, "dklen")
+    dklen = _long(dklen, "dklen")
     if dklen < 1 or dklen > _INT_MAX:
         raise ValueError(f"dklen must be greater than 0 and smaller than {_INT_MAX}")
     if r < 1 or p < 1:

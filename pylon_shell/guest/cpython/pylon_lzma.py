@@ -25,15 +25,48 @@ class LZMAError(Exception):
 _OWN = {"LZMAError": LZMAError}
 
 
+def _filter(spec):
+    """One filter specifier as _lzma's C parser reads it: a mapping with an
+    "id" and unsigned int options (their names and ranges the host checks)."""
+    if isinstance(spec, (str, bytes, bytearray)) or not hasattr(type(spec), "keys"):
+        raise TypeError("Filter specifier must be a dict or dict-like object")
+    if "id" not in spec:
+        raise ValueError('Filter specifier must have an "id" entry')
+    out = {}
+    for key in spec.keys():
+        if not isinstance(key, str):
+            raise TypeError("keywords must be strings")
+        out[key] = pylon_codecs.c_unsigned(spec[key], 64 if key == "id" else 32)
+    return out
+
+
 def _filters(filters):
-    return None if filters is None else [dict(f) for f in filters]
+    if filters is None:
+        return None
+    if isinstance(filters, dict) or not hasattr(type(filters), "__getitem__"):
+        raise TypeError("Filter specifier must be a sequence")
+    if hasattr(type(filters), "keys"):
+        raise TypeError("Filter specifier must be a sequence")
+    return [_filter(spec) for spec in filters]
 
 
-class LZMACompressor:
-    def __init__(self, format=FORMAT_XZ, check=-1, preset=None, filters=None):
-        self._handle = pylon_codecs.Handle(
-            _OWN, "lzma-compressor", format, check, preset, _filters(filters)
-        )
+def _preset(preset):
+    return None if preset is None else pylon_codecs.c_unsigned(preset)
+
+
+def _memlimit(memlimit):
+    return None if memlimit is None else pylon_codecs.c_unsigned(memlimit, 64)
+
+
+class LZMACompressor(pylon_codecs.NotPickled):
+    __slots__ = ("_handle", "__weakref__")
+
+    def __new__(cls, format=FORMAT_XZ, check=-1, preset=None, filters=None):
+        format, check = pylon_codecs.c_int(format), pylon_codecs.c_int(check)
+        preset, filters = _preset(preset), _filters(filters)
+        self = super().__new__(cls)
+        self._handle = pylon_codecs.Handle(_OWN, "lzma-compressor", format, check, preset, filters)
+        return self
 
     def compress(self, data, /):
         return pylon_codecs.compress(_OWN, self._handle, data)
@@ -43,9 +76,15 @@ class LZMACompressor:
 
 
 class LZMADecompressor(pylon_codecs.Decompressor):
-    def __init__(self, format=FORMAT_AUTO, memlimit=None, filters=None):
-        super().__init__(_OWN, "lzma-decompressor", format, memlimit, _filters(filters))
+    __slots__ = ()
+
+    def __new__(cls, format=FORMAT_AUTO, memlimit=None, filters=None):
+        format, memlimit = pylon_codecs.c_int(format), _memlimit(memlimit)
+        filters = _filters(filters)
+        self = super().__new__(cls)
+        self._start(_OWN, "lzma-decompressor", format, memlimit, filters)
         self._check = CHECK_UNKNOWN
+        return self
 
     @property
     def check(self):
@@ -53,16 +92,19 @@ class LZMADecompressor(pylon_codecs.Decompressor):
 
 
 def is_check_supported(check_id, /):
-    return pylon_codecs.function(_OWN, "lzma.is-check-supported", check_id)[0]
+    return pylon_codecs.function(
+        _OWN, "lzma.is-check-supported", pylon_codecs.c_int(check_id)
+    )[0]
 
 
 def _encode_filter_properties(filter, /):
-    return pylon_codecs.function(_OWN, "lzma.encode-filter-properties", dict(filter))[0]
+    return pylon_codecs.function(_OWN, "lzma.encode-filter-properties", _filter(filter))[0]
 
 
 def _decode_filter_properties(filter_id, encoded_props, /):
+    filter_id = pylon_codecs.c_unsigned(filter_id, 64)
     return pylon_codecs.function(
-        _OWN, "lzma.decode-filter-properties", filter_id, bytes(encoded_props)
+        _OWN, "lzma.decode-filter-properties", filter_id, pylon_codecs.as_bytes(encoded_props)
     )[0]
 
 
