@@ -94,19 +94,63 @@ def runtimes_dir() -> Path:
     return paths.cache_dir() / "runtimes"
 
 
-def _key(*folders: Path, files: tuple[Path, ...] = ()) -> str:
-    """Hash of every input of a component build: its folders and single files."""
-    digest = hashlib.sha256()
-    digest.update(f"recipe={RECIPE};componentize-py={installed_version('componentize-py')}".encode())
+def _key_inputs(folders: tuple[Path, ...], files: tuple[Path, ...]) -> list[tuple[str, Path]]:
+    """Every input file of a component build, labelled, in the order the key hashes them."""
+    inputs = []
     for folder in folders:
-        for path in sorted(folder.rglob("*")):
-            if path.is_file() and path.suffix in (".py", ".wit"):
-                digest.update(f"{folder.name}/{path.relative_to(folder).as_posix()}".encode())
-                digest.update(path.read_bytes())
-    for path in files:
-        digest.update(f"{path.parent.name}/{path.name}".encode())
+        found = []
+        for parent, _dirs, names in os.walk(folder):
+            found += [Path(parent, name) for name in names if name.endswith((".py", ".wit"))]
+        for path in sorted(found):
+            inputs.append((f"{folder.name}/{path.relative_to(folder).as_posix()}", path))
+    inputs += [(f"{path.parent.name}/{path.name}", path) for path in files]
+    return inputs
+
+
+#: Keys remembered in the cache: the stat stamp of every input -> the key.
+KEY_MEMO = ".keys.json"
+
+
+def _key(*folders: Path, files: tuple[Path, ...] = ()) -> str:
+    """Hash of every input of a component build: its folders and single files.
+
+    Reading and hashing the ~30 guest sources cost every start a few ms, so the
+    key is remembered beside the cache, under a stamp of each input's identity
+    (size, mtime, ctime, inode): any write to a source changes its ctime, so a
+    changed source misses the memo and is hashed again."""
+    header = f"recipe={RECIPE};componentize-py={installed_version('componentize-py')}"
+    inputs = _key_inputs(folders, files)
+    stamp = hashlib.sha256(header.encode())
+    for label, path in inputs:
+        st = os.stat(path)
+        stamp.update(
+            f"\0{label}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}".encode()
+        )
+    memo_path = runtimes_dir() / KEY_MEMO
+    try:
+        memo = json.loads(memo_path.read_text())
+        if not isinstance(memo, dict):
+            memo = {}
+    except (OSError, ValueError):
+        memo = {}
+    found = memo.get(stamp.hexdigest())
+    if isinstance(found, str) and len(found) == 16:
+        return found
+    digest = hashlib.sha256(header.encode())
+    for label, path in inputs:
+        digest.update(label.encode())
         digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    key = digest.hexdigest()[:16]
+    memo = dict(list(memo.items())[-7:])  # a few: the session, the SQLite provider
+    memo[stamp.hexdigest()] = key
+    try:
+        memo_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = memo_path.with_name(f"{KEY_MEMO}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(memo))
+        os.replace(tmp, memo_path)
+    except OSError:
+        pass  # a read-only cache: hashed again next time
+    return key
 
 
 def cpython_key() -> str:

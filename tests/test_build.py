@@ -45,6 +45,33 @@ def test_key_changes_with_guest_sources(tmp_path, monkeypatch):
     assert build.cpython_key() != before
 
 
+def test_the_remembered_key_still_changes_when_a_source_changes(tmp_path, monkeypatch):
+    """The key is remembered under the sources' identities; a write that keeps
+    a source's size and mtime still changes its ctime, so it is hashed again."""
+    monkeypatch.setenv("PYLON_CACHE_DIR", str(tmp_path / "cache"))
+    guest = tmp_path / "cpython"
+    shutil.copytree(build.GUEST_CPYTHON, guest)
+    monkeypatch.setattr(build, "GUEST_CPYTHON", guest)
+    first = build.cpython_key()
+    assert (build.runtimes_dir() / build.KEY_MEMO).is_file()
+    reads = []
+    original = type(guest).read_bytes
+    monkeypatch.setattr(type(guest), "read_bytes", lambda p: reads.append(p) or original(p))
+    assert build.cpython_key() == first
+    assert reads == []  # remembered, not hashed again
+    session = guest / "pylon_session.py"
+    st = session.stat()
+    text = session.read_text()
+    session.write_text(text.replace("import", "imporT", 1))  # same size
+    os.utime(session, ns=(st.st_atime_ns, st.st_mtime_ns))
+    changed = build.cpython_key()
+    assert changed != first and reads
+    session.write_text(text)
+    assert build.cpython_key() == first
+    (guest / "pylon_extra.py").write_text("")
+    assert build.cpython_key() != first
+
+
 def test_corrupt_native_code_is_recompiled_not_used(private_cache):
     artifacts = build.cpython_artifacts()
     native = artifacts.native.path
