@@ -195,7 +195,12 @@ def limit_resources(memory_mib: int | None) -> None:
         _, hard = resource.getrlimit(which)
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)
-        resource.setrlimit(which, (value, value))
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            # Not every OS enforces every limit (macOS refuses RLIMIT_AS);
+            # the others still apply.
+            continue
 
 
 def restrict_self(confinement: Confinement, extra_read: Iterable[Path] = ()) -> int:
