@@ -312,8 +312,14 @@ def _codec_errors(call: Callable[..., Any], *args: Any) -> Any:
 #: liblzma's branch/call/jump filters, whose properties may be empty.
 _BCJ_FILTERS = frozenset(
     getattr(lzma, name)
-    for name in ("FILTER_X86", "FILTER_POWERPC", "FILTER_IA64", "FILTER_ARM",
-                 "FILTER_ARMTHUMB", "FILTER_SPARC")
+    for name in (
+        "FILTER_X86",
+        "FILTER_POWERPC",
+        "FILTER_IA64",
+        "FILTER_ARM",
+        "FILTER_ARMTHUMB",
+        "FILTER_SPARC",
+    )
 )
 
 

@@ -44,7 +44,17 @@ def _load():
     # that does not offer it.
     values["HAS_PHA"] = False
     values["HAS_NPN"] = False
+    # Constants of CPython 3.14's _ssl that an older host's lacks (the host's
+    # policy refuses to set OP_LEGACY_SERVER_CONNECT; the name exists as in CPython).
+    for name, value in _LATER_CONSTANTS.items():
+        values.setdefault(name, value)
     globals().update(values)
+
+
+#: OpenSSL's values (SSL_OP_LEGACY_SERVER_CONNECT, SSL_OP_ENABLE_KTLS).
+_LATER_CONSTANTS = {"OP_LEGACY_SERVER_CONNECT": 0x4, "OP_ENABLE_KTLS": 0x8}
+#: PROTOCOL_TLSv1, _1 and _2: deprecated in CPython but still accepted (ssl.py warns).
+_VERSION_PROTOCOLS = (3, 4, 5)
 
 
 class SSLError(OSError):
@@ -204,7 +214,8 @@ def _int_setting(name):
 
 class _SSLContext:
     def __new__(cls, protocol):
-        if protocol not in (PROTOCOL_TLS_CLIENT, PROTOCOL_TLS_SERVER, PROTOCOL_TLS):
+        if protocol not in (PROTOCOL_TLS_CLIENT, PROTOCOL_TLS_SERVER, PROTOCOL_TLS,
+                            *_VERSION_PROTOCOLS):
             raise ValueError(f"invalid or unsupported protocol version {protocol}")
         self = object.__new__(cls)
         self._protocol = protocol
@@ -301,12 +312,23 @@ class _SSLContext:
             password = bytes(password).decode()
         cert = _read_file(os.fsdecode(certfile)).decode("ascii", "replace")
         key = _read_file(os.fsdecode(keyfile)).decode("ascii", "replace") if keyfile else None
+        # What OpenSSL checks first, at the call as CPython does: a certificate
+        # in certfile and a private key in keyfile (or certfile).
+        if "-----BEGIN CERTIFICATE-----" not in cert:
+            raise SSLError(9, "[SSL] PEM lib (_ssl.c:4105)")
+        if not re.search(r"-----BEGIN (\w+ )?PRIVATE KEY-----", key if key is not None else cert):
+            raise SSLError(9, "[SSL] PEM lib (_ssl.c:4105)")
         self._cert_chain = {"cert": cert, "key": key, "password": password}
 
     def set_default_verify_paths(self):
         self._default_certs = True
 
     def set_ciphers(self, ciphers):
+        if not isinstance(ciphers, str):
+            raise TypeError(
+                f"set_ciphers() argument must be str, not {type(ciphers).__name__}"
+            )
+        ciphers.encode("ascii")
         self._ciphers = ciphers
 
     def get_ciphers(self):
