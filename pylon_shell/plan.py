@@ -1,9 +1,10 @@
 """The plan: which runtime, which components (trusted by SHA-256), which caps, what it may see.
 
-The shape is pylon's own (`version`, `root`, `components` with digests as 32
-byte values, `bindings`, `secrets`, `policy`), plus the fields the launcher
-needs: `name`, `runtime`, a component `path`, `preopens`, `env`, and limits
-inside `policy`. See docs/plan-format.md.
+The shape is composectl's PlanV1 (`version`, `root`, `components` with digests
+as 32 byte values, `bindings`, `secrets`, `policy`, `linkage`), plus extra keys
+a PlanV1 reader ignores: `name`, `runtime`, a component `path`, `preopens`,
+`env`, `providers`, `hosts`, `packages`, `timeout_seconds`. See
+docs/plan-format.md.
 
 Validation is written out here rather than with a schema library: it runs on
 every start, and every error must name the JSON path of the problem in one
@@ -34,11 +35,24 @@ if TYPE_CHECKING:
 
 PLAN_VERSION = "1"
 RUNTIMES = ("cpython", "micropython")
+#: The runtime of a plan whose root is a component that exports only `wasi:cli/run`.
+COMMAND = "command"
+#: Other spellings of pylon's builtin components in plans written elsewhere.
+BUILTIN_ALIASES = {"python": "cpython"}
+DETERMINISM = ("strict", "audit", "relaxed")
+LEVELS = ("required", "optional")
+LINKAGE = ("static", "runtime")
+MIB = 1024 * 1024
+#: Caps a wasi:cli/run root can be given: plain WASI (its preopens, its environment).
+COMMAND_CAPS = ("fs", "env")
+_SECRET_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 #: The provider components pylon builds, by the cap they serve.
 PROVIDER_COMPONENTS = {"sqlite": "sqlite-provider"}
 #: Components pylon builds or ships itself: the runtimes and the provider components.
 BUILTIN_COMPONENTS = (*RUNTIMES, *PROVIDER_COMPONENTS.values())
 BUILTIN_PREFIX = "builtin:"
+#: The path of a component found by its digest in pylon's content store.
+STORE_PREFIX = "store:"
 MAX_PLAN_BYTES = 1024 * 1024
 #: The largest component file a plan may name (the CPython component is ~40 MB).
 MAX_COMPONENT_BYTES = 1024 * 1024 * 1024
@@ -58,8 +72,10 @@ class Component:
     id: str
     path: str
     #: SHA-256 as 64 hex digits; None only for pylon's builtin runtimes, whose
-    #: digest comes from the build pylon made itself.
+    #: digest comes from the build pylon made itself (filled in before writing).
     digest: str | None = None
+    #: PlanV1's `source`: a hint where the bytes came from, never trusted over the digest.
+    source: str | None = None
 
     @property
     def builtin(self) -> str | None:
@@ -75,17 +91,37 @@ class Binding:
 
 
 @dataclass(frozen=True)
+class Secret:
+    """PlanV1's secret binding: delivered to the guest as the environment
+    variable `secret_id`, its value read from `backend_uri` at start."""
+
+    secret_id: str
+    backend_uri: str
+
+
+@dataclass(frozen=True)
 class Plan:
     name: str
     runtime: str
     root: str
     components: tuple[Component, ...]
     bindings: tuple[Binding, ...] = ()
-    secrets: tuple[str, ...] = ()
-    determinism: str = "none"
+    secrets: tuple[Secret, ...] = ()
+    determinism: str = "relaxed"
+    #: The caps granted at start (PlanV1 level required or optional, where pylon has them).
     capabilities: tuple[str, ...] = ()
+    #: Which of `capabilities` the plan marks optional (written back with that level).
+    optional: tuple[str, ...] = ()
+    #: Optional caps pylon does not have: kept for the round trip, reported at start.
+    unavailable: tuple[str, ...] = ()
     timeout_seconds: float | None = None
     memory_mib: int | None = None
+    #: PlanV1's limits.memory_bytes as the plan wrote it (memory_mib is it in whole MiB).
+    memory_bytes: int | None = None
+    #: PlanV1's limits.cpu_ms: enforced as a wall-clock limit of each call (see docs).
+    cpu_ms: int | None = None
+    tenant: str | None = None
+    linkage: str = "static"
     preopens: tuple[Preopen, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
     #: Which provider serves a cap, where the plan chooses (e.g. sqlite: component).
@@ -113,13 +149,123 @@ class Plan:
     ) -> RuntimeOptions:
         """Options for the runtime. WASI caps (fs, env) apply only when granted."""
         granted = frozenset(self.capabilities) if granted is None else granted
+        env = dict(self.env) if "env" in granted else {}
+        env.update(resolve_secrets(self.secrets))
         return RuntimeOptions(
             preopens=list(self.preopens) if "fs" in granted else [],
-            env=dict(self.env) if "env" in granted else {},
-            timeout=self.timeout_seconds,
+            env=env,
+            timeout=self.call_timeout,
             memory_mib=self.memory_mib,
             inherit_stdin=inherit_stdin,
         )
+
+    @property
+    def call_timeout(self) -> float | None:
+        """The wall-clock limit of each call into the guest: the tighter of
+        pylon's timeout_seconds and PlanV1's cpu_ms (a single-threaded guest
+        cannot use more CPU time than the wall-clock time it runs)."""
+        limits = [t for t in (self.timeout_seconds, self.cpu_ms and self.cpu_ms / 1000) if t]
+        return min(limits) if limits else None
+
+    def memory_limit_bytes(self) -> int | None:
+        if self.memory_mib is None:
+            return None
+        if self.memory_bytes is not None and self.memory_bytes // MIB == self.memory_mib:
+            return self.memory_bytes
+        return self.memory_mib * MIB
+
+    def pinned(self) -> Plan:
+        """The plan with every builtin component's digest filled in from the
+        build (building what is missing): what pylon writes is PlanV1, whose
+        digests are never null."""
+        if all(c.digest is not None for c in self.components):
+            return self
+        from pylon_shell import build
+        from pylon_shell.progress import TerminalProgress
+
+        digests = {
+            "cpython": lambda: build.cpython_artifacts(TerminalProgress()).wasm_sha256,
+            "micropython": lambda: build.micropython_artifacts().wasm_sha256,
+            "sqlite-provider": lambda: (
+                build.sqlite_provider_artifacts(TerminalProgress()).wasm_sha256
+            ),
+        }
+        pinned = tuple(
+            replace(c, digest=digests[c.builtin]())
+            if c.digest is None and c.builtin in digests
+            else c
+            for c in self.components
+        )
+        return replace(self, components=pinned)
+
+    def planv1(self) -> dict[str, Any]:
+        """The plan's PlanV1 keys only, in PlanV1's field order (types.rs), as
+        serde writes them: what composectl reads and what its digest covers."""
+        missing = [c.id for c in self.components if c.digest is None]
+        if missing:
+            raise ValueError(f"components without a digest: {missing}; call pinned() first")
+        limits: dict[str, int] = {}
+        if self.cpu_ms is not None:
+            limits["cpu_ms"] = self.cpu_ms
+        memory = self.memory_limit_bytes()
+        if memory is not None:
+            limits["memory_bytes"] = memory
+        policy: dict[str, Any] = {
+            "determinism": self.determinism,
+            "capabilities": [
+                {"name": cap, "level": "optional" if cap in self.optional else "required"}
+                for cap in self.capabilities
+            ]
+            + [{"name": cap, "level": "optional"} for cap in self.unavailable],
+        }
+        if self.tenant is not None:
+            policy["tenant"] = self.tenant
+        policy["limits"] = limits
+        plan: dict[str, Any] = {
+            "version": self.version,
+            "root": self.root,
+            "components": [
+                {
+                    "id": c.id,
+                    "digest": list(bytes.fromhex(c.digest or "")),
+                    **({"source": c.source} if c.source is not None else {}),
+                }
+                for c in self.components
+            ],
+            "bindings": [
+                {
+                    "consumer_id": b.consumer_id,
+                    "import_name": b.import_name,
+                    "provider_id": b.provider_id,
+                    "export_name": b.export_name,
+                }
+                for b in self.bindings
+            ],
+            "secrets": [
+                {"secret_id": s.secret_id, "backend_uri": s.backend_uri} for s in self.secrets
+            ],
+            "policy": policy,
+        }
+        if self.linkage != "static":
+            plan["linkage"] = self.linkage
+        return plan
+
+    def digest(self) -> str:
+        """SHA-256 (hex) of the plan's canonical encoding as composectl computes
+        it (compose-core plan.rs: ciborium over the PlanV1 struct): CBOR of the
+        PlanV1 keys only, maps in the struct's field order, definite lengths,
+        integers in their shortest form, a digest as an array of integers."""
+        import cbor2
+
+        return hashlib.sha256(cbor2.dumps(self.planv1())).hexdigest()
+
+    def full_digest(self) -> str:
+        """SHA-256 (hex) of the whole plan pylon writes, its extras included
+        (canonical CBOR, RFC 8949 4.2.1: keys sorted): two plans with the same
+        `digest()` may still differ in what pylon lets the guest see."""
+        import cbor2
+
+        return hashlib.sha256(cbor2.dumps(self.to_json(), canonical=True)).hexdigest()
 
     def with_runtime(self, runtime: str) -> Plan:
         """The same plan on the other interpreter (its root component swapped).
@@ -136,6 +282,8 @@ class Plan:
         their digests and a replay checks them."""
         from pylon_shell.caps.catalog import CAPS, choose_providers
 
+        if self.runtime == COMMAND:  # a wasi:cli/run root imports none of pylon's caps
+            return self
         chosen = choose_providers(self.runtime, dict(self.providers))
         components = [c for c in self.components if c.builtin not in PROVIDER_COMPONENTS.values()]
         bindings = [b for b in self.bindings if b.provider_id in {c.id for c in components}]
@@ -148,55 +296,33 @@ class Plan:
         return replace(self, components=tuple(components), bindings=tuple(bindings))
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "name": self.name,
-            "runtime": self.runtime,
-            "root": self.root,
-            "components": [
-                {
-                    "id": c.id,
-                    "path": c.path,
-                    "digest": list(bytes.fromhex(c.digest)) if c.digest else None,
-                }
-                for c in self.components
-            ],
-            "bindings": [
-                {
-                    "consumer_id": b.consumer_id,
-                    "import_name": b.import_name,
-                    "provider_id": b.provider_id,
-                    "export_name": b.export_name,
-                }
-                for b in self.bindings
-            ],
-            "secrets": list(self.secrets),
-            "policy": {
-                "determinism": self.determinism,
-                "capabilities": list(self.capabilities),
-                "limits": {
-                    "timeout_seconds": self.timeout_seconds,
-                    "memory_mib": self.memory_mib,
-                },
-            },
-            "preopens": [
-                {"host": str(p.host), "guest": p.guest, "readonly": p.readonly}
-                for p in self.preopens
-            ],
-            "env": dict(self.env),
-            "providers": dict(self.providers),
-            "hosts": list(self.hosts),
-            **(
-                {
-                    "packages": [
-                        {"name": p.name, "version": p.version, "sha256": p.sha256}
-                        for p in self.packages
-                    ]
-                }
-                if self.packages
-                else {}
-            ),
-        }
+        """PlanV1 (its keys first, in its order), then pylon's extras. Call
+        on a pinned() plan: a builtin component without a digest is pinned here."""
+        plan = self.pinned()
+        out = plan.planv1()
+        paths = {c.id: c.path for c in plan.components}
+        for component in out["components"]:
+            if not paths[component["id"]].startswith(STORE_PREFIX):
+                component["path"] = paths[component["id"]]
+        out.update(
+            {
+                "name": plan.name,
+                "runtime": plan.runtime,
+                "timeout_seconds": plan.timeout_seconds,
+                "preopens": [
+                    {"host": str(p.host), "guest": p.guest, "readonly": p.readonly}
+                    for p in plan.preopens
+                ],
+                "env": dict(plan.env),
+                "providers": dict(plan.providers),
+                "hosts": list(plan.hosts),
+            }
+        )
+        if plan.packages:
+            out["packages"] = [
+                {"name": p.name, "version": p.version, "sha256": p.sha256} for p in plan.packages
+            ]
+        return out
 
     def save(self, path: Path) -> None:
         """Write the plan to `path` whole or not at all: a crash mid-write (a
@@ -422,14 +548,18 @@ class _Validator:
             "$",
             {"version", "root", "components"},
             {
+                # PlanV1's keys
                 "version",
-                "name",
-                "runtime",
                 "root",
                 "components",
                 "bindings",
                 "secrets",
                 "policy",
+                "linkage",
+                # pylon's extras
+                "name",
+                "runtime",
+                "timeout_seconds",
                 "preopens",
                 "env",
                 "providers",
@@ -446,48 +576,158 @@ class _Validator:
         if root not in ids:
             raise self.fail("$.root", f"names no component (components: {', '.join(sorted(ids))})")
         root_component = next(c for c in components if c.id == root)
-        runtime = obj.get("runtime", root_component.builtin or "cpython")
-        runtime = self.string(runtime, "$.runtime")
-        if runtime not in RUNTIMES:
+        derived = root_component.builtin or COMMAND
+        runtime = self.string(obj.get("runtime", derived), "$.runtime")
+        if runtime not in (*RUNTIMES, COMMAND):
             raise self.fail(
                 "$.runtime", f"unknown runtime {runtime!r} (use cpython or micropython)"
             )
-        if root_component.builtin != runtime:
+        if root_component.builtin not in (None, *RUNTIMES):
             raise self.fail(
-                "$.root",
-                f"the root component must be {BUILTIN_PREFIX}{runtime} for runtime {runtime}",
+                "$.root", f"{root_component.path} is a provider component, not a runtime"
             )
+        if runtime != derived:
+            expected = (
+                f"must be {BUILTIN_PREFIX}{runtime} for runtime {runtime}"
+                if runtime in RUNTIMES
+                else "is one of pylon's runtimes, not a wasi:cli/run component"
+            )
+            raise self.fail("$.root", f"the root component {expected}")
         policy = self.kind(obj.get("policy", {}), dict, "$.policy", "an object")
-        self.keys(policy, "$.policy", set(), {"determinism", "capabilities", "limits"})
+        self.keys(policy, "$.policy", set(), {"determinism", "capabilities", "tenant", "limits"})
+        determinism = self.determinism(policy.get("determinism", "relaxed"))
+        linkage = self.string(obj.get("linkage", "static"), "$.linkage")
+        if linkage not in LINKAGE:
+            raise self.fail("$.linkage", f"expected static or runtime, got {linkage!r}")
+        tenant = policy.get("tenant")
+        if tenant is not None:
+            tenant = self.string(tenant, "$.policy.tenant")
         limits = self.kind(policy.get("limits", {}), dict, "$.policy.limits", "an object")
-        self.keys(limits, "$.policy.limits", set(), {"timeout_seconds", "memory_mib"})
-        memory_mib = self.memory(limits.get("memory_mib"))
+        self.keys(
+            limits,
+            "$.policy.limits",
+            set(),
+            {"cpu_ms", "memory_bytes", "io_ops", "timeout_seconds", "memory_mib"},
+        )
+        if limits.get("io_ops") is not None:
+            self.u64(limits["io_ops"], "$.policy.limits.io_ops")
+            raise self.fail(
+                "$.policy.limits.io_ops",
+                "pylon cannot count the guest's I/O operations (wasmtime-py's WASI has "
+                "no hook for them), so it refuses rather than run without the limit",
+            )
+        cpu_ms = limits.get("cpu_ms")
+        if cpu_ms is not None:
+            cpu_ms = self.u64(cpu_ms, "$.policy.limits.cpu_ms")
+            if not 1 <= cpu_ms <= 10**12:
+                raise self.fail("$.policy.limits.cpu_ms", "must be between 1 and 10^12 ms")
+        memory_bytes, memory_mib = self.memory_limits(limits)
         problem = memory_problem(runtime, memory_mib)
         if problem:
-            raise self.fail("$.policy.limits.memory_mib", problem)
+            key = "memory_bytes" if "memory_bytes" in limits else "memory_mib"
+            raise self.fail(f"$.policy.limits.{key}", problem)
+        if obj.get("timeout_seconds") is not None or "timeout_seconds" not in limits:
+            timeout, where = obj.get("timeout_seconds"), "$.timeout_seconds"
+        else:  # pylon before PlanV1
+            timeout, where = limits["timeout_seconds"], "$.policy.limits.timeout_seconds"
+        granted, optional, unavailable = self.capabilities(policy.get("capabilities", []), runtime)
+        secrets = self.secrets(obj.get("secrets", []))
+        env = self.env(obj.get("env", {}))
+        for i, secret in enumerate(secrets):
+            if secret.secret_id in dict(env):
+                raise self.fail(
+                    f"$.secrets[{i}].secret_id",
+                    f"{secret.secret_id} is also a key of $.env; a secret is delivered as "
+                    "the environment variable of its name",
+                )
         return Plan(
             name=self.string(obj.get("name", "unnamed"), "$.name"),
             runtime=runtime,
             root=root,
             components=components,
-            bindings=self.bindings(obj.get("bindings", []), ids),
-            secrets=tuple(
-                self.string(s, f"$.secrets[{i}]")
-                for i, s in enumerate(
-                    self.kind(obj.get("secrets", []), list, "$.secrets", "a list")
-                )
-            ),
-            determinism=self.string(policy.get("determinism", "none"), "$.policy.determinism"),
-            capabilities=self.capabilities(policy.get("capabilities", [])),
-            timeout_seconds=self.timeout(limits.get("timeout_seconds")),
+            bindings=self.bindings(obj.get("bindings", []), ids, root),
+            secrets=secrets,
+            determinism=determinism,
+            capabilities=granted,
+            optional=optional,
+            unavailable=unavailable,
+            timeout_seconds=self.timeout(timeout, where),
             memory_mib=memory_mib,
+            memory_bytes=memory_bytes,
+            cpu_ms=cpu_ms,
+            tenant=tenant,
+            linkage=linkage,
             preopens=self.preopens(obj.get("preopens", [])),
-            env=self.env(obj.get("env", {})),
+            env=env,
             providers=self.providers(obj.get("providers", {})),
             hosts=self.hosts(obj.get("hosts", [])),
             packages=self.packages(obj.get("packages", [])),
             source=self.source,
         )
+
+    def u64(self, value: Any, path: str) -> int:
+        number = self.kind(value, int, path, "a whole number")
+        if not 0 <= number < 2**64:
+            raise self.fail(path, "must be a whole number from 0 to 2^64-1")
+        return number
+
+    def determinism(self, value: Any) -> str:
+        mode = self.string(value, "$.policy.determinism")
+        if mode == "none":  # what pylon wrote before it wrote PlanV1
+            mode = "relaxed"
+        if mode not in DETERMINISM:
+            raise self.fail(
+                "$.policy.determinism", f"expected strict, audit or relaxed, got {mode[:40]!r}"
+            )
+        if mode == "strict":
+            raise self.fail(
+                "$.policy.determinism",
+                "strict is refused: wasmtime-py's WASI gives the guest the host's clocks "
+                "and entropy and offers no way to replace them",
+            )
+        if mode == "audit":
+            raise self.fail(
+                "$.policy.determinism",
+                "audit is refused: pylon cannot record the guest's reads of the host's "
+                "clocks and entropy (use relaxed)",
+            )
+        return mode
+
+    def memory_limits(self, limits: dict[str, Any]) -> tuple[int | None, int | None]:
+        """(memory_bytes as written, the limit in whole MiB, rounded down)."""
+        if limits.get("memory_bytes") is not None:
+            path = "$.policy.limits.memory_bytes"
+            number = self.u64(limits["memory_bytes"], path)
+            if not MIB <= number <= 4096 * MIB:
+                raise self.fail(path, "must be between 1 MiB (1048576) and 4 GiB")
+            return number, number // MIB
+        mib = self.memory(limits.get("memory_mib"))  # pylon before PlanV1
+        return (None if mib is None else mib * MIB), mib
+
+    def secrets(self, value: Any) -> tuple[Secret, ...]:
+        out: list[Secret] = []
+        for i, item in enumerate(self.kind(value, list, "$.secrets", "a list")):
+            path = f"$.secrets[{i}]"
+            if isinstance(item, str):  # before PlanV1: a name, read from the environment
+                item = {"secret_id": item, "backend_uri": f"env:{item}"}
+            obj = self.kind(item, dict, path, "an object {secret_id, backend_uri}")
+            names = {"secret_id", "backend_uri"}
+            self.keys(obj, path, names, names)
+            secret_id = self.string(obj["secret_id"], f"{path}.secret_id")
+            if not _SECRET_ID.match(secret_id):
+                raise self.fail(
+                    f"{path}.secret_id",
+                    f"{secret_id[:40]!r} is not an environment variable name "
+                    "(letters, digits, _), which pylon delivers it as",
+                )
+            if any(s.secret_id == secret_id for s in out):
+                raise self.fail(f"{path}.secret_id", f"duplicate secret {secret_id!r}")
+            uri = self.string(obj["backend_uri"], f"{path}.backend_uri")
+            problem = secret_uri_problem(uri)
+            if problem:
+                raise self.fail(f"{path}.backend_uri", problem)
+            out.append(Secret(secret_id, uri))
+        return tuple(out)
 
     def components(self, value: Any) -> tuple[Component, ...]:
         items = self.kind(value, list, "$.components", "a list")
@@ -498,7 +738,7 @@ class _Validator:
         for i, item in enumerate(items):
             path = f"$.components[{i}]"
             comp = self.kind(item, dict, path, "an object")
-            self.keys(comp, path, {"id", "digest"}, {"id", "path", "digest", "kind"})
+            self.keys(comp, path, {"id", "digest"}, {"id", "path", "digest", "source", "kind"})
             cid = self.string(comp["id"], f"{path}.id")
             if not _ID.match(cid):
                 raise self.fail(
@@ -507,25 +747,54 @@ class _Validator:
             if cid in seen:
                 raise self.fail(f"{path}.id", f"duplicate component id {cid!r}")
             seen.add(cid)
-            location = self.string(comp.get("path", BUILTIN_PREFIX + cid), f"{path}.path")
+            source = comp.get("source")
+            if source is not None:
+                source = self.string(source, f"{path}.source")
+                if len(source) > 4096 or any(not c.isprintable() for c in source):
+                    raise self.fail(f"{path}.source", "is not a printable hint of at most 4096")
             digest = self.digest(comp["digest"], f"{path}.digest")
-            if digest is None and not location.startswith(BUILTIN_PREFIX):
+            if "path" in comp:
+                location = self.string(comp["path"], f"{path}.path")
+                where = f"{path}.path"
+            elif source is not None and source.startswith(BUILTIN_PREFIX):
+                # PlanV1's `source` as a hint: builtin:NAME is one pylon builds;
+                # its digest (if any) is still checked against that build.
+                location, where = source, f"{path}.source"
+            elif digest is not None:
+                location, where = self.stored(cid, digest, source, path), f"{path}.digest"
+            else:
+                location, where = BUILTIN_PREFIX + cid, f"{path}.id"
+            if location.startswith(BUILTIN_PREFIX):
+                name = location[len(BUILTIN_PREFIX) :]
+                name = BUILTIN_ALIASES.get(name, name)
+                if name not in BUILTIN_COMPONENTS:
+                    known = ", ".join(BUILTIN_PREFIX + name for name in BUILTIN_COMPONENTS)
+                    raise self.fail(
+                        where, f"unknown builtin component {location!r} (known: {known})"
+                    )
+                location = BUILTIN_PREFIX + name
+            elif digest is None:
                 raise self.fail(
                     f"{path}.digest", "is required (32 byte values) for a component file"
                 )
-            if (
-                location.startswith(BUILTIN_PREFIX)
-                and location[len(BUILTIN_PREFIX) :] not in BUILTIN_COMPONENTS
-            ):
-                known = ", ".join(BUILTIN_PREFIX + name for name in BUILTIN_COMPONENTS)
-                raise self.fail(
-                    f"{path}.path", f"unknown builtin component {location!r} (known: {known})"
-                )
-            if not location.startswith(BUILTIN_PREFIX):
-                assert digest is not None
+            elif not location.startswith(STORE_PREFIX):
                 location = self.component_file(location, digest, path)
-            out.append(Component(cid, location, digest))
+            elif location != STORE_PREFIX + digest:
+                raise self.fail(where, f"must be {STORE_PREFIX}<its digest in hex> or absent")
+            out.append(Component(cid, location, digest, source))
         return tuple(out)
+
+    def stored(self, cid: str, digest: str, source: str | None, path: str) -> str:
+        """Where a component named only by its digest is: one of pylon's own
+        builds (builtin:NAME) or a file of the content store (store:HEX)."""
+        from pylon_shell import store
+
+        entry = store.get(digest)
+        if entry is None:
+            raise self.fail(f"{path}.digest", store.missing_message(cid, digest, source))
+        if entry.kind is not None:
+            return BUILTIN_PREFIX + entry.kind
+        return STORE_PREFIX + digest
 
     def component_file(self, location: str, digest: str, path: str) -> str:
         """A component file, resolved like any host path of the plan (relative
@@ -572,14 +841,20 @@ class _Validator:
                 )
         return bytes(items).hex()
 
-    def bindings(self, value: Any, ids: set[str]) -> tuple[Binding, ...]:
+    def bindings(self, value: Any, ids: set[str], root: str) -> tuple[Binding, ...]:
+        self.root_id = root
         out = []
         names = ("consumer_id", "import_name", "provider_id", "export_name")
         for i, item in enumerate(self.kind(value, list, "$.bindings", "a list")):
             path = f"$.bindings[{i}]"
             obj = self.kind(item, dict, path, "an object")
-            self.keys(obj, path, set(names), set(names))
+            # consumer_id is optional in PlanV1; pylon's bindings are all the root's.
+            self.keys(obj, path, set(names[1:]), set(names))
+            obj = {"consumer_id": self.root_id, **obj}
             fields = {n: self.string(obj[n], f"{path}.{n}") for n in names}
+            for n in ("import_name", "export_name"):
+                if not fields[n]:
+                    raise self.fail(f"{path}.{n}", "must not be empty")
             for ref in ("consumer_id", "provider_id"):
                 if fields[ref] not in ids:
                     raise self.fail(f"{path}.{ref}", f"names no component: {fields[ref]!r}")
@@ -601,31 +876,64 @@ class _Validator:
                 )
         return tuple(sorted(obj.items()))
 
-    def capabilities(self, value: Any) -> tuple[str, ...]:
+    def capabilities(
+        self, value: Any, runtime: str
+    ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+        """(granted, optional among them, optional ones pylon lacks). A bare
+        string (pylon before PlanV1) is a required cap."""
         from pylon_shell.caps.catalog import CAPS
 
-        out: list[str] = []
+        have = COMMAND_CAPS if runtime == COMMAND else tuple(CAPS)
+        granted: list[str] = []
+        optional: list[str] = []
+        unavailable: list[str] = []
         items = self.kind(value, list, "$.policy.capabilities", "a list")
         for i, item in enumerate(items):
-            name = self.string(item, f"$.policy.capabilities[{i}]")
-            if name not in CAPS:
+            path = f"$.policy.capabilities[{i}]"
+            if isinstance(item, str):
+                name, level = item, "required"
+            else:
+                obj = self.kind(item, dict, path, "an object {name, level}")
+                self.keys(obj, path, {"name", "level"}, {"name", "level"})
+                name = self.string(obj["name"], f"{path}.name")
+                level = self.string(obj["level"], f"{path}.level")
+                if level not in LEVELS:
+                    raise self.fail(
+                        f"{path}.level", f"expected required or optional, got {level[:40]!r}"
+                    )
+                path = f"{path}.name"
+            if name in granted or name in unavailable:
+                raise self.fail(path, f"duplicate cap {name[:40]!r}")
+            if name not in have:
+                if level == "optional":
+                    if len(name) > 200 or any(not c.isprintable() for c in name):
+                        raise self.fail(path, "is not a cap name")
+                    unavailable.append(name)
+                    continue
+                if runtime == COMMAND and name in CAPS:
+                    raise self.fail(
+                        path,
+                        f"the plan requires cap {name!r}, which pylon serves through its "
+                        "own interfaces; a wasi:cli/run root can be given only "
+                        f"{', '.join(COMMAND_CAPS)}",
+                    )
                 known = ", ".join(sorted(CAPS))
                 raise self.fail(
-                    f"$.policy.capabilities[{i}]", f"unknown cap {name!r} (known: {known})"
+                    path,
+                    f"the plan requires cap {name[:40]!r}, which pylon does not have "
+                    f"(known: {known})",
                 )
-            if name in out:
-                raise self.fail(f"$.policy.capabilities[{i}]", f"duplicate cap {name!r}")
-            out.append(name)
-        return tuple(out)
+            granted.append(name)
+            if level == "optional":
+                optional.append(name)
+        return tuple(granted), tuple(optional), tuple(unavailable)
 
-    def timeout(self, value: Any) -> float | None:
+    def timeout(self, value: Any, where: str) -> float | None:
         if value is None:
             return None
-        number = self.kind(value, (int, float), "$.policy.limits.timeout_seconds", "a number")
+        number = self.kind(value, (int, float), where, "a number")
         if not 0 < number < 10**9:
-            raise self.fail(
-                "$.policy.limits.timeout_seconds", "must be a positive number of seconds"
-            )
+            raise self.fail(where, "must be a positive number of seconds")
         return float(number)
 
     def memory(self, value: Any) -> int | None:
@@ -707,6 +1015,87 @@ class _Validator:
 #: at /.pylon-packages): a preopen there
 #: would shadow them.
 RESERVED_GUEST_DIRS = frozenset(("python", "world", "bundled", ".pylon-bulk", ".pylon-packages"))
+
+
+def secrets_dir() -> Path:
+    """The only folder a `file:` secret is read from (PYLON_SECRETS_DIR overrides)."""
+    import platformdirs
+
+    override = os.environ.get("PYLON_SECRETS_DIR")
+    return Path(override) if override else Path(platformdirs.user_config_dir("pylon")) / "secrets"
+
+
+#: The largest secret pylon reads (a key, a token, a certificate).
+MAX_SECRET_BYTES = 64 * 1024
+
+
+def secret_uri_problem(uri: str) -> str | None:
+    """Why pylon cannot read a secret from `uri`, or None. Only `env:NAME` (a
+    variable of pylon's environment) and `file:NAME` (a file in secrets_dir(),
+    by a relative path that stays inside it) are understood."""
+    shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in uri[:80])
+    scheme, sep, rest = uri.partition(":")
+    if sep and scheme == "env":
+        if _SECRET_ID.match(rest):
+            return None
+        return f"{shown!r}: env: takes an environment variable name"
+    if sep and scheme == "file":
+        parts = PurePosixPath(rest).parts
+        if (
+            not rest
+            or rest.startswith("/")
+            or ".." in parts
+            or any(not c.isprintable() for c in rest)
+            or "\\" in rest
+        ):
+            return (
+                f"{shown!r}: file: takes a relative path inside pylon's secrets folder "
+                f"({secrets_dir()}), without .. or a leading /"
+            )
+        return None
+    return f"unsupported secret backend {shown!r} (pylon reads env:NAME and file:NAME)"
+
+
+def resolve_secrets(secrets: tuple[Secret, ...]) -> dict[str, str]:
+    """{secret_id: value} read from each secret's backend; PylonError naming the
+    secret (never its value) when one cannot be read."""
+    from pylon_shell.errors import PylonError
+
+    out: dict[str, str] = {}
+    for secret in secrets:
+        scheme, _, rest = secret.backend_uri.partition(":")
+        what = f"secret {secret.secret_id} ({secret.backend_uri})"
+        if scheme == "env":
+            if rest not in os.environ:
+                raise PylonError(f"{what}: the variable is not set", status=2)
+            value = os.environ[rest]
+        else:
+            folder = secrets_dir()
+            try:
+                base = folder.resolve(strict=True)
+                file = (base / rest).resolve(strict=True)
+            except (OSError, RuntimeError):
+                raise PylonError(f"{what}: no such file in {folder}", status=2) from None
+            if not file.is_relative_to(base):
+                raise PylonError(f"{what}: resolves outside {folder}", status=2)
+            try:
+                data = read_regular_file(file, MAX_SECRET_BYTES, what="secret file")
+            except _TooLarge:
+                raise PylonError(
+                    f"{what}: larger than {MAX_SECRET_BYTES} bytes", status=2
+                ) from None
+            except (OSError, _NotRegular) as error:
+                reason = error.strerror if isinstance(error, OSError) else str(error)
+                raise PylonError(f"{what}: cannot be read ({reason})", status=2) from None
+            try:
+                value = data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise PylonError(f"{what}: is not UTF-8 text", status=2) from None
+            value = value[:-1] if value.endswith("\n") else value
+        if "\x00" in value:
+            raise PylonError(f"{what}: contains NUL, which no environment variable can", status=2)
+        out[secret.secret_id] = value
+    return out
 
 
 def guest_path_problem(guest: str) -> str | None:

@@ -15,7 +15,7 @@ def test_plan_show_reflects_the_flags(tmp_path):
     plan = json.loads(result.stdout)
     assert plan["runtime"] == "micropython" and plan["root"] == "micropython"
     assert plan["env"] == {"A": "1"}
-    assert plan["policy"]["limits"]["timeout_seconds"] == 3
+    assert plan["timeout_seconds"] == 3 and plan["policy"]["limits"] == {}
     assert plan["preopens"] == [{"host": str(tmp_path), "guest": "/data", "readonly": True}]
 
 
@@ -75,7 +75,9 @@ def test_a_shipped_plan_by_name_maps_the_working_directory(tmp_path):
     result = run_pylon("plan", "show", "--plan", "data", cwd=tmp_path)
     assert result.status == 0, result.stderr
     plan = json.loads(result.stdout)
-    assert sorted(plan["policy"]["capabilities"]) == ["duckdb", "fs", "sqlite"]
+    caps = plan["policy"]["capabilities"]
+    assert sorted(c["name"] for c in caps) == ["duckdb", "fs", "sqlite"]
+    assert {c["level"] for c in caps} == {"required"}
     assert plan["preopens"] == [{"host": str(tmp_path), "guest": "/data", "readonly": False}]
 
 

