@@ -188,3 +188,63 @@ def test_memory_bomb_on_micropython_is_a_contained_trap(built):
         assert fresh.run_input("1 + 1") == Ok()
     finally:
         fresh.close()
+
+
+# -- descriptors 0-2, dup/dup2, os.devnull, cwd in the CPython guest ----------
+
+FDS_PROGRAM = r'''
+import os, sys
+assert (sys.stdin.fileno(), sys.stdout.fileno(), sys.__stderr__.fileno()) == (0, 1, 2)
+print("one", flush=True)
+os.write(1, b"two\n")
+saved = os.dup(1)
+assert saved > 2
+with open("/tmp/capture", "w+b", buffering=0) as target:
+    os.dup2(target.fileno(), 1)
+    print("captured", flush=True)
+    os.write(1, b"raw\n")
+    os.dup2(saved, 1)
+    os.close(saved)
+    target.seek(0)
+    assert target.read() == b"captured\nraw\n", "redirect"
+print("three")
+null = os.open(os.devnull, os.O_RDWR)
+assert os.write(null, b"gone") == 4 and os.read(null, 10) == b""
+os.dup2(null, 0)
+assert sys.stdin.read() == ""
+os.close(null)
+with open(os.devnull, "w") as sink:
+    sink.write("nothing")
+assert os.path.exists(os.devnull) and not os.path.isdir(os.devnull)
+import stat
+assert stat.S_ISCHR(os.stat(os.devnull).st_mode)
+try:
+    os.close(99)
+except OSError as error:
+    assert error.errno == 8
+os.umask(0o077)
+assert os.umask(0o022) == 0o077 and os.getuid() == 0
+print(os.getcwd())
+'''
+
+
+def test_cpython_guest_has_descriptors_dup_and_a_null_device(pylon, tmp_path):
+    script = tmp_path / "fds.py"
+    script.write_text(FDS_PROGRAM)
+    result = pylon("--no-caps", str(script))
+    assert result.status == 0, result
+    assert result.stdout == "one\ntwo\nthree\n/tmp\n"
+    assert not (tmp_path / "capture").exists()
+
+
+def test_cpython_guest_starts_where_the_launcher_is_when_a_preopen_shows_it(pylon, tmp_path):
+    (tmp_path / "sub").mkdir()
+    result = pylon("--dir", f"{tmp_path}:/w", "-c", "import os; print(os.getcwd())",
+                   cwd=tmp_path / "sub")
+    assert result.stdout == "/w/sub\n", result
+
+
+def test_cpython_dash_m_runs_pending_timers_and_argparse_names_pylon(pylon):
+    result = pylon("--no-caps", "-m", "json.tool", "--nope")
+    assert result.status == 2
+    assert result.stderr.startswith("usage: pylon -m json.tool"), result.stderr
