@@ -39,7 +39,7 @@ SUITES = {
     "toolz": ("1.2.0", {"toolz/tests": "tests"}, [], []),
     "six": ("1.17.0", {"test_six.py": "test_six.py"}, [], []),
     "idna": ("3.20", {"tests": "tests"}, ["hypothesis"], []),
-    "packaging": ("26.4", {"tests": "tests"}, ["pretend", "tomli_w"], []),
+    "packaging": ("26.4", {"tests": "tests"}, ["pretend", "tomli_w", "hypothesis"], []),
 }
 CONFIG_FILES = ("pyproject.toml", "setup.cfg", "tox.ini", "pytest.ini")
 SUMMARY = re.compile(r"(\d+ [a-z ]+?(?:, \d+ [a-z ]+?)*) in [\d.]+s", re.M)
