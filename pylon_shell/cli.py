@@ -23,7 +23,7 @@ from pylon_shell.errors import PylonError, UsageError
 if TYPE_CHECKING:
     from pylon_shell.plan import Plan
 
-SUBCOMMANDS = ("plan", "build", "caps", "trace", "bench")
+SUBCOMMANDS = ("plan", "build", "caps", "trace", "bench", "store")
 EXIT_TIMEOUT = 124
 EXIT_INTERRUPT = 130
 
@@ -328,6 +328,12 @@ def plan_from_args(args: argparse.Namespace) -> object:
     problem = memory_problem(base.runtime, memory)
     if problem:
         raise UsageError(f"--memory {memory}: {problem}")
+    for name in base.unavailable:
+        print(
+            f"pylon: the plan's optional cap {_shown(name)!r} is not one pylon has; "
+            "running without it",
+            file=sys.stderr,
+        )
     return replace(
         base,
         capabilities=tuple(caps),
@@ -519,40 +525,36 @@ def cmd_plan(argv: Sequence[str]) -> int:
         plan = plans.load(args.file)
         caps = ", ".join(plan.capabilities) or "none"
         print(f"{args.file}: valid plan {plan.name!r} (runtime {plan.runtime}; caps: {caps})")
+        _print_plan_digests(plan.pinned(), sys.stdout)
         return 0
     plan = plan_from_args(args)
-    if args.action == "build":
-        plan = pin_digests(plan)
+    plan = pin_digests(plan) if args.action == "build" else plan.pinned()
     if args.action == "build" and args.output:
         plan.save(args.output)
         print(f"pylon: wrote {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(plan.dumps())
+    _print_plan_digests(plan, sys.stderr)
     return 0
+
+
+def _print_plan_digests(plan: Plan, stream: object) -> None:
+    """The plan's digest (PlanV1's, as composectl computes it) and the digest
+    of the whole plan with pylon's extras; see docs/plan-format.md."""
+    print(f"plan digest sha256:{plan.digest()} (PlanV1 keys)", file=stream)  # type: ignore[call-overload]
+    print(f"plan digest sha256:{plan.full_digest()} (with pylon's extras)", file=stream)  # type: ignore[call-overload]
 
 
 def pin_digests(plan: object) -> object:
     """The plan with its provider components named and every builtin component's
     digest filled in from the build."""
-    from pylon_shell.build import (
-        cpython_artifacts,
-        micropython_artifacts,
-        sqlite_provider_artifacts,
-    )
-    from pylon_shell.plan import Component
-    from pylon_shell.progress import TerminalProgress
+    return plan.with_provider_components().pinned()  # type: ignore[attr-defined]
 
-    digests = {
-        "cpython": lambda: cpython_artifacts(TerminalProgress()).wasm_sha256,
-        "micropython": lambda: micropython_artifacts().wasm_sha256,
-        "sqlite-provider": lambda: sqlite_provider_artifacts(TerminalProgress()).wasm_sha256,
-    }
-    plan = plan.with_provider_components()  # type: ignore[attr-defined]
-    pinned = [
-        Component(comp.id, comp.path, digests[comp.builtin]()) if comp.builtin in digests else comp
-        for comp in plan.components  # type: ignore[attr-defined]
-    ]
-    return replace(plan, components=tuple(pinned))  # type: ignore[type-var]
+
+def cmd_store(argv: Sequence[str]) -> int:
+    from pylon_shell.commands.store import main as store_main
+
+    return store_main(argv, _Parser)
 
 
 def cmd_caps(argv: Sequence[str]) -> int:
@@ -659,6 +661,7 @@ def run(argv: Sequence[str] | None = None) -> int:
                 "caps": cmd_caps,
                 "trace": cmd_trace,
                 "bench": cmd_bench,
+                "store": cmd_store,
             }
             return commands[argv[0]](argv[1:])
         own, module, module_args = split_module(argv)
@@ -670,6 +673,10 @@ def run(argv: Sequence[str] | None = None) -> int:
         program = _read_program(args)
         if program is None:
             plan = plan_from_args(args)
+            if plan.runtime == "command":
+                from pylon_shell.runtimes.command import REPL_REFUSAL
+
+                raise UsageError(REPL_REFUSAL.format(root=plan.root))
             if args.no_tui or not sys.stdout.isatty():
                 from pylon_shell.repl import run_repl
 

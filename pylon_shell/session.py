@@ -35,8 +35,12 @@ class Session:
         prompter: Prompter | None = None,
         stdin: GuestInput | None = None,
         tmp_mib: int | None = DEFAULT_TMP_MIB,
+        keep_on_interrupt: bool = False,
     ) -> None:
         self.plan = plan
+        #: A REPL: Ctrl+C and --timeout raise KeyboardInterrupt in the guest and
+        #: keep its state where the runtime can (script mode traps: 124, 130).
+        self.keep_on_interrupt = keep_on_interrupt
         #: The live grants table; it outlives restarts and runtime switches.
         self.grants = Grants(plan.capabilities, hosts=plan.hosts, audit=audit, prompter=prompter)
         self._output = output
@@ -63,10 +67,17 @@ class Session:
         root = self.plan.root_component
         granted = self.grants.granted | ({"fs", "env"} if self.grants.audit else set())
         options = self.plan.runtime_options(inherit_stdin=self._inherit_stdin, granted=granted)
+        if self.plan.runtime == "command":
+            # A wasi:cli/run root (pylon_shell/runtimes/command.py): plain WASI only.
+            from pylon_shell.runtimes.command import start_command
+
+            assert root.digest is not None
+            return start_command(root.id, root.digest, options, self._output)
         if self.plan.packages:
             options.packages = self._package_mounts()
         options.stdin = self._stdin
         options.tmp_mib = self.tmp_mib
+        options.keep_on_interrupt = self.keep_on_interrupt
         caps = CapLayer(
             self.plan.runtime,
             self.grants,
