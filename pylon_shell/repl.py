@@ -95,6 +95,7 @@ class LineRepl:
             progress=TerminalProgress(),
             stdin=FdInput(0, self._write),
             tmp_mib=tmp_mib,
+            keep_on_interrupt=True,
         )
         self._color = sys.stderr.isatty()
         #: What the input being run reached, shown dimmed under its output.

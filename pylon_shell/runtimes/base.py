@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,9 @@ class RuntimeOptions:
     stdin: GuestInput | None = None
     #: Size limit of the guest's private /tmp in MiB; None gives it no /tmp.
     tmp_mib: int | None = None
+    #: A REPL: Ctrl+C and --timeout raise KeyboardInterrupt inside the guest and
+    #: keep its state where the runtime can; a script's call is trapped (124, 130).
+    keep_on_interrupt: bool = False
 
 
 #: Longest line or read the guest gets from one input call (a longer line comes
@@ -119,6 +123,9 @@ class ReadState:
     def __init__(self, watchdog: Watchdog) -> None:
         self._watchdog = watchdog
         self._cancel: threading.Event | None = None
+        #: A REPL: a read the watchdog stopped raises KeyboardInterrupt in the
+        #: guest (its state kept) instead of ending the call.
+        self.keep = False
 
     def cancel(self) -> bool:
         """Cancel the read in progress; False when there is none."""
@@ -140,7 +147,7 @@ class ReadState:
         try:
             return "data", read(cancelled)
         except KeyboardInterrupt:
-            if self._watchdog.fired is not None:
+            if self._watchdog.fired is not None and not self.keep:
                 raise InputStopped(self._watchdog.fired) from None
             return "interrupted", None
         except EOFError:
@@ -271,6 +278,8 @@ class Watchdog:
         self._running = False
         self._timer: threading.Timer | None = None
         self.fired: str | None = None
+        #: Set when an epoch-deadline callback decides (runtimes/interrupt.py).
+        self.keep_ticking = False
 
     def begin(self, timeout: float | None) -> None:
         with self._lock:
@@ -306,11 +315,33 @@ class Watchdog:
         with self._lock:
             if not self._running or call != self._call:
                 return False
+            first = self.fired is None
             self.fired = reason
             self._increment()
+        if first and self.keep_ticking:
+            ticker = threading.Thread(target=self._tick, args=(call,), daemon=True)
+            ticker.start()
         if self._on_fire is not None:
             self._on_fire()
         return True
+
+    def _tick(self, call: int) -> None:
+        """Tick the engine while the stopped call still runs, so that an
+        epoch-deadline callback that resumed the guest runs again (and traps
+        a guest that did not yield)."""
+        from pylon_shell.runtimes.interrupt import TICK
+
+        while True:
+            time.sleep(TICK)
+            with self._lock:
+                if not self._running or call != self._call:
+                    return
+                self._increment()
+
+    def stopped(self) -> str | None:
+        """Why the running call was stopped, or None (also between calls)."""
+        with self._lock:
+            return self.fired if self._running else None
 
 
 def trap_outcome(error: str, fired: str | None, timeout: float | None) -> Trapped:

@@ -25,6 +25,7 @@ from pylon_shell.runtimes.base import (
     tzdata_dir,
 )
 from pylon_shell.runtimes.engine import shared_engine
+from pylon_shell.runtimes.interrupt import CPythonDelivery, DeadlineCallback
 from pylon_shell.runtimes.scratch import GUEST_TMP, TmpDir
 
 if TYPE_CHECKING:
@@ -83,14 +84,17 @@ class CPythonRuntime:
             self._tmp = TmpDir(options.tmp_mib)
             self._tmp.watch(lambda: self._watchdog.stop("limit"))
 
+        #: Host imports in flight, and when the last one returned: an interrupt
+        #: is not delivered while componentize-py's glue lifts a result into
+        #: Python objects (a KeyboardInterrupt there aborts the instance).
+        self._imports = _ImportClock()
         linker = Linker(engine)
         linker.add_wasip2()
-        with linker.root() as root:
+        with linker.root() as bare_root:
+            root = _Timed(bare_root, self._imports)
             with root.add_instance(f"{SHELL}/host@{WIT_VERSION}") as host:
                 host.add_func("write", self._on_write)
-                host.add_func(
-                    "request", lambda _s, cap, op, target: self.caps.request(cap, op, target)
-                )
+                host.add_func("request", self._on_request)
                 host.add_func("events", lambda _s, batch: self.caps.guest_events(batch))
                 host.add_func("read-line", self._on_read_line)
                 host.add_func("read-stdin", self._on_read_stdin)
@@ -124,6 +128,18 @@ class CPythonRuntime:
         store.set_wasi(wasi)
         store.set_epoch_deadline(1)
         self._store: wasmtime.Store | None = store
+        # Ctrl+C and --timeout in a REPL: KeyboardInterrupt inside the guest,
+        # its state kept (runtimes/interrupt.py); otherwise the call is trapped.
+        self._delivery: CPythonDelivery | None = None
+        self._probed = False
+        self._deadline = DeadlineCallback(
+            store,
+            self._watchdog.stopped,
+            lambda: self._delivery if options.keep_on_interrupt else None,
+            settled=self._imports.settled,
+        )
+        self._watchdog.keep_ticking = True
+        self._reading.keep = options.keep_on_interrupt
         instance = linker.instantiate(store, component)
         iface = instance.get_export_index(store, f"{SHELL}/session@{WIT_VERSION}")
         self._funcs: dict[str, Any] = {}
@@ -140,6 +156,15 @@ class CPythonRuntime:
             self._call("configure", json.dumps(settings), timed=False)
 
     # -- host side of pylon:shell/host --------------------------------------
+
+    def _on_request(self, _store: object, cap: str, op: str, target: str) -> bool:
+        if cap == "pylon" and op == "interrupt-probe":
+            # The guest's first call, before any user code: where its memory is.
+            if not self._probed and self._options.keep_on_interrupt:
+                self._delivery = CPythonDelivery.probe(target)
+            self._probed = True
+            return self._delivery is not None
+        return self.caps.request(cap, op, target)
 
     def _on_write(self, _store: object, fd: int, data: str) -> None:
         from pylon_shell.caps.values import ProviderError
@@ -194,12 +219,15 @@ class CPythonRuntime:
             raise RuntimeError("the runtime is closed")
         func = self._funcs[export]
         self._store.set_epoch_deadline(1)
+        self._deadline.reset()
         self._watchdog.begin(self._options.timeout if timed else None)
         if self._tmp is not None:
             self._tmp.begin()
         try:
             result = func(self._store, *args)
             func.post_return(self._store)
+            if self._deadline.delivered or self._watchdog.fired is not None:
+                result = _interrupted(result, self._watchdog.fired, self._options.timeout)
         except (wasmtime.Trap, wasmtime.WasmtimeError, InputStopped) as error:
             message = str(error)
             error.__traceback__ = None  # its frames hold the store; see close()
@@ -210,6 +238,8 @@ class CPythonRuntime:
             result = self._dead
         finally:
             self._watchdog.end()
+            if self._delivery is not None:
+                self._delivery.clear()
         if self._tmp is not None and self._tmp.end():
             # Past the /tmp limit: the session ends, whatever the call returned.
             self._dead = Trapped("limit", self._tmp.message())
@@ -253,6 +283,81 @@ class CPythonRuntime:
         self.caps.close()
         if self._tmp is not None:
             self._tmp.close()
+
+
+class _ImportClock:
+    def __init__(self) -> None:
+        self.running = 0
+        self.returned = 0.0
+
+    def settled(self) -> bool:
+        import time
+
+        return self.running == 0 and time.monotonic() - self.returned > SETTLE
+
+
+#: How long after a host import returns before an interrupt may be delivered.
+SETTLE = 0.02
+
+
+class _Timed:
+    """A linker instance whose host functions keep `_ImportClock` up to date."""
+
+    def __init__(self, inner: Any, clock: _ImportClock) -> None:
+        self._inner = inner
+        self._clock = clock
+
+    def __enter__(self) -> _Timed:
+        self._inner.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._inner.__exit__(*exc)
+
+    def add_instance(self, name: str) -> _Timed:
+        return _Timed(self._inner.add_instance(name), self._clock)
+
+    def add_func(self, name: str, func: Any) -> None:
+        import time
+
+        clock = self._clock
+
+        def timed(*args: Any) -> Any:
+            clock.running += 1
+            try:
+                return func(*args)
+            finally:
+                clock.running -= 1
+                clock.returned = time.monotonic()
+
+        self._inner.add_func(name, timed)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _interrupted(result: Any, fired: str | None, timeout: float | None) -> Any:
+    """A call that raised the KeyboardInterrupt a --timeout delivered says so."""
+    if fired is None or result is None or isinstance(result, int):
+        return result
+    name = getattr(result, "type-name", None)
+    if fired == "interrupt" and isinstance(name, str) and name.endswith("InterruptedError"):
+        # A cap call whose provider process was killed for Ctrl+C: to the user
+        # that is the KeyboardInterrupt they asked for (the guest saw an
+        # InterruptedError; its state is kept either way).
+        setattr(result, "type-name", "KeyboardInterrupt")
+        lines = result.traceback.rstrip("\n").split("\n")
+        lines[-1] = "KeyboardInterrupt"
+        result.traceback = "\n".join(lines) + "\n"
+        return result
+    if fired != "timeout" or name != "KeyboardInterrupt":
+        return result
+    note = f"KeyboardInterrupt: timed out after {timeout:g} s (raise it with --timeout)"
+    lines = result.traceback.rstrip("\n").split("\n")
+    if lines and lines[-1] == "KeyboardInterrupt":
+        lines[-1] = note
+        result.traceback = "\n".join(lines) + "\n"
+    return result
 
 
 def _convert(result: Any) -> Outcome:

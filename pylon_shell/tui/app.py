@@ -85,6 +85,7 @@ class PylonApp(App[int]):
             prompter=self._ask if prompt else None,
             stdin=TuiInput(self),
             tmp_mib=tmp_mib,
+            keep_on_interrupt=True,
         )
         #: The inline prompt of the guest's input(), and the answer it waits for.
         self._stdin: tuple[StdinPrompt, Answer] | None = None

@@ -227,20 +227,63 @@ def _denial(exc):
     return pylon_caps.fs_denial(exc)
 
 
+_probe = []
+
+
+def _arm_interrupts():
+    """Once, before any user code: tell the host where 32 random bytes of this
+    instance's memory are, so that Ctrl+C can raise KeyboardInterrupt here
+    instead of discarding the interpreter (runtimes/interrupt.py)."""
+    if _probe:
+        return
+    _probe.append(os.urandom(32))
+    report = f"{id(_probe[0]) + 16}:{_probe[0].hex()}:{id(KeyboardInterrupt)}"
+    host.request("pylon", "interrupt-probe", report)
+
+
 def _run(code, namespace, program=False):
+    _arm_interrupts()
     pylon_caps.last_miss[0] = None
     try:
         exec(code, namespace)
         if program:
             pylon_threads.finish()  # as CPython joins non-daemon threads at exit
     except SystemExit as exc:
-        _flush()
-        return session.Outcome_Exited(_exit_status(exc))
+        return _settle(lambda: _exited(exc))
     except BaseException as exc:
-        _flush()
-        return _failure(exc)
+        return _settle(lambda: _flushed_failure(exc))
+    return _settle(_flushed_ok)
+
+
+def _exited(exc):
+    _flush()
+    return session.Outcome_Exited(_exit_status(exc))
+
+
+def _flushed_failure(exc):
+    _flush()
+    return _failure(exc)
+
+
+def _flushed_ok():
     _flush()
     return session.Outcome_Ok()
+
+
+def _settle(report):
+    """`report()`, also when Ctrl+C's KeyboardInterrupt (delivered from outside,
+    runtimes/interrupt.py) lands in this session code: the interrupt is the
+    outcome then, never an exception out of the export (that ends the instance)."""
+    for _ in range(8):
+        try:
+            return report()
+        except KeyboardInterrupt as late:
+            late.__context__ = None
+            late.__traceback__ = None
+            report = lambda late=late: _flushed_failure(late)  # noqa: E731
+    return session.Outcome_Raised(
+        session.Failure(type_name="KeyboardInterrupt", traceback="KeyboardInterrupt\n", denial=None)
+    )
 
 
 class _NoModule(Exception):
@@ -249,17 +292,15 @@ class _NoModule(Exception):
 
 def _run_call(function):
     """_run for a callable: the outcome of calling it."""
+    _arm_interrupts()
     pylon_caps.last_miss[0] = None
     try:
         function()
     except SystemExit as exc:
-        _flush()
-        return session.Outcome_Exited(_exit_status(exc))
+        return _settle(lambda: _exited(exc))
     except BaseException as exc:
-        _flush()
-        return _failure(exc)
-    _flush()
-    return session.Outcome_Ok()
+        return _settle(lambda: _flushed_failure(exc))
+    return _settle(_flushed_ok)
 
 
 def _remember_source(filename, source):

@@ -1,0 +1,161 @@
+"""Ctrl+C and --timeout in a REPL raise KeyboardInterrupt inside the guest and keep
+its state (runtimes/interrupt.py); a C loop that never yields is still trapped.
+
+Timing bounds are generous (no assertion depends on machine load): what is
+checked is that the call ends, with KeyboardInterrupt, and that state survived.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from pylon_shell.runtimes import start_runtime
+from pylon_shell.runtimes.base import Ok, Raised, RuntimeOptions, Trapped
+from tests.conftest import Captured
+
+pytestmark = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="in-place interrupts read /proc/self/maps"
+)
+
+
+@pytest.fixture
+def repl_runtime(built: None) -> Iterator[tuple[object, Captured]]:
+    out = Captured()
+    rt = start_runtime("cpython", RuntimeOptions(timeout=None, keep_on_interrupt=True), out)
+    try:
+        yield rt, out
+    finally:
+        rt.close()
+
+
+def _interrupt_after(rt: object, seconds: float) -> None:
+    timer = threading.Timer(seconds, rt.interrupt)  # type: ignore[attr-defined]
+    timer.daemon = True
+    timer.start()
+
+
+BUSY = {
+    "busy-loop": "while True: pass",
+    "deep-recursion": (
+        "def f(n):\n    if n:\n        return f(n - 1)\n    while True: pass\n\nf(500)"
+    ),
+    "sleep": "import time\ntime.sleep(30)",
+}
+
+
+@pytest.mark.parametrize("code", list(BUSY.values()), ids=list(BUSY))
+def test_ctrl_c_raises_keyboard_interrupt_and_keeps_the_session(repl_runtime, code):
+    rt, out = repl_runtime
+    assert rt.run_input("x = 41") == Ok()
+    _interrupt_after(rt, 0.5)
+    started = time.monotonic()
+    outcome = rt.run_input(code)
+    assert time.monotonic() - started < 10
+    assert isinstance(outcome, Raised), outcome
+    assert outcome.type_name == "KeyboardInterrupt"
+    assert outcome.traceback.splitlines()[-1] == "KeyboardInterrupt"
+    assert "pylon_" not in outcome.traceback  # the session's own frames are hidden
+    assert rt.alive
+    out.clear()
+    assert rt.run_input("print(x + 1)") == Ok()
+    assert out.text() == "42\n"
+
+
+def test_the_same_session_can_be_interrupted_again_and_again(repl_runtime):
+    rt, out = repl_runtime
+    assert rt.run_input("n = 0") == Ok()
+    for _ in range(3):
+        _interrupt_after(rt, 0.3)
+        outcome = rt.run_input("n += 1\nwhile True: pass")
+        assert isinstance(outcome, Raised) and outcome.type_name == "KeyboardInterrupt"
+    out.clear()
+    assert rt.run_input("print(n)") == Ok()
+    assert out.text() == "3\n"
+
+
+def test_user_code_can_catch_the_interrupt(repl_runtime):
+    rt, out = repl_runtime
+    _interrupt_after(rt, 0.5)
+    code = "try:\n    while True: pass\nexcept KeyboardInterrupt:\n    print('caught')\n"
+    assert rt.run_input(code) == Ok()
+    assert out.text() == "caught\n"
+
+
+def test_an_interrupt_that_came_too_late_does_not_hit_the_next_input(repl_runtime):
+    rt, out = repl_runtime
+    # Stopped, then the call ends on its own before the guest checks: nothing is left pending.
+    assert rt.run_input("x = 1") == Ok()
+    for _ in range(20):
+        assert rt.run_input("x += 1") == Ok()
+    assert rt.run_input("print(x)") == Ok()
+    assert out.text() == "21\n"
+
+
+def test_a_c_loop_that_never_yields_is_still_stopped(repl_runtime):
+    rt, _out = repl_runtime
+    assert rt.run_input("x = 41") == Ok()
+    _interrupt_after(rt, 0.5)
+    started = time.monotonic()
+    outcome = rt.run_input("sum(range(10**15))")
+    assert time.monotonic() - started < 20
+    assert isinstance(outcome, Trapped) and outcome.reason == "interrupt"
+    assert not rt.alive
+
+
+def test_a_timeout_in_a_repl_keeps_the_session(built):
+    out = Captured()
+    rt = start_runtime("cpython", RuntimeOptions(timeout=1, keep_on_interrupt=True), out)
+    try:
+        assert rt.run_input("x = 41") == Ok()
+        outcome = rt.run_input("while True: pass")
+        assert isinstance(outcome, Raised) and outcome.type_name == "KeyboardInterrupt"
+        assert outcome.traceback.splitlines()[-1] == (
+            "KeyboardInterrupt: timed out after 1 s (raise it with --timeout)"
+        )
+        out.clear()
+        assert rt.run_input("print(x + 1)") == Ok()
+        assert out.text() == "42\n"
+    finally:
+        rt.close()
+
+
+def test_without_keep_on_interrupt_a_call_is_trapped_as_before(built):
+    out = Captured()
+    rt = start_runtime("cpython", RuntimeOptions(timeout=None), out)
+    try:
+        _interrupt_after(rt, 0.5)
+        outcome = rt.run_input("while True: pass")
+        assert isinstance(outcome, Trapped) and outcome.reason == "interrupt"
+    finally:
+        rt.close()
+
+
+def test_ctrl_c_on_a_duckdb_query_keeps_the_session(built):
+    from pylon_shell.caps.grants import Grants
+    from pylon_shell.caps.layer import CapLayer
+
+    out = Captured()
+    caps = CapLayer("cpython", Grants(["duckdb"]), [])
+    options = RuntimeOptions(timeout=None, keep_on_interrupt=True)
+    rt = start_runtime("cpython", options, out, caps=caps)
+    try:
+        assert rt.run_input("import duckdb\nx = 41") == Ok()
+        _interrupt_after(rt, 1.5)
+        started = time.monotonic()
+        query = "duckdb.sql('select count(*) from range(100000000000) a').fetchall()"
+        outcome = rt.run_input(query)
+        assert time.monotonic() - started < 20
+        assert isinstance(outcome, Raised), outcome
+        assert outcome.type_name == "KeyboardInterrupt", outcome.traceback
+        out.clear()
+        # The provider process was killed with the query (its connections are
+        # gone, as after a provider crash); the interpreter's state is kept.
+        assert rt.run_input("print(x + 1, duckdb.connect().sql('select 1').fetchall())") == Ok()
+        assert out.text() == "42 [(1,)]\n"
+    finally:
+        rt.close()
