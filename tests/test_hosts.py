@@ -125,10 +125,10 @@ def test_the_host_flag_grants_tls_and_a_bad_one_is_a_usage_error(pylon):
     shown = pylon("plan", "show", "--no-caps", "--host", "api.example.com:443")
     assert shown.status == 0, shown.stderr
     plan = json.loads(shown.stdout)
-    assert plan["policy"]["capabilities"] == ["tls"]
+    assert plan["policy"]["capabilities"] == [{"name": "tls", "level": "required"}]
     assert plan["hosts"] == ["api.example.com:443"]
     with_net = json.loads(pylon("plan", "show", "--cap", "net", "--host", "a.test:80").stdout)
-    assert "tls" not in with_net["policy"]["capabilities"]
+    assert {"name": "tls", "level": "required"} not in with_net["policy"]["capabilities"]
     bad = pylon("--host", "example.com", "-c", "pass")
     assert bad.status == 2
     assert bad.stderr == (

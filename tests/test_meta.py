@@ -31,10 +31,18 @@ def test_grant_and_revoke_change_the_live_grants_and_the_plan(session, tmp_path)
     assert run_meta(session, ":revoke sqlite") == "revoked sqlite"
     assert run_meta(session, ":grant fs") == "granted fs (applies at the next restart)"
     plan = json.loads(run_meta(session, ":plan"))
-    assert plan["policy"]["capabilities"] == ["duckdb", "crypto", "fs"]
+    assert plan["policy"]["capabilities"] == [
+        {"name": "duckdb", "level": "required"},
+        {"name": "crypto", "level": "required"},
+        {"name": "fs", "level": "required"},
+    ]
     target = tmp_path / "mine.json"
     assert run_meta(session, f":save {target}") == f"saved the plan to {target}"
-    assert json.loads(target.read_text())["policy"]["capabilities"] == ["duckdb", "crypto", "fs"]
+    assert json.loads(target.read_text())["policy"]["capabilities"] == [
+        {"name": "duckdb", "level": "required"},
+        {"name": "crypto", "level": "required"},
+        {"name": "fs", "level": "required"},
+    ]
 
 
 @pytest.mark.parametrize(
@@ -73,7 +81,9 @@ def test_save_without_a_name_writes_here_never_into_a_shipped_plan(session, tmp_
     assert run_meta(session, ":save") == f"saved the plan to {tmp_path / 'default.json'}"
     assert shipped_file.read_bytes() == before
     assert not (tmp_path / "plans" / "default.json").exists()
-    assert "crypto" in json.loads((tmp_path / "default.json").read_text())["policy"]["capabilities"]
+    assert {"name": "crypto", "level": "required"} in json.loads(
+        (tmp_path / "default.json").read_text()
+    )["policy"]["capabilities"]
 
 
 def test_a_plan_loaded_from_the_shipped_directory_saves_here(tmp_path, monkeypatch):

@@ -342,7 +342,10 @@ def test_trace_learns_the_hosts_and_that_https_needs_tls_only(pylon, https, tmp_
     traced = pylon("trace", "--dir", f"{https.certs}:/certs:ro", str(script), "-o", str(out))
     assert traced.status == 0, traced.stderr
     plan = json.loads(out.read_text())
-    assert plan["policy"]["capabilities"] == ["tls", "fs"]
+    assert plan["policy"]["capabilities"] == [
+        {"name": "tls", "level": "required"},
+        {"name": "fs", "level": "required"},
+    ]
     assert plan["hosts"] == [https.target]
     replay = pylon("--plan", str(out), str(script))
     assert replay.status == 0, replay.stderr
@@ -357,7 +360,7 @@ def test_trace_of_plaintext_needs_net_alone(pylon, plain, tmp_path):
     out = tmp_path / "plan.json"
     assert pylon("trace", str(script), "-o", str(out)).status == 0
     plan = json.loads(out.read_text())
-    assert plan["policy"]["capabilities"] == ["net"]
+    assert plan["policy"]["capabilities"] == [{"name": "net", "level": "required"}]
     assert plan["hosts"] == [f"127.0.0.1:{plain}"]
 
 

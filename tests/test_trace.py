@@ -57,7 +57,7 @@ def test_trace_writes_the_smallest_plan_and_it_replays(pylon, tmp_path, job, fla
     assert "duckdb (from __main__)" in traced.stderr
     assert "/data/in.csv" in traced.stderr
     plan = json.loads(plan_path.read_text())
-    assert sorted(plan["policy"]["capabilities"]) == ["duckdb", "fs", "sqlite"]
+    assert sorted(c["name"] for c in plan["policy"]["capabilities"]) == ["duckdb", "fs", "sqlite"]
     assert [p["guest"] for p in plan["preopens"]] == ["/data"]  # /other was never used
     assert plan["runtime"] == ("cpython" if flag == "--cp" else "micropython")
     assert all(len(c["digest"]) == 32 for c in plan["components"])
@@ -163,7 +163,9 @@ def test_relative_paths_after_chdir_keep_their_directory(pylon, tmp_path, flag):
     traced = pylon("trace", flag, "--dir", f"{data}:/data", "-o", str(plan_path), str(script))
     assert (traced.status, traced.stdout) == (0, "hi\n"), traced.stderr
     assert "/data/in.txt" in traced.stderr and "refused" not in traced.stderr
-    assert json.loads(plan_path.read_text())["policy"]["capabilities"] == ["fs"]
+    assert json.loads(plan_path.read_text())["policy"]["capabilities"] == [
+        {"name": "fs", "level": "required"}
+    ]
 
 
 @pytest.mark.parametrize("way", [("--mp",), ("--cp", "--provider", "sqlite=component")])
@@ -174,4 +176,6 @@ def test_a_provider_database_by_relative_name_needs_no_directory(pylon, tmp_path
     traced = pylon("trace", *way, "-o", str(plan_path), str(script))
     assert traced.status == 0, traced.stderr
     assert "refused" not in traced.stderr
-    assert json.loads(plan_path.read_text())["policy"]["capabilities"] == ["sqlite"]
+    assert json.loads(plan_path.read_text())["policy"]["capabilities"] == [
+        {"name": "sqlite", "level": "required"}
+    ]
