@@ -13,10 +13,10 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from conftest import Captured
 
 from pylon_shell.runtimes import start_runtime
 from pylon_shell.runtimes.base import Ok, Raised, RuntimeOptions, Trapped
-from tests.conftest import Captured
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="in-place interrupts read /proc/self/maps"
