@@ -22,6 +22,7 @@ import dataclasses
 import inspect
 import os
 import re
+import select
 import socket
 import sys
 import threading
@@ -228,12 +229,17 @@ def _run(providers: Providers, request: Any) -> dict[str, Any]:
         }
 
 
-def _watch_parent(parent: int) -> None:
-    """End this process when the launcher is gone (a closed channel is not
-    seen while a library call runs)."""
+def _watch_parent(sock: socket.socket, parent: int) -> None:
+    """End this process the moment the launcher is gone: its end of the channel
+    closes (a closed channel is not seen by a library call that is running,
+    and the files this process holds, such as a DuckDB database's lock, must
+    be let go at once). Waits for the hang-up alone, never for data, so the
+    serving thread's reads are untouched."""
+    events = getattr(select, "POLLRDHUP", 0) | select.POLLHUP | select.POLLERR
+    poller = select.poll()
+    poller.register(sock.fileno(), events)
     while True:
-        time.sleep(1)
-        if os.getppid() != parent:
+        if poller.poll(1000) or os.getppid() != parent:
             os._exit(0)
 
 
@@ -254,7 +260,7 @@ def main(fd: int) -> None:
             memory_mib=config.get("memory_mib"),
         )
     )
-    threading.Thread(target=_watch_parent, args=(config["parent"],), daemon=True).start()
+    threading.Thread(target=_watch_parent, args=(sock, config["parent"]), daemon=True).start()
     channel.send(sock, {"ready": abi})
     grants = RemoteGrants(sock)
     serve(
