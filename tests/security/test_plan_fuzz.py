@@ -137,9 +137,14 @@ KNOWN = ", ".join(sorted(CAPS))
 def test_an_unknown_cap_is_refused_naming_it_and_its_place(caps, unknown, data):
     at = data.draw(st.integers(min_value=0, max_value=len(caps)))
     plan = _base()
-    plan["policy"]["capabilities"] = [*caps[:at], unknown, *caps[at:]]
+    # Both spellings: PlanV1's {name, level} and pylon's older bare name (read as required).
+    spelled = data.draw(st.sampled_from(["bare", "required"]))
+    entry = unknown if spelled == "bare" else {"name": unknown, "level": "required"}
+    plan["policy"]["capabilities"] = [*caps[:at], entry, *caps[at:]]
+    where = f"$.policy.capabilities[{at}]" + ("" if spelled == "bare" else ".name")
     assert _refusal(plan) == (
-        f"{PREFIX}$.policy.capabilities[{at}]: unknown cap {unknown!r} (known: {KNOWN})"
+        f"{PREFIX}{where}: the plan requires cap {unknown!r}, "
+        f"which pylon does not have (known: {KNOWN})"
     )
 
 
@@ -220,7 +225,7 @@ WRONG_TYPES = [
     (
         ("policy", "capabilities", 0),
         st.one_of(st.integers(), st.none(), st.lists(st.none())),
-        "a string",
+        "an object {name, level}",
     ),
     (
         ("components", 0, "digest"),
