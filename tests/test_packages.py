@@ -363,7 +363,9 @@ def test_the_plan_pins_packages_and_round_trips():
     plan = parse(_plan([entry]))
     assert plan.packages == (Pin("attrs", "25.3.0", "b" * 64),)
     assert plan.to_json()["packages"] == [entry]
-    assert parse(plan.dumps()) == plan
+    # Writing also pins the runtime's digest (PlanV1 has no null digests): the
+    # packages come back as they were.
+    assert parse(plan.dumps()).packages == plan.packages
     assert "packages" not in parse(_plan([])).to_json()
 
 
