@@ -22,7 +22,7 @@ def last_error(code: str, *flags: str, pylon) -> tuple[int, str]:
     [
         (
             "from compression import zstd\nzstd.compress(b'x', level=b'3')",
-            "TypeError: invalid type for level, expected int",
+            "TypeError: 'bytes' object cannot be interpreted as an integer",
         ),
         (
             "from compression import zstd\nzstd.ZstdCompressor().compress(b'x', mode=2**40)",
@@ -43,7 +43,7 @@ def last_error(code: str, *flags: str, pylon) -> tuple[int, str]:
         ),
         (
             "import hashlib\nhashlib.scrypt(b'password', salt=b'salt', n=2**128, r=8, p=1)",
-            "TypeError: n is required and must be an unsigned int",
+            "OverflowError: Python int too large to convert to C unsigned long",
         ),
         (
             "import hashlib\nhashlib.scrypt(b'password', salt=b'salt', n=3, r=8, p=1)",
