@@ -29,6 +29,7 @@ import pylon_bz2  # noqa: F401 - baked into the snapshot; served as `_bz2`
 import pylon_crypto  # noqa: F401 - served as `pylon.crypto`; adds hashlib's KDFs
 import pylon_duckdb  # noqa: F401 - baked into the snapshot; served as `duckdb`
 import pylon_https  # noqa: F401 - served as `pylon.https`
+import pylon_localtime  # time and datetime follow TZ (wasi-libc is UTC only)
 import pylon_lzma  # noqa: F401 - served as `_lzma`
 import pylon_socket  # noqa: F401 - served as `_socket`
 import pylon_ssl  # noqa: F401 - served as `_ssl`
@@ -146,6 +147,7 @@ pylon_posix.install(_write_std, _read_std)
 pylon_waits.install()
 pylon_threads.install()
 pylon_patches.install()
+pylon_localtime.install()
 # What python users see in usage lines (argparse: `pylon -m json.tool`); the
 # interpreter has no file of its own in the guest.
 sys.executable = "pylon"
@@ -343,6 +345,7 @@ def _add_packages(entries):
 class Session(wit_world.exports.Session):
     def configure(self, settings):
         pylon_caps.configure(settings)
+        pylon_localtime.configure()
         _add_packages(pylon_caps._settings.get("sys_path") or ())
         cwd = pylon_caps._settings.get("cwd")
         if cwd:
