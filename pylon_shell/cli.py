@@ -151,11 +151,11 @@ def _positive_int(text: str) -> int:
     return value
 
 
-#: Largest --tmp-size, in MiB (1 TiB).
-MAX_TMP_MIB = 1 << 20
 
 
 def _tmp_size(text: str) -> int:
+    from pylon_shell.plan import MAX_TMP_MIB
+
     try:
         value = int(text)
     except ValueError:
@@ -165,16 +165,6 @@ def _tmp_size(text: str) -> int:
             f"expected a number of MiB from 0 to {MAX_TMP_MIB}, got {text!r}"
         )
     return value
-
-
-def tmp_mib(args: argparse.Namespace) -> int | None:
-    """The /tmp size limit the flags ask for (None: no /tmp at all)."""
-    from pylon_shell.runtimes.scratch import DEFAULT_TMP_MIB
-
-    size = getattr(args, "tmp_size", None)
-    if size is None:
-        return DEFAULT_TMP_MIB
-    return size or None
 
 
 #: Options of `pylon` that take a value, so `-m` is found where python finds it.
@@ -343,6 +333,8 @@ def plan_from_args(args: argparse.Namespace) -> object:
         providers=tuple(sorted(providers.items())),
         timeout_seconds=args.timeout if args.timeout is not None else base.timeout_seconds,
         memory_mib=memory,
+        tmp_size_mib=args.tmp_size if getattr(args, "tmp_size", None) is not None
+        else base.tmp_size_mib,
         packages=pins,
     )
 
@@ -441,12 +433,13 @@ def run_program(args: argparse.Namespace, program: tuple[str, str, list[str]]) -
     from pylon_shell.session import Session
 
     sink = _StdioSink()
+    plan = plan_from_args(args)
     session = Session(
-        plan_from_args(args),
+        plan,
         sink,
         progress=TerminalProgress(),
         inherit_stdin=program[1] != "<stdin>",
-        tmp_mib=tmp_mib(args),
+        tmp_mib=plan.tmp_mib,  # type: ignore[attr-defined]
     )
     return _run_in(session, program, sink)
 
@@ -457,12 +450,13 @@ def run_module(args: argparse.Namespace, module: str, argv: list[str]) -> int:
     from pylon_shell.session import Session
 
     sink = _StdioSink()
+    plan = plan_from_args(args)
     session = Session(
-        plan_from_args(args),
+        plan,
         sink,
         progress=TerminalProgress(),
         inherit_stdin=True,
-        tmp_mib=tmp_mib(args),
+        tmp_mib=plan.tmp_mib,  # type: ignore[attr-defined]
     )
     return _run_in(session, ("", module, argv), sink, module=True)
 
@@ -598,7 +592,7 @@ def cmd_trace(argv: Sequence[str]) -> int:
         progress=TerminalProgress(),
         inherit_stdin=args.script != "-",
         audit=True,
-        tmp_mib=tmp_mib(args),
+        tmp_mib=base.tmp_mib,  # type: ignore[attr-defined]
     )
     recorder = Recorder(GuestFS(list(base.preopens)))  # type: ignore[attr-defined]
     session.grants.subscribe(recorder)
@@ -680,9 +674,9 @@ def run(argv: Sequence[str] | None = None) -> int:
             if args.no_tui or not sys.stdout.isatty():
                 from pylon_shell.repl import run_repl
 
-                return run_repl(plan, tmp_mib=tmp_mib(args))
+                return run_repl(plan, tmp_mib=plan.tmp_mib)
             return _run_tui(
-                plan, prompt=not args.no_prompt, theme=args.theme, tmp_mib=tmp_mib(args)
+                plan, prompt=not args.no_prompt, theme=args.theme, tmp_mib=plan.tmp_mib
             )
         return run_program(args, program)
     except PylonError as error:

@@ -56,6 +56,9 @@ STORE_PREFIX = "store:"
 MAX_PLAN_BYTES = 1024 * 1024
 #: The largest component file a plan may name (the CPython component is ~40 MB).
 MAX_COMPONENT_BYTES = 1024 * 1024 * 1024
+#: Largest --tmp-size and tmp_size_mib, in MiB (1 TiB).
+MAX_TMP_MIB = 1 << 20
+
 #: The smallest --memory (MiB) each runtime starts in, measured with `pylon -c pass`:
 #: CPython's component declares 216 pages (13.5 MiB) of linear memory at least;
 #: MicroPython needs its 8 MiB of stacks and static data beside a 9 MiB heap (at
@@ -120,6 +123,8 @@ class Plan:
     memory_bytes: int | None = None
     #: PlanV1's limits.cpu_ms: enforced as a wall-clock limit of each call (see docs).
     cpu_ms: int | None = None
+    #: The private /tmp's size in MiB (--tmp-size; 0: no /tmp; None: the default).
+    tmp_size_mib: int | None = None
     tenant: str | None = None
     linkage: str = "static"
     preopens: tuple[Preopen, ...] = ()
@@ -158,6 +163,15 @@ class Plan:
             memory_mib=self.memory_mib,
             inherit_stdin=inherit_stdin,
         )
+
+    @property
+    def tmp_mib(self) -> int | None:
+        """The /tmp limit a session gets (None: no /tmp at all)."""
+        from pylon_shell.runtimes.scratch import DEFAULT_TMP_MIB
+
+        if self.tmp_size_mib is None:
+            return DEFAULT_TMP_MIB
+        return self.tmp_size_mib or None
 
     @property
     def call_timeout(self) -> float | None:
@@ -318,6 +332,8 @@ class Plan:
                 "hosts": list(plan.hosts),
             }
         )
+        if plan.tmp_size_mib is not None:
+            out["tmp_size_mib"] = plan.tmp_size_mib
         if plan.packages:
             out["packages"] = [
                 {"name": p.name, "version": p.version, "sha256": p.sha256} for p in plan.packages
@@ -565,6 +581,7 @@ class _Validator:
                 "providers",
                 "hosts",
                 "packages",
+                "tmp_size_mib",
             },
         )
         version = self.string(obj["version"], "$.version")
@@ -655,6 +672,7 @@ class _Validator:
             memory_mib=memory_mib,
             memory_bytes=memory_bytes,
             cpu_ms=cpu_ms,
+            tmp_size_mib=self.tmp_size(obj.get("tmp_size_mib")),
             tenant=tenant,
             linkage=linkage,
             preopens=self.preopens(obj.get("preopens", [])),
@@ -935,6 +953,14 @@ class _Validator:
         if not 0 < number < 10**9:
             raise self.fail(where, "must be a positive number of seconds")
         return float(number)
+
+    def tmp_size(self, value: Any) -> int | None:
+        if value is None:
+            return None
+        number = self.kind(value, int, "$.tmp_size_mib", "a whole number of MiB")
+        if not 0 <= number <= MAX_TMP_MIB:
+            raise self.fail("$.tmp_size_mib", f"must be between 0 (no /tmp) and {MAX_TMP_MIB} MiB")
+        return number
 
     def memory(self, value: Any) -> int | None:
         if value is None:

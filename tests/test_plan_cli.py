@@ -144,3 +144,39 @@ def test_a_component_file_is_resolved_and_digest_checked(tmp_path):
         f"pylon: invalid plan: plan.json: $.components[1].digest: /etc/passwd does not match "
         f"the digest the plan trusts (plan sha256:{'0' * 12}…, file sha256:{found[:12]}…)\n"
     )
+
+
+def test_tmp_size_is_recorded_in_the_plan_and_replayed(tmp_path):
+    """--tmp-size is part of the plan: `plan show` writes it, --plan applies it
+    (a guest past it is stopped with the plan's limit in the line), a flag wins."""
+    shown = run_pylon("plan", "show", "--tmp-size", "1")
+    assert shown.status == 0, shown.stderr
+    assert json.loads(shown.stdout)["tmp_size_mib"] == 1
+    assert "tmp_size_mib" not in json.loads(run_pylon("plan", "show").stdout)
+    plan = tmp_path / "p.json"
+    plan.write_text(shown.stdout)
+    flood = "open('/tmp/big', 'wb').write(b'x' * (3 << 20)); import time; time.sleep(0.5)"
+    replayed = run_pylon("--plan", str(plan), "-c", flood)
+    assert replayed.status == 1
+    assert "the guest's /tmp passed its limit of 1 MiB" in replayed.stderr
+    wider = run_pylon("--plan", str(plan), "--tmp-size", "8", "-c", flood + "; print('ok')")
+    assert (wider.status, wider.stdout) == (0, "ok\n"), wider.stderr
+    none = run_pylon("plan", "show", "--tmp-size", "0")
+    plan.write_text(none.stdout)
+    gone = run_pylon("--plan", str(plan), "-c", "import os; print(os.path.exists('/tmp'))")
+    assert gone.stdout == "False\n", gone.stderr
+
+
+def test_a_bad_tmp_size_in_a_plan_is_one_line(tmp_path):
+    data = json.loads(run_pylon("plan", "show").stdout)
+    for value, problem in (
+        (-1, f"must be between 0 (no /tmp) and {1 << 20} MiB"),
+        (True, "expected a whole number of MiB, got true"),
+        ("8", "expected a whole number of MiB, got the string '8'"),
+    ):
+        data["tmp_size_mib"] = value
+        bad = tmp_path / "bad.json"
+        bad.write_text(json.dumps(data))
+        result = run_pylon("plan", "validate", str(bad))
+        assert result.status == 2
+        assert result.stderr == f"pylon: invalid plan: {bad}: $.tmp_size_mib: {problem}\n"

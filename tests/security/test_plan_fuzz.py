@@ -55,6 +55,7 @@ PATHS = [
     ("env",),
     ("providers",),
     ("hosts",),
+    ("tmp_size_mib",),
 ]
 
 
