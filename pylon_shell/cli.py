@@ -699,6 +699,9 @@ def _internal_error(error: Exception) -> int:
 
 
 def main() -> int:
+    from pylon_shell.runtimes import tmpfs
+
+    tmpfs.enter()  # before any thread: the private /tmp's tmpfs needs it
     status = run()
     # End without running finalizers: wasmtime's threads must not call back
     # into an interpreter that is being torn down.

@@ -6,6 +6,8 @@ Real guests only, through `pylon` as a user runs it."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -124,9 +126,11 @@ def test_leftovers_of_dead_sessions_are_removed_and_live_ones_kept(tmp_base):
 
 
 @pytest.mark.parametrize("runtime", BOTH)
-def test_writing_past_the_tmp_size_ends_the_session_and_touches_nothing_outside(
+def test_without_user_namespaces_past_the_tmp_size_the_session_ends_and_nothing_outside(
     tmp_base, tmp_path, runtime
 ):
+    """The fallback (PYLON_NO_USERNS=1 stands for a host without user namespaces):
+    host-side accounting ends the session with one line."""
     outside = tmp_path / "granted"
     outside.mkdir()
     (outside / "keep.txt").write_text("untouched")
@@ -139,7 +143,10 @@ def test_writing_past_the_tmp_size_ends_the_session_and_touches_nothing_outside(
         "f.close()\n"
         "print('all written')\n"
     )
-    result = pylon_in(tmp_base, runtime, "--tmp-size", "8", "--dir", f"{outside}:/data", "-c", code)
+    result = run_pylon(
+        runtime, "--tmp-size", "8", "--dir", f"{outside}:/data", "-c", code,
+        env={"PYLON_TMP_DIR": str(tmp_base), "PYLON_NO_USERNS": "1"},
+    )
     assert result.status == 1
     assert result.stdout == ""
     assert result.stderr == (
@@ -147,6 +154,66 @@ def test_writing_past_the_tmp_size_ends_the_session_and_touches_nothing_outside(
         "its session is gone\n"
     )
     assert {p.name: p.read_bytes() for p in outside.iterdir()} == before
+    assert list(tmp_base.iterdir()) == []
+
+
+def _tmpfs_here() -> bool:
+    return "a tmpfs of --tmp-size" in run_pylon("caps").stdout.splitlines()[-1]
+
+
+#: What a guest sees past the limit on a tmpfs: CPython's file writes get EIO
+#: (wasi-libc's stream write reports the host's ENOSPC so), its pwrite ENOSPC;
+#: MicroPython gets WASI's own number for ENOSPC, 51.
+PAST_LIMIT = {
+    "--cp": "write EIO\npwrite ENOSPC\n8\n",
+    "--mp": "write 51\n8\n",
+}
+
+
+@pytest.mark.parametrize("runtime", BOTH)
+def test_past_the_tmp_size_a_write_fails_and_the_session_goes_on(tmp_base, tmp_path, runtime):
+    """With a tmpfs (user namespaces), the kernel refuses the write: the guest
+    gets an OSError and carries on, and the host's directory stays empty."""
+    if not _tmpfs_here():
+        pytest.skip("no user namespaces here: pylon keeps the /tmp limit by accounting")
+    outside = tmp_path / "granted"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("untouched")
+    name = "errno.errorcode[e.errno]" if runtime == "--cp" else "e.args[0]"
+    code = (
+        "import errno, os\n"
+        "f = open('/tmp/big', 'wb')\n"
+        "try:\n"
+        "    for i in range(200):\n"
+        "        f.write(b'x' * (1 << 20)); f.flush()\n"
+        f"except OSError as e: print('write', {name})\n"
+        "f.close()\n"
+        "if hasattr(os, 'pwrite'):\n"
+        "    fd = os.open('/tmp/p', os.O_WRONLY | os.O_CREAT)\n"
+        "    try: os.pwrite(fd, b'y' * 4096, 0)\n"
+        f"    except OSError as e: print('pwrite', {name})\n"
+        "    os.close(fd)\n"
+        "print(os.stat('/tmp/big')[6] >> 20)\n"
+        "input()\n"
+        "os.remove('/tmp/big'); open('/tmp/after', 'w').write('ok')\n"
+        "print(open('/tmp/after').read())\n"
+    )
+    env = {**os.environ, "PYLON_TMP_DIR": str(tmp_base)}
+    args = [sys.executable, "-m", "pylon_shell", runtime, "--tmp-size", "8"]
+    args += ["--dir", f"{outside}:/data", "-c", code]
+    with subprocess.Popen(
+        args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env,
+    ) as proc:
+        assert proc.stdout is not None and proc.stdin is not None
+        lines = PAST_LIMIT[runtime].count("\n")
+        seen = "".join(proc.stdout.readline() for _ in range(lines))
+        assert seen == PAST_LIMIT[runtime]
+        sessions = list(tmp_base.iterdir())
+        assert len(sessions) == 1 and list(sessions[0].iterdir()) == []  # the host's view
+        out, err = proc.communicate("\n", timeout=60)
+    assert (proc.returncode, out, err) == (0, "ok\n", "")
+    assert [p.name for p in outside.iterdir()] == ["keep.txt"]
     assert list(tmp_base.iterdir()) == []
 
 

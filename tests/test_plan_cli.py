@@ -148,7 +148,8 @@ def test_a_component_file_is_resolved_and_digest_checked(tmp_path):
 
 def test_tmp_size_is_recorded_in_the_plan_and_replayed(tmp_path):
     """--tmp-size is part of the plan: `plan show` writes it, --plan applies it
-    (a guest past it is stopped with the plan's limit in the line), a flag wins."""
+    (a guest past it is stopped with the plan's limit in the line, as without
+    user namespaces), a flag wins."""
     shown = run_pylon("plan", "show", "--tmp-size", "1")
     assert shown.status == 0, shown.stderr
     assert json.loads(shown.stdout)["tmp_size_mib"] == 1
@@ -156,7 +157,7 @@ def test_tmp_size_is_recorded_in_the_plan_and_replayed(tmp_path):
     plan = tmp_path / "p.json"
     plan.write_text(shown.stdout)
     flood = "open('/tmp/big', 'wb').write(b'x' * (3 << 20)); import time; time.sleep(0.5)"
-    replayed = run_pylon("--plan", str(plan), "-c", flood)
+    replayed = run_pylon("--plan", str(plan), "-c", flood, env={"PYLON_NO_USERNS": "1"})
     assert replayed.status == 1
     assert "the guest's /tmp passed its limit of 1 MiB" in replayed.stderr
     wider = run_pylon("--plan", str(plan), "--tmp-size", "8", "-c", flood + "; print('ok')")

@@ -138,4 +138,7 @@ def catalog_text() -> str:
     lines.append("          guest could get around it.")
     confinement = confine.status()
     lines.append(f"host:     runs in the session's provider process, confined by {confinement}")
+    from pylon_shell.runtimes import tmpfs
+
+    lines.append(f"/tmp:     the private /tmp's size is kept by {tmpfs.status()}")
     return "\n".join(lines) + "\n"

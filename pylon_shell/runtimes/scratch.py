@@ -1,7 +1,10 @@
 """The guest's private /tmp: a host directory made for one interpreter and removed with it.
 
 It is no grant of the fs cap: the guest sees only what it wrote there itself.
-WASI (wasmtime-py 50) has no hook on a preopen's writes and no quota, so the
+Where pylon could make its own mount namespace (tmpfs.py), the directory is
+a tmpfs of the limit's size: a write past it fails with ENOSPC in the guest
+and nothing here needs to watch. Otherwise (no user namespaces), WASI
+(wasmtime-py 50) has no hook on a preopen's writes and no quota, so the
 size limit is kept by accounting on the host (see `TmpDir.check`): while a
 guest call runs, a thread measures the directory every POLL seconds, and once
 more when the call ends; past the limit the call is stopped (the engine traps
@@ -26,6 +29,8 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from pylon_shell.runtimes import tmpfs
 
 #: Where the guest sees it.
 GUEST_TMP = "/tmp"
@@ -118,6 +123,8 @@ class TmpDir:
         name = f"session-{pid}-{_start_time(pid) or '?'}-{secrets.token_hex(4)}"
         self.path = base / name
         self.path.mkdir(mode=0o700)
+        #: A tmpfs of the limit's size: the kernel keeps the limit (ENOSPC).
+        self.mounted = tmpfs.mount(str(self.path), limit_mib)
         self.exceeded = False
         self._closed = False
         self._running = threading.Event()
@@ -151,12 +158,16 @@ class TmpDir:
 
     def check(self) -> bool:
         """True (and `exceeded` set for good) when the directory is past its limit."""
+        if self.mounted:
+            return False
         if not self.exceeded and not self._closed and self.usage() > self.limit:
             self.exceeded = True
         return self.exceeded
 
     def watch(self, on_exceeded: Callable[[], None]) -> None:
         """Measure every POLL seconds while a call runs; call `on_exceeded` once past it."""
+        if self.mounted:
+            return
         self._on_exceeded = on_exceeded
         self._thread = threading.Thread(target=self._loop, name="pylon-tmp-watch", daemon=True)
         self._thread.start()
@@ -194,4 +205,6 @@ class TmpDir:
         self._closed = True
         self._running.clear()
         self._wake.set()
+        if self.mounted:
+            tmpfs.unmount(str(self.path))
         remove_tree(self.path)
