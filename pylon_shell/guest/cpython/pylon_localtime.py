@@ -26,8 +26,9 @@ import os
 import sys
 import time
 
-import _pydatetime  # noqa: F401 - baked into the snapshot: a switch costs no import
-from zoneinfo import _common, _zoneinfo
+
+# zoneinfo and _pydatetime are imported when a TZ needs them, not baked into
+# the snapshot: that would raise every session's smallest --memory.
 
 _gmtime = time.gmtime
 _localtime = time.localtime
@@ -160,6 +161,8 @@ def _posix(text):
     if dst is None:
         return _Fixed(offset, std)
     rule = text if "," in text.rstrip(",") else text.rstrip(",") + _DEFAULT_RULE
+    from zoneinfo import _zoneinfo
+
     try:
         parsed = _zoneinfo._parse_tz_str(rule)
     except (ValueError, AssertionError):
@@ -179,6 +182,8 @@ def _file(name):
             if fobj.read(4) != b"TZif":
                 return None
             fobj.seek(0)
+            from zoneinfo import _common
+
             return _File(_common.load_data(fobj))
     except (OSError, ValueError, IndexError, UnicodeError, EOFError):
         return None
@@ -355,12 +360,16 @@ def _pure_datetime():
     module = sys.modules.get("datetime")
     if module is None or module.__dict__.get("_pylon_pure"):
         return
+    import _pydatetime
+
     for name in _DATETIME_NAMES:
         setattr(module, name, getattr(_pydatetime, name))
     module.__dict__.pop("datetime_CAPI", None)
     module._pylon_pure = True
     sys.modules["_zoneinfo"] = None  # the C ZoneInfo needs C datetimes
     import importlib
+
+    from zoneinfo import _zoneinfo
 
     pure = importlib.reload(_zoneinfo)
     zoneinfo = sys.modules.get("zoneinfo")
