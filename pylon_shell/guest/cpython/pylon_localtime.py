@@ -161,8 +161,7 @@ def _posix(text):
     if dst is None:
         return _Fixed(offset, std)
     rule = text if "," in text.rstrip(",") else text.rstrip(",") + _DEFAULT_RULE
-    from zoneinfo import _zoneinfo
-
+    _common, _zoneinfo = _zoneinfo_modules()
     try:
         parsed = _zoneinfo._parse_tz_str(rule)
     except (ValueError, AssertionError):
@@ -170,6 +169,25 @@ def _posix(text):
     if not isinstance(parsed, _zoneinfo._TZStr):
         return _Fixed(offset, std)
     return _Rule(parsed)
+
+
+def _zoneinfo_modules():
+    """zoneinfo's TZif reader and TZ-string parser, imported once with the
+    session's own `datetime` in sys.modules (a test may have put a fresh one
+    there, which C `_zoneinfo` cannot use)."""
+    if "zoneinfo" not in _state:
+        saved = sys.modules.get("datetime")
+        sys.modules["datetime"] = _state["datetime"]
+        try:
+            from zoneinfo import _common, _zoneinfo
+
+            _state["zoneinfo"] = (_common, _zoneinfo)
+        finally:
+            if saved is None:
+                sys.modules.pop("datetime", None)
+            else:
+                sys.modules["datetime"] = saved
+    return _state["zoneinfo"]
 
 
 def _file(name):
@@ -182,9 +200,7 @@ def _file(name):
             if fobj.read(4) != b"TZif":
                 return None
             fobj.seek(0)
-            from zoneinfo import _common
-
-            return _File(_common.load_data(fobj))
+            return _File(_zoneinfo_modules()[0].load_data(fobj))
     except (OSError, ValueError, IndexError, UnicodeError, EOFError):
         return None
 
@@ -356,25 +372,28 @@ _DATETIME_NAMES = (
 def _pure_datetime():
     """The `datetime` module's classes become `_pydatetime`'s, in place, so
     that modules holding the module (email.utils, the program's own) see them;
-    objects made before keep the C classes, whose local time is UTC."""
-    module = sys.modules.get("datetime")
+    objects made before keep the C classes, whose local time is UTC. Only the
+    session's own `datetime` module is changed (a test's fresh import of it,
+    test.support.import_fresh_module, is left alone), and nothing is blocked:
+    `_datetime` and `_zoneinfo` stay importable."""
+    module = _state.get("datetime")
     if module is None or module.__dict__.get("_pylon_pure"):
         return
-    import _pydatetime
+    try:
+        import _pydatetime
 
+        _common, _zoneinfo = _zoneinfo_modules()
+    except ImportError:  # a test blocked them: keep the C classes
+        return
     for name in _DATETIME_NAMES:
         setattr(module, name, getattr(_pydatetime, name))
-    module.__dict__.pop("datetime_CAPI", None)
     module._pylon_pure = True
-    sys.modules["_zoneinfo"] = None  # the C ZoneInfo needs C datetimes
+    if sys.modules.get("datetime") is not module:
+        return
     import importlib
 
-    from zoneinfo import _zoneinfo
-
-    pure = importlib.reload(_zoneinfo)
-    zoneinfo = sys.modules.get("zoneinfo")
-    if zoneinfo is not None:
-        zoneinfo.ZoneInfo = pure.ZoneInfo
+    # The C ZoneInfo needs C datetimes: zoneinfo's own pure-Python one instead.
+    sys.modules["zoneinfo"].ZoneInfo = importlib.reload(_zoneinfo).ZoneInfo
 
 
 class _Builtin:
@@ -404,6 +423,9 @@ class _Builtin:
 def install():
     """Build time: the `time` functions that depend on local time become
     these, which stay the originals' while TZ is unset."""
+    import datetime
+
+    _state["datetime"] = datetime
     for function, original in (
         (localtime, _localtime), (mktime, _mktime), (ctime, _ctime),
         (asctime, _asctime), (strftime, _strftime), (tzset, None),
