@@ -217,6 +217,17 @@ def test_past_the_tmp_size_a_write_fails_and_the_session_goes_on(tmp_base, tmp_p
     assert list(tmp_base.iterdir()) == []
 
 
+def test_pylon_caps_says_how_the_tmp_limit_is_kept():
+    fallback = run_pylon("caps", env={"PYLON_NO_USERNS": "1"}).stdout.splitlines()[-1]
+    assert fallback == (
+        "/tmp:     the private /tmp's size is kept by host-side accounting, the session "
+        "ends past --tmp-size (PYLON_NO_USERNS=1; a tmpfs needs user namespaces)"
+    )
+    assert run_pylon("caps").stdout.splitlines()[-1].startswith(
+        "/tmp:     the private /tmp's size is kept by "
+    )
+
+
 def test_within_the_tmp_size_all_is_kept(tmp_base):
     code = "open('/tmp/a', 'wb').write(b'x' * (6 << 20)); print(len(open('/tmp/a', 'rb').read()))"
     result = pylon_in(tmp_base, "--tmp-size", "8", "-c", code)

@@ -118,11 +118,29 @@ def unmount(path: str) -> None:
     libc.umount2(os.fsencode(path), MNT_DETACH)
 
 
+def _probe() -> None:
+    """Mount one small tmpfs and unmount it: an LSM may allow the namespace
+    and still refuse the mount (then `mount` records why)."""
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="pylon-tmpfs-probe-")
+    try:
+        if mount(path, 1):
+            unmount(path)
+    finally:
+        os.rmdir(path)
+
+
 def status() -> str:
     """How the /tmp limit is kept, for `pylon caps`."""
     enter()
     if _state["ready"]:
-        return "a tmpfs of --tmp-size in pylon's own mount namespace: a write past it is ENOSPC"
+        _probe()
+    if _state["ready"]:
+        return (
+            "a tmpfs of --tmp-size in pylon's own mount namespace: a write past it fails "
+            "in the guest (ENOSPC; EIO for CPython's file writes) and the session goes on"
+        )
     return (
         f"host-side accounting, the session ends past --tmp-size ({_state['why']}; "
         "a tmpfs needs user namespaces)"
