@@ -47,7 +47,7 @@ WORLD = "shell"
 SQLITE_APP = "pylon_sqlite_provider"
 SQLITE_WORLD = "sqlite-provider"
 #: Guest modules the SQLite provider shares with the session.
-SQLITE_SHARED = ("pylon_values.py",)
+SQLITE_SHARED: tuple[str, ...] = ()
 
 
 class Progress(Protocol):

@@ -122,7 +122,7 @@ def test_the_sqlite_component_cannot_attach_outside_granted_dirs(pylon, tmp_path
     assert result.stderr.strip().splitlines()[-1] == (
         f"{error}: unable to open database: {outside}"
     ), result.stderr
-    assert "pylon_sqlite" not in result.stderr
+    assert "pylon_sqlite" not in result.stderr  # pylon_sqlite3, the provider
 
 
 DUCKDB_PROGRAM = """

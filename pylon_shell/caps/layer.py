@@ -56,7 +56,8 @@ MAX_PENDING = 64 << 20
 #: Guest modules that stand in for a cap's module, per (cap, provider).
 CPYTHON_SHIMS = {
     ("duckdb", "host"): {"duckdb": "pylon_duckdb"},
-    ("sqlite", "component"): {"sqlite3": "pylon_sqlite"},
+    # The stdlib's sqlite3 package runs unchanged over this _sqlite3.
+    ("sqlite", "component"): {"_sqlite3": "pylon_sqlite3"},
     # The stdlib's bz2, lzma and compression.zstd run unchanged over these.
     ("compression", "host"): {"_bz2": "pylon_bz2", "_lzma": "pylon_lzma", "_zstd": "pylon_zstd"},
     ("crypto", "host"): {"pylon.crypto": "pylon_crypto"},
@@ -163,11 +164,6 @@ class CapLayer:
                 free[module] = cap.name
             if provider is not None:
                 shims.update(shims_table.get((cap.name, provider), {}))
-        if self.providers.get("sqlite") == "component":
-            refuse["_sqlite3"] = (
-                "_sqlite3 is the interpreter's built-in SQLite; this plan serves the sqlite "
-                "cap through its provider component: use sqlite3"
-            )
         return {
             "modules": modules,
             # Modules a cap serves whose import needs no grant (socket, ssl).
@@ -270,13 +266,27 @@ class CapLayer:
             rows, more = self.duckdb.fetch(handle, max_rows)
             return {"rows": result_to_json(ResultSet([], rows))["rows"], "more": more}
 
-        def sqlite_execute(handle: int, sql: str, params: list[Any]) -> dict[str, Any]:
-            rows = self.sqlite.execute(handle, sql, [from_json(p) for p in params])
-            return result_to_json(rows)
+        def sqlite_outcome(outcome: Any) -> dict[str, Any]:
+            return {
+                "columns": [c.name for c in outcome.columns],
+                "rows": unpack_rows(outcome.rows),
+                "more": bool(outcome.more),
+                "rowcount": outcome.rowcount,
+                "lastrowid": outcome.lastrowid,
+            }
 
-        def sqlite_execute_many(handle: int, sql: str, rows: list[list[Any]]) -> dict[str, Any]:
-            decoded = [[from_json(p) for p in row] for row in rows]
-            return result_to_json(self.sqlite.execute_many(handle, sql, decoded))
+        def sqlite_execute(cursor: int, sql: str, params: Any, prefetch: int) -> dict[str, Any]:
+            # MicroPython sends its values as JSON (blobs as {"b": base64}): the
+            # provider's packed form, so they go on as text, unread.
+            packed = json.dumps(params)
+            return sqlite_outcome(self.sqlite.execute(cursor, sql, packed, None, int(prefetch)))
+
+        def sqlite_execute_many(cursor: int, sql: str, rows: Any) -> dict[str, Any]:
+            return sqlite_outcome(self.sqlite.execute_many(cursor, sql, json.dumps(rows)))
+
+        def sqlite_fetch(cursor: int, max_rows: int) -> dict[str, Any]:
+            rows, more = self.sqlite.fetch(cursor, int(max_rows))
+            return {"rows": unpack_rows(rows), "more": more}
 
         def raw_bytes(call: Callable[..., bytes]) -> Callable[[str], str]:
             """A call that takes and returns bytes. MicroPython's json is quadratic
@@ -352,15 +362,28 @@ class CapLayer:
             "duckdb.execute": handler(duckdb_execute),
             "duckdb.fetch": handler(duckdb_fetch),
             "duckdb.close": handler(lambda h: self.duckdb.close(h)),
-            "sqlite.open": handler(lambda db: self.sqlite.open(db)),
+            "sqlite.open": handler(lambda db, timeout: self.sqlite.open(db, {"timeout": timeout})),
+            "sqlite.cursor": handler(lambda h: self.sqlite.cursor(h)),
             "sqlite.execute": handler(sqlite_execute),
             "sqlite.execute_many": handler(sqlite_execute_many),
-            "sqlite.execute_script": handler(lambda h, s: self.sqlite.execute_script(h, s)),
+            "sqlite.execute_script": handler(lambda c, s: self.sqlite.execute_script(c, s)),
+            "sqlite.fetch": handler(sqlite_fetch),
+            "sqlite.close_cursor": handler(lambda c: self.sqlite.close_cursor(c)),
             "sqlite.commit": handler(lambda h: self.sqlite.commit(h)),
             "sqlite.rollback": handler(lambda h: self.sqlite.rollback(h)),
             "sqlite.in_transaction": handler(lambda h: self.sqlite.in_transaction(h)),
             "sqlite.close": handler(lambda h: self.sqlite.close(h)),
         }
+
+
+def unpack_rows(packed: str) -> list[Any]:
+    """The provider's packed rows as JSON values, for MicroPython's reply (its
+    json parses a long string slowly, so rows go as structure, not as text)."""
+    try:
+        rows = json.loads(packed)
+    except (ValueError, RecursionError):
+        raise ProviderError("OperationalError", "the SQLite provider sent malformed rows") from None
+    return rows if isinstance(rows, list) else []
 
 
 def guarded(call: Callable[..., T], *args: Any) -> T:
@@ -479,25 +502,42 @@ def link_cpython(
         )
         duck.add_func("fetch", untagged(lambda h, n: wit_duckdb_batch(*layer.duckdb.fetch(h, n))))
         duck.add_func("close", lambda _store, h: layer.duckdb.close(h))
+    def quietly(call: Callable[..., Any]) -> Callable[..., Any]:
+        """For a call with no result (giving a handle up): a failure is dropped."""
+
+        def run(_store: Any, *args: Any) -> None:
+            layer.guest_called()
+            try:
+                guarded(call, *args)
+            except ProviderError:
+                pass
+
+        return run
+
+    # The guest's _sqlite3 stand-in (guest/cpython/pylon_sqlite3.py): records
+    # and packed values go on to the provider as wasmtime lifted them.
     with root.add_instance(f"{package}/sqlite@{version}") as sql:
-        sql.add_func("open", untagged(lambda db: layer.sqlite.open(db)))
+        sql.add_func("open", untagged(lambda db, options: layer.sqlite.open(db, options)))
+        sql.add_func("cursor", untagged(lambda c: layer.sqlite.cursor(c)))
         sql.add_func(
-            "execute",
-            rows(lambda h, q, ps: layer.sqlite.execute(h, q, [py_value(p) for p in ps])),
+            "execute", tagged(lambda c, q, p, how, n: layer.sqlite.execute(c, q, p, how, n))
         )
-        sql.add_func(
-            "execute-many",
-            rows(
-                lambda h, q, rs: layer.sqlite.execute_many(
-                    h, q, [[py_value(p) for p in r] for r in rs]
-                )
-            ),
-        )
-        sql.add_func("execute-script", untagged(lambda h, s: layer.sqlite.execute_script(h, s)))
+        sql.add_func("execute-many", tagged(lambda c, q, rs: layer.sqlite.execute_many(c, q, rs)))
+        sql.add_func("execute-script", untagged(lambda c, s: layer.sqlite.execute_script(c, s)))
+        sql.add_func("fetch", untagged(lambda c, n, how: layer.sqlite.fetch(c, n, how)))
+        sql.add_func("close-cursor", quietly(lambda c: layer.sqlite.close_cursor(c)))
         sql.add_func("commit", untagged(lambda h: layer.sqlite.commit(h)))
         sql.add_func("rollback", untagged(lambda h: layer.sqlite.rollback(h)))
-        sql.add_func("in-transaction", lambda _store, h: layer.sqlite.in_transaction(h))
-        sql.add_func("close", lambda _store, h: layer.sqlite.close(h))
+        sql.add_func("close", untagged(lambda h: layer.sqlite.close(h)))
+        sql.add_func(
+            "connection-call", untagged(lambda h, n, a: layer.sqlite.connection_call(h, n, a))
+        )
+        sql.add_func(
+            "blob-open",
+            untagged(lambda h, t, c, r, ro, n: layer.sqlite.blob_open(h, t, c, r, ro, n)),
+        )
+        sql.add_func("blob-call", untagged(lambda b, n, a: layer.sqlite.blob_call(b, n, a)))
+        sql.add_func("module-call", untagged(lambda n, a: layer.sqlite.module_call(n, a)))
     with root.add_instance(f"{package}/compression@{version}") as codecs:
         codecs.add_func(
             "create",

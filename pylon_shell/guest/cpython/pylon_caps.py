@@ -348,6 +348,19 @@ _STR, _BYTES, _BOOL, _F64 = "string", "bytes", "bool", "f64"
 _OCTETS = "octets"
 _VALUES = ("list", "value")
 _ROWS = ("list", _VALUES)
+#: pylon:cap/sqlite's JSON text: the stand-in writes it ASCII-only, and any
+#: ASCII lowers (the provider parses it).
+_PACKED = "octets"
+_OPEN_OPTIONS = (
+    "record",
+    ("timeout", _F64),
+    ("isolation_level", ("option", _STR)),
+    ("autocommit", "s32"),
+    ("uri", _BOOL),
+    ("cached_statements", "s32"),
+    ("detect_types", "s32"),
+)
+_READING = ("record", ("converters", ("list", _STR)), ("raw_text", _BOOL))
 _SIGNATURES = {
     "host": {
         "write": ("u32", _OCTETS),
@@ -357,14 +370,20 @@ _SIGNATURES = {
         "read_stdin": ("u32",),
     },
     "sqlite": {
-        "open": (_STR,),
-        "execute": ("u32", _STR, _VALUES),
-        "execute_many": ("u32", _STR, _ROWS),
+        "open": (_STR, _OPEN_OPTIONS),
+        "cursor": ("u32",),
+        "execute": ("u32", _STR, _PACKED, _READING, "u32"),
+        "execute_many": ("u32", _STR, _PACKED),
         "execute_script": ("u32", _STR),
+        "fetch": ("u32", "u32", _READING),
+        "close_cursor": ("u32",),
         "commit": ("u32",),
         "rollback": ("u32",),
-        "in_transaction": ("u32",),
         "close": ("u32",),
+        "connection_call": ("u32", _STR, _PACKED),
+        "blob_open": ("u32", _STR, _STR, "s64", _BOOL, _STR),
+        "blob_call": ("u32", _STR, _PACKED),
+        "module_call": (_STR, _PACKED),
     },
     "duckdb": {
         "connect": (_STR, _BOOL),
@@ -423,6 +442,12 @@ def _misfit(kind, value, where):
                 raise TypeError(f"{where} must be a list, not {type(value).__name__}")
             for item in value:
                 _misfit(kind[1], item, where)
+            return
+        if kind[0] == "record":
+            for field, part in kind[1:]:
+                if not hasattr(value, field):
+                    raise TypeError(f"{where} must be a record with {field}")
+                _misfit(part, getattr(value, field), f"{where}.{field}")
             return
         if kind[0] == "tuple":
             if type(value) is not tuple or len(value) != len(kind) - 1:

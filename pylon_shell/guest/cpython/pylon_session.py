@@ -35,7 +35,7 @@ import pylon_ssl  # noqa: F401 - served as `_ssl`
 import pylon_waits
 import pylon_patches  # stdlib modules patched at first import (ThreadPoolExecutor, asyncio)
 import pylon_threads  # served as `_thread`: threads run to completion when started
-import pylon_sqlite  # noqa: F401 - served as `sqlite3` with the component provider
+import pylon_sqlite3  # noqa: F401 - served as `_sqlite3` with the component provider
 import pylon_zstd  # noqa: F401 - served as `_zstd`
 import wit_world
 from wit_world.exports import session

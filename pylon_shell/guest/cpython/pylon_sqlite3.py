@@ -1,0 +1,926 @@
+"""Runs INSIDE the CPython guest as `_sqlite3` when the plan serves the sqlite
+cap with the provider component (pylon:cap/sqlite): the stdlib's own
+`sqlite3` package (dbapi2, dump, __main__) runs unchanged on top of it.
+
+SQLite itself is in the provider, a component of its own, and every call
+reaches it through the host, which checks the grant (so a revoke applies to
+open connections). What is Python's side of `_sqlite3` happens here, as the
+C module does it: argument checks, adapters and `__conform__`
+(PrepareProtocol), converters (PARSE_DECLTYPES / PARSE_COLNAMES, on the
+bytes the provider marks for them), text_factory, row_factory, `Row`. The
+provider's own `sqlite3` objects (connections, cursors, blobs) do the rest,
+so their errors are CPython's, with sqlite_errorcode and sqlite_errorname.
+
+Values cross as JSON text (the WIT's `packed`), one string per call;
+executemany sends its rows in batches, and rows come back in batches.
+
+Python callbacks (create_function, create_aggregate, create_collation,
+create_window_function, set_authorizer, set_progress_handler,
+set_trace_callback) raise NotSupportedError: SQLite calls them in the
+provider, in the middle of a statement, and the provider cannot run guest
+code (docs/caps/sqlite.md).
+"""
+
+import binascii
+import builtins
+import json
+import os
+import sys
+
+from componentize_py_types import Err
+from wit_world.imports import sqlite as _cap
+
+import pylon_caps
+
+PARSE_DECLTYPES = 1
+PARSE_COLNAMES = 2
+LEGACY_TRANSACTION_CONTROL = -1
+#: Filled by _load from the provider: sqlite_version, threadsafety, SQLITE_*.
+sqlite_version = ""
+threadsafety = 1
+
+#: Rows per crossing: executemany's batches, and fetches while iterating.
+BATCH = 10000
+FETCH = 256
+_MAX_FETCH = 1 << 20
+
+
+class Warning(Exception):  # noqa: A001 - the DB-API name
+    pass
+
+
+class Error(Exception):
+    sqlite_errorcode = None
+    sqlite_errorname = None
+
+
+class InterfaceError(Error):
+    pass
+
+
+class DatabaseError(Error):
+    pass
+
+
+class DataError(DatabaseError):
+    pass
+
+
+class OperationalError(DatabaseError):
+    pass
+
+
+class IntegrityError(DatabaseError):
+    pass
+
+
+class InternalError(DatabaseError):
+    pass
+
+
+class ProgrammingError(DatabaseError):
+    pass
+
+
+class NotSupportedError(DatabaseError):
+    pass
+
+
+_ERRORS = {
+    cls.__name__: cls
+    for cls in (
+        Warning, Error, InterfaceError, DatabaseError, DataError, OperationalError,
+        IntegrityError, InternalError, ProgrammingError, NotSupportedError,
+    )
+}
+_NO_CALLBACKS = (
+    "{} is not supported by the sqlite provider component: SQLite would call Python "
+    "back in the provider, mid-statement; use the builtin provider"
+)
+
+
+def _raise(failure):
+    kind, _, code = failure.kind.partition(" ")
+    if kind == "PermissionError":
+        raise pylon_caps.CapPermissionError(failure.message)
+    cls = _ERRORS.get(kind)
+    if cls is None:
+        found = getattr(builtins, kind, None)
+        if isinstance(found, type) and issubclass(found, Exception):
+            try:
+                error = found(failure.message)
+            except TypeError:
+                error = OperationalError(failure.message)
+            raise error
+        cls = OperationalError
+    error = cls(failure.message)
+    if code:
+        number, _, name = code.partition(" ")
+        try:
+            error.sqlite_errorcode = int(number)
+        except ValueError:
+            pass
+        error.sqlite_errorname = name or None
+    raise error
+
+
+def _call(function, *args):
+    try:
+        return function(*args)
+    except Err as err:
+        failure = err.value
+    # Raised outside the except block: see pylon_caps.call_provider.
+    _raise(failure)
+
+
+# -- values on the wire ------------------------------------------------------
+
+
+def _b64(data):
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
+
+
+_encode = json.JSONEncoder(check_circular=False).encode
+#: While rows are decoded: (text_factory, converter functions by index).
+_reading_now = [str, ()]
+
+
+def _object(item):
+    blob = item.get("\x00b")
+    if blob is not None:
+        data = binascii.a2b_base64(blob)
+        index = item.get("\x00c")
+        if index is not None:
+            converters_now = _reading_now[1]
+            if index < len(converters_now) and converters_now[index] is not None:
+                return converters_now[index](data)
+        return data
+    text = item.get("\x00t")
+    if text is not None:
+        return _reading_now[0](binascii.a2b_base64(text))
+    return item
+
+
+_decode = json.JSONDecoder(object_hook=_object).decode
+
+adapters = {}
+converters = {}
+_base_adapted = [False]
+_PLAIN = (type(None), int, float, str)
+_callback_tracebacks = [False]
+
+
+class PrepareProtocol:
+    def __init__(self, *args, **kwargs):
+        if args or kwargs:
+            raise TypeError("PrepareProtocol() takes no arguments")
+
+
+_MISSING = object()
+
+
+def adapt(obj, proto=PrepareProtocol, alt=_MISSING, /):
+    adapter = adapters.get((type(obj), proto))
+    if adapter is not None:
+        return adapter(obj)
+    method = getattr(proto, "__adapt__", None)
+    if method is not None:
+        try:
+            adapted = method(obj)
+        except TypeError:
+            adapted = None
+        if adapted is not None:
+            return adapted
+    method = getattr(obj, "__conform__", None)
+    if method is not None:
+        try:
+            adapted = method(proto)
+        except TypeError:
+            adapted = None
+        if adapted is not None:
+            return adapted
+    if alt is not _MISSING:
+        return alt
+    raise ProgrammingError("can't adapt")
+
+
+def register_adapter(type, adapter, /):  # noqa: A002 - CPython's name
+    if type in (int, float, str, bytearray):
+        _base_adapted[0] = True
+    adapters[(type, PrepareProtocol)] = adapter
+
+
+def register_converter(typename, converter, /):
+    if not isinstance(typename, str):
+        raise TypeError(f"register_converter() argument 1 must be str, not {_tname(typename)}")
+    converters[typename.upper()] = converter
+
+
+def enable_callback_tracebacks(enable, /):
+    _callback_tracebacks[0] = bool(enable)
+
+
+def complete_statement(statement):
+    if not isinstance(statement, str):
+        raise TypeError(f"complete_statement() argument 'statement' must be str, not {_tname(statement)}")
+    return _decode(_call(_cap.module_call, "complete_statement", _encode([statement])))
+
+
+def _tname(value):
+    return type(value).__name__
+
+
+def _bind(value, position):
+    """One parameter as the provider takes it, adapted as CPython's
+    bind_parameters does."""
+    kind = type(value)
+    if kind in _PLAIN and not _base_adapted[0]:
+        if kind is int and not -(1 << 63) <= value < (1 << 63):
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        return value
+    if kind is bytes:
+        return {"\x00b": _b64(value)}
+    value = adapt(value, PrepareProtocol, value)
+    if value is None or isinstance(value, bool):
+        return None if value is None else int(value)
+    if isinstance(value, int):
+        if not -(1 << 63) <= value < (1 << 63):
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        return str(value)
+    try:
+        data = memoryview(value)
+    except TypeError:
+        raise ProgrammingError(
+            f"Error binding parameter {position}: type '{_tname(value)}' is not supported"
+        ) from None
+    return {"\x00b": _b64(data.tobytes())}
+
+
+def _parameters(parameters):
+    """A statement's parameters: a list (qmark) or a dict (named), bound."""
+    if type(parameters) in (tuple, list) or (
+        not isinstance(parameters, dict) and _is_sequence(parameters)
+    ):
+        return [_bind(parameters[i], i + 1) for i in range(len(parameters))]
+    if isinstance(parameters, dict):
+        named = {}
+        for key, value in parameters.items():
+            if not isinstance(key, str):
+                raise ProgrammingError("parameters are of unsupported type")
+            named[key] = _bind(value, ":" + key)
+        return named
+    raise ProgrammingError("parameters are of unsupported type")
+
+
+def _is_sequence(value):
+    kind = type(value)
+    return hasattr(kind, "__getitem__") and hasattr(kind, "__len__") and not hasattr(kind, "keys")
+
+
+# -- connections ---------------------------------------------------------------
+
+
+class Connection:
+    def __init__(
+        self,
+        database,
+        timeout=5.0,
+        detect_types=0,
+        isolation_level="",
+        check_same_thread=True,
+        factory=None,
+        cached_statements=128,
+        uri=False,
+        *,
+        autocommit=LEGACY_TRANSACTION_CONTROL,
+    ):
+        if isinstance(database, (str, bytes)) or hasattr(database, "__fspath__"):
+            database = os.fsdecode(os.fspath(database))
+        else:
+            raise TypeError(
+                f"expected str, bytes or os.PathLike object, not {_tname(database)}"
+            )
+        if not isinstance(detect_types, int):
+            raise TypeError(f"'{_tname(detect_types)}' object cannot be interpreted as an integer")
+        if autocommit is not LEGACY_TRANSACTION_CONTROL and not isinstance(autocommit, bool):
+            if autocommit != LEGACY_TRANSACTION_CONTROL:
+                raise ValueError(
+                    "autocommit must be True, False, or sqlite3.LEGACY_TRANSACTION_CONTROL"
+                )
+        if isolation_level is not None and not isinstance(isolation_level, str):
+            raise TypeError("isolation_level must be str or None")
+        if getattr(self, "_handle", None) is not None:
+            self.close()
+        self._handle = None
+        if database.startswith("/"):
+            # As the stdlib module does, for the fs cap's monitor; a relative
+            # name lives in the provider's own /db, not in the guest's files.
+            sys.audit("sqlite3.connect", database)
+        options = _cap.OpenOptions(
+            timeout=float(timeout),
+            isolation_level=isolation_level,
+            autocommit=-1 if autocommit is LEGACY_TRANSACTION_CONTROL or autocommit == -1 else int(autocommit),
+            uri=bool(uri),
+            cached_statements=int(cached_statements),
+            detect_types=int(detect_types),
+        )
+        self._handle = _call(_cap.open, database, options)
+        self._detect_types = int(detect_types)
+        self._isolation_level = isolation_level.upper() if isolation_level else isolation_level
+        self._autocommit = autocommit
+        self.check_same_thread = check_same_thread
+        self.row_factory = None
+        self.text_factory = str
+        self._blobs = []
+        sys.audit("sqlite3.connect/handle", self)
+
+    def _live(self):
+        handle = getattr(self, "_handle", _MISSING)
+        if handle is _MISSING:
+            raise ProgrammingError("Base Connection.__init__ not called.")
+        if handle is None:
+            raise ProgrammingError("Cannot operate on a closed database.")
+        return handle
+
+    def _get(self, name):
+        return _decode(_call(_cap.connection_call, self._live(), "get-" + name, "[]"))
+
+    def _do(self, name, *args):
+        return _decode(_call(_cap.connection_call, self._live(), name, _encode(list(args))))
+
+    # state
+    @property
+    def in_transaction(self):
+        return self._get("in_transaction")
+
+    @property
+    def total_changes(self):
+        return self._get("total_changes")
+
+    @property
+    def isolation_level(self):
+        self._live()
+        return self._isolation_level
+
+    @isolation_level.setter
+    def isolation_level(self, value):
+        if value is not None and not isinstance(value, str):
+            raise TypeError("isolation_level must be str or None")
+        if value is not None and value.upper() not in ("", "DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
+            raise ValueError(
+                "isolation_level string must be '', 'DEFERRED', 'IMMEDIATE', or 'EXCLUSIVE'"
+            )
+        self._do("set-isolation_level", value)
+        self._isolation_level = value.upper() if value else value
+
+    @isolation_level.deleter
+    def isolation_level(self):
+        raise AttributeError("isolation_level cannot be deleted")
+
+    @property
+    def autocommit(self):
+        self._live()
+        return self._autocommit
+
+    @autocommit.setter
+    def autocommit(self, value):
+        if value is not LEGACY_TRANSACTION_CONTROL and not isinstance(value, bool):
+            if value != LEGACY_TRANSACTION_CONTROL:
+                raise ValueError(
+                    "autocommit must be True, False, or sqlite3.LEGACY_TRANSACTION_CONTROL"
+                )
+        self._do("set-autocommit", -1 if value == -1 and not isinstance(value, bool) else value)
+        self._autocommit = value
+
+    # statements
+    def cursor(self, factory=None):
+        self._live()
+        cursor = Cursor(self) if factory is None else factory(self)
+        if not isinstance(cursor, Cursor):
+            raise TypeError(f"factory must return a cursor, not {_tname(cursor)}")
+        if self.row_factory is not None:
+            cursor.row_factory = self.row_factory
+        return cursor
+
+    def execute(self, sql, parameters=(), /):
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql, parameters, /):
+        return self.cursor().executemany(sql, parameters)
+
+    def executescript(self, sql_script, /):
+        return self.cursor().executescript(sql_script)
+
+    def commit(self):
+        _call(_cap.commit, self._live())
+
+    def rollback(self):
+        _call(_cap.rollback, self._live())
+
+    def close(self):
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            for blob in self._blobs:
+                blob._handle = None
+            self._handle = None
+            _call(_cap.close, handle)
+
+    def interrupt(self):
+        self._do("interrupt")
+
+    def getlimit(self, category, /):
+        return self._do("getlimit", _index(category))
+
+    def setlimit(self, category, limit, /):
+        return self._do("setlimit", _index(category), _index(limit))
+
+    def getconfig(self, op, /):
+        return self._do("getconfig", _index(op))
+
+    def setconfig(self, op, enable=True, /):
+        return self._do("setconfig", _index(op), bool(enable))
+
+    def serialize(self, *, name="main"):
+        return self._do("serialize", name)
+
+    def deserialize(self, data, /, *, name="main"):
+        return self._do("deserialize", {"\x00b": _b64(memoryview(data).tobytes())}, name)
+
+    def iterdump(self, *, filter=None):  # noqa: A002 - CPython's name
+        from sqlite3.dump import _iterdump
+
+        return _iterdump(self, filter=filter)
+
+    def backup(self, target, *, pages=-1, progress=None, name="main", sleep=0.250):
+        if not isinstance(target, Connection):
+            raise TypeError(f"backup() argument 'target' must be sqlite3.Connection, not {_tname(target)}")
+        if target is self:
+            raise ValueError("target cannot be the same connection instance")
+        if progress is not None and not callable(progress):
+            raise TypeError("progress argument must be a callable")
+        target_handle = target._live()
+        # The provider copies all of it; the progress calls are made here
+        # afterwards, one per step it took.
+        for status, remaining, total in self._do("backup", target_handle, pages, name, float(sleep)):
+            if progress is not None:
+                progress(status, remaining, total)
+
+    def blobopen(self, table, column, row, /, *, readonly=False, name="main"):
+        handle = _call(_cap.blob_open, self._live(), table, column, _index(row), bool(readonly), name)
+        blob = Blob(self, handle)
+        self._blobs.append(blob)
+        return blob
+
+    # Python callbacks: not across the boundary (the module docstring says why).
+    def create_function(self, name, narg, func, *, deterministic=False):
+        self._live()
+        raise NotSupportedError(_NO_CALLBACKS.format("create_function"))
+
+    def create_aggregate(self, name, n_arg, aggregate_class):
+        self._live()
+        raise NotSupportedError(_NO_CALLBACKS.format("create_aggregate"))
+
+    def create_window_function(self, name, num_params, aggregate_class, /):
+        self._live()
+        raise NotSupportedError(_NO_CALLBACKS.format("create_window_function"))
+
+    def create_collation(self, name, callable, /):  # noqa: A002 - CPython's name
+        self._live()
+        if callable is not None:
+            raise NotSupportedError(_NO_CALLBACKS.format("create_collation"))
+
+    def set_authorizer(self, authorizer_callback):
+        self._live()
+        if authorizer_callback is not None:
+            raise NotSupportedError(_NO_CALLBACKS.format("set_authorizer"))
+
+    def set_progress_handler(self, progress_handler, n):
+        self._live()
+        if progress_handler is not None:
+            raise NotSupportedError(_NO_CALLBACKS.format("set_progress_handler"))
+
+    def set_trace_callback(self, trace_callback):
+        self._live()
+        if trace_callback is not None:
+            raise NotSupportedError(_NO_CALLBACKS.format("set_trace_callback"))
+
+    def __enter__(self):
+        self._live()
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        # As the stdlib: commit on success, roll back on error; do not close.
+        if exc_type is None:
+            self.commit()
+        else:
+            self.rollback()
+        return False
+
+    def __call__(self, sql, /):
+        raise NotSupportedError("the sqlite provider component has no statement objects")
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - nothing to report to at collection
+            pass
+
+    Warning = Warning
+    Error = Error
+    InterfaceError = InterfaceError
+    DatabaseError = DatabaseError
+    DataError = DataError
+    OperationalError = OperationalError
+    IntegrityError = IntegrityError
+    InternalError = InternalError
+    ProgrammingError = ProgrammingError
+    NotSupportedError = NotSupportedError
+
+
+def _index(value):
+    import operator
+
+    return operator.index(value)
+
+
+def connect(
+    database,
+    timeout=5.0,
+    detect_types=0,
+    isolation_level="",
+    check_same_thread=True,
+    factory=Connection,
+    cached_statements=128,
+    uri=False,
+    *,
+    autocommit=LEGACY_TRANSACTION_CONTROL,
+):
+    if factory is None:
+        factory = Connection
+    connection = factory(
+        database, timeout, detect_types, isolation_level, check_same_thread,
+        factory, cached_statements, uri, autocommit=autocommit,
+    )
+    if not isinstance(connection, Connection):
+        raise TypeError(f"factory must return a Connection, not {_tname(connection)}")
+    return connection
+
+
+# -- cursors -------------------------------------------------------------------
+
+
+class Cursor:
+    def __init__(self, connection, /):
+        if not isinstance(connection, Connection):
+            raise TypeError(f"Cursor() argument 1 must be sqlite3.Connection, not {_tname(connection)}")
+        self._connection = connection
+        self._handle = None
+        self._closed = False
+        self._description = None
+        self._rowcount = -1
+        self._lastrowid = None
+        self._rows = []
+        self._more = False
+        self._converters = ()
+        self.arraysize = 1
+        self.row_factory = None
+
+    def _check(self):
+        if "_connection" not in self.__dict__:
+            raise ProgrammingError("Base Cursor.__init__ not called.")
+        if self._closed:
+            raise ProgrammingError("Cannot operate on a closed cursor.")
+        handle = self._connection._live()
+        if self._handle is None:
+            self._handle = _call(_cap.cursor, handle)
+        return self._handle
+
+    @property
+    def connection(self):
+        return self._connection
+
+    @property
+    def description(self):
+        return self._description
+
+    @property
+    def rowcount(self):
+        return self._rowcount
+
+    @property
+    def lastrowid(self):
+        return self._lastrowid
+
+    def _reading(self):
+        text_factory = self._connection.text_factory
+        names = list(converters) if self._connection._detect_types else []
+        return _cap.Reading(converters=names, raw_text=text_factory is not str), names
+
+    def _load(self, outcome):
+        self._rowcount = outcome.rowcount
+        self._lastrowid = outcome.lastrowid
+        if outcome.columns:
+            self._description = tuple(
+                (c.name, None, None, None, None, None, None) for c in outcome.columns
+            )
+            self._rows = self._build(outcome.rows)
+            self._more = outcome.more
+        else:
+            self._description = None
+            self._rows = []
+            self._more = False
+
+    def _build(self, packed):
+        _reading_now[0] = self._connection.text_factory
+        _reading_now[1] = self._converters
+        rows = [tuple(row) for row in _decode(packed)]
+        rows.reverse()  # popped from the end
+        return rows
+
+    def execute(self, sql, parameters=(), /):
+        handle = self._check()
+        if not isinstance(sql, str):
+            raise TypeError(f"execute() argument 1 must be str, not {_tname(sql)}")
+        packed = _encode(_parameters(parameters))
+        how, names = self._reading()
+        self._converters = tuple(converters.get(name) for name in names)
+        self._rows = []
+        self._more = False
+        self._description = None
+        self._load(_call(_cap.execute, handle, sql, packed, how, 1))
+        return self
+
+    def executemany(self, sql, seq_of_parameters, /):
+        handle = self._check()
+        if not isinstance(sql, str):
+            raise TypeError(f"executemany() argument 1 must be str, not {_tname(sql)}")
+        rows = iter(seq_of_parameters)
+        self._rows = []
+        self._more = False
+        self._description = None
+        total = 0
+        sent = False
+        while True:
+            batch = []
+            for parameters in rows:
+                batch.append(_parameters(parameters))
+                if len(batch) >= BATCH:
+                    break
+            if not batch and sent:
+                break
+            outcome = _call(_cap.execute_many, handle, sql, _encode(batch))
+            sent = True
+            if outcome.rowcount > 0:
+                total += outcome.rowcount
+            self._lastrowid = outcome.lastrowid
+            if len(batch) < BATCH:
+                break
+        self._rowcount = total if total or outcome.rowcount >= 0 else outcome.rowcount
+        return self
+
+    def executescript(self, sql_script, /):
+        handle = self._check()
+        if not isinstance(sql_script, str):
+            raise TypeError(f"executescript() argument must be str, not {_tname(sql_script)}")
+        self._rows = []
+        self._more = False
+        self._description = None
+        _call(_cap.execute_script, handle, sql_script)
+        return self
+
+    def _fill(self, wanted):
+        if self._more and len(self._rows) < wanted:
+            how, _ = self._reading()
+            packed, more = _call(_cap.fetch, self._handle, min(max(wanted - len(self._rows), 1), _MAX_FETCH), how)
+            fresh = self._build(packed)
+            self._rows = fresh + self._rows
+            self._more = more
+
+    def _row(self, values):
+        factory = self.row_factory
+        return values if factory is None else factory(self, values)
+
+    def fetchone(self):
+        self._check()
+        if not self._rows:
+            self._fill(FETCH)
+            if not self._rows:
+                return None
+        return self._row(self._rows.pop())
+
+    def fetchmany(self, size=None):
+        self._check()
+        size = self.arraysize if size is None else _index(size)
+        if size < 0:
+            size = 0
+        self._fill(max(size, FETCH) if size else 0)
+        out = []
+        while len(out) < size and self._rows:
+            out.append(self._row(self._rows.pop()))
+            if not self._rows:
+                self._fill(FETCH)
+        return out
+
+    def fetchall(self):
+        self._check()
+        out = []
+        while True:
+            rows = self._rows
+            self._rows = []
+            rows.reverse()
+            out.extend(rows if self.row_factory is None else [self._row(r) for r in rows])
+            if not self._more:
+                return out
+            self._fill(_MAX_FETCH)
+
+    def close(self):
+        if "_connection" not in self.__dict__:
+            raise ProgrammingError("Base Cursor.__init__ not called.")
+        if self._handle is not None:
+            _cap.close_cursor(self._handle)
+            self._handle = None
+        self._closed = True
+        self._rows = []
+        self._more = False
+
+    def setinputsizes(self, sizes, /):
+        pass
+
+    def setoutputsize(self, size, column=None, /):
+        pass
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        row = self.fetchone()
+        if row is None:
+            raise StopIteration
+        return row
+
+    def __del__(self):
+        handle = self.__dict__.get("_handle")
+        if handle is not None:
+            try:
+                _cap.close_cursor(handle)
+            except Exception:  # noqa: BLE001 - nothing to report to at collection
+                pass
+
+
+# -- rows and blobs ------------------------------------------------------------
+
+
+class Row:
+    __slots__ = ("_description", "_data")
+
+    def __new__(cls, cursor, data, /, **kwargs):
+        if kwargs:
+            raise TypeError("Row() takes no keyword arguments")
+        if not isinstance(cursor, Cursor):
+            raise TypeError(f"Row() argument 1 must be sqlite3.Cursor, not {_tname(cursor)}")
+        if not isinstance(data, tuple):
+            raise TypeError(f"Row() argument 2 must be tuple, not {_tname(data)}")
+        self = object.__new__(cls)
+        self._description = cursor.description
+        self._data = data
+        return self
+
+    def keys(self):
+        return [d[0] for d in self._description or ()]
+
+    def __getitem__(self, key):
+        if isinstance(key, int):
+            return self._data[key]
+        if isinstance(key, str):
+            folded = key.encode().lower() if key.isascii() else key
+            for i, column in enumerate(self._description or ()):
+                name = column[0]
+                if name == key or (name.isascii() and key.isascii() and name.lower() == key.lower()):
+                    return self._data[i]
+            del folded
+            raise IndexError("No item with that key")
+        if isinstance(key, slice):
+            return self._data[key]
+        raise IndexError("Index must be int or string")
+
+    def __len__(self):
+        return len(self._data)
+
+    def __iter__(self):
+        return iter(self._data)
+
+    def __hash__(self):
+        return hash(self._description) ^ hash(self._data)
+
+    def __eq__(self, other):
+        if not isinstance(other, Row):
+            return NotImplemented
+        return self._description == other._description and self._data == other._data
+
+    def __ne__(self, other):
+        if not isinstance(other, Row):
+            return NotImplemented
+        return not self == other
+
+    def __lt__(self, other):
+        return NotImplemented
+
+    __le__ = __gt__ = __ge__ = __lt__
+
+
+class Blob:
+    def __init__(self, connection, handle):
+        self._connection = connection
+        self._handle = handle
+
+    def _do(self, name, *args):
+        if self._handle is None:
+            raise ProgrammingError("Cannot operate on a closed blob.")
+        self._connection._live()
+        return _decode(_call(_cap.blob_call, self._handle, name, _encode(list(args))))
+
+    def close(self):
+        if self._handle is not None:
+            self._connection._live()
+            handle, self._handle = self._handle, None
+            _call(_cap.blob_call, handle, "close", "[]")
+
+    def read(self, length=-1, /):
+        return self._do("read", _index(length))
+
+    def write(self, data, /):
+        self._do("write", {"\x00b": _b64(memoryview(data).tobytes())})
+
+    def seek(self, offset, origin=0, /):
+        self._do("seek", _index(offset), _index(origin))
+
+    def tell(self):
+        return self._do("tell")
+
+    def __len__(self):
+        return self._do("len")
+
+    def _key(self, key):
+        if isinstance(key, slice):
+            parts = []
+            for part in (key.start, key.stop, key.step):
+                if part is None:
+                    parts.append(None)
+                    continue
+                try:
+                    parts.append(_index(part))
+                except TypeError:
+                    raise TypeError(
+                        "slice indices must be integers or None or have an __index__ method"
+                    ) from None
+            return {"\x00s": parts}
+        if hasattr(type(key), "__index__"):
+            return _index(key)
+        raise TypeError("Blob indices must be integers")
+
+    def __getitem__(self, key):
+        return self._do("getitem", self._key(key))
+
+    def __setitem__(self, key, value):
+        key = self._key(key)
+        if isinstance(key, dict):
+            try:
+                value = {"\x00b": _b64(memoryview(value).tobytes())}
+            except TypeError:
+                raise TypeError(f"a bytes-like object is required, not '{_tname(value)}'") from None
+        elif not isinstance(value, int):
+            raise TypeError(f"'{_tname(value)}' object cannot be interpreted as an integer")
+        self._do("setitem", key, value)
+
+    def __delitem__(self, key):
+        if isinstance(key, slice):
+            raise TypeError("Blob doesn't support slice deletion")
+        raise TypeError("Blob doesn't support item deletion")
+
+    def __enter__(self):
+        if self._handle is None:
+            raise ProgrammingError("Cannot operate on a closed blob.")
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False
+
+
+def _load():
+    """First import: what the provider's SQLite is (version, constants)."""
+    info = _decode(_call(_cap.module_call, "info", "[]"))
+    globals()["sqlite_version"] = info["sqlite_version"]
+    globals()["threadsafety"] = info["threadsafety"]
+    globals().update(info["constants"])
+
+
+# Programs (and tracebacks) see sqlite3's names, as for the C module's types.
+for _value in list(globals().values()):
+    if isinstance(_value, type) and _value.__module__ == __name__:
+        _value.__module__ = "sqlite3"
+del _value
