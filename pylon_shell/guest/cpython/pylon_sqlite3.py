@@ -50,8 +50,7 @@ class Warning(Exception):  # noqa: A001 - the DB-API name
 
 
 class Error(Exception):
-    sqlite_errorcode = None
-    sqlite_errorname = None
+    pass
 
 
 class InterfaceError(Error):
@@ -230,6 +229,42 @@ def _tname(value):
     return type(value).__name__
 
 
+_LEVELS = ("", "DEFERRED", "IMMEDIATE", "EXCLUSIVE")
+
+
+def _level(value):
+    """isolation_level as CPython checks it (its own comparison, not the
+    value's upper()): None or one of _LEVELS, in any case."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError("isolation_level must be str or None")
+    text = str.__str__(value)
+    folded = text.upper() if text.isascii() and "\0" not in text else None
+    if folded not in _LEVELS:
+        raise ValueError(
+            "isolation_level string must be '', 'DEFERRED', 'IMMEDIATE', or 'EXCLUSIVE'"
+        )
+    return folded
+
+
+def _size(value, what):
+    """A row count: an int in 0..UINT32_MAX."""
+    value = _index(value)
+    if value < 0:
+        raise ValueError(f"{what} must be >= 0")
+    if value > 0xFFFFFFFF:
+        raise OverflowError(f"{what} is greater than maximum")
+    return value
+
+
+def _buffer(value):
+    view = memoryview(value)
+    if not view.c_contiguous:
+        raise BufferError("underlying buffer is not C-contiguous")
+    return {"\x00b": _b64(view.tobytes())}
+
+
 def _bind(value, position):
     """One parameter as the provider takes it, adapted as CPython's
     bind_parameters does."""
@@ -237,6 +272,8 @@ def _bind(value, position):
     if kind in _PLAIN and not _base_adapted[0]:
         if kind is int and not -(1 << 63) <= value < (1 << 63):
             raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        if kind is str and not value.isascii():
+            value.encode("utf-8")  # UnicodeEncodeError for a lone surrogate, as CPython
         return value
     if kind is bytes:
         return {"\x00b": _b64(value)}
@@ -250,14 +287,16 @@ def _bind(value, position):
     if isinstance(value, float):
         return float(value)
     if isinstance(value, str):
-        return str(value)
+        value = str.__str__(value)
+        if not value.isascii():
+            value.encode("utf-8")  # UnicodeEncodeError for a lone surrogate, as CPython
+        return value
     try:
-        data = memoryview(value)
+        return _buffer(value)
     except TypeError:
         raise ProgrammingError(
             f"Error binding parameter {position}: type '{_tname(value)}' is not supported"
         ) from None
-    return {"\x00b": _b64(data.tobytes())}
 
 
 def _parameters(parameters):
@@ -304,6 +343,7 @@ class Connection:
             raise TypeError(
                 f"expected str, bytes or os.PathLike object, not {_tname(database)}"
             )
+        self.__dict__.pop("_handle", None)  # a failed (re)init leaves it uninitialised
         if not isinstance(detect_types, int):
             raise TypeError(f"'{_tname(detect_types)}' object cannot be interpreted as an integer")
         if autocommit is not LEGACY_TRANSACTION_CONTROL and not isinstance(autocommit, bool):
@@ -311,11 +351,7 @@ class Connection:
                 raise ValueError(
                     "autocommit must be True, False, or sqlite3.LEGACY_TRANSACTION_CONTROL"
                 )
-        if isolation_level is not None and not isinstance(isolation_level, str):
-            raise TypeError("isolation_level must be str or None")
-        if getattr(self, "_handle", None) is not None:
-            self.close()
-        self._handle = None
+        isolation_level = _level(isolation_level)
         if database.startswith("/"):
             # As the stdlib module does, for the fs cap's monitor; a relative
             # name lives in the provider's own /db, not in the guest's files.
@@ -328,14 +364,14 @@ class Connection:
             cached_statements=int(cached_statements),
             detect_types=int(detect_types),
         )
-        self._handle = _call(_cap.open, database, options)
+        handle = _call(_cap.open, database, options)
         self._detect_types = int(detect_types)
-        self._isolation_level = isolation_level.upper() if isolation_level else isolation_level
+        self._isolation_level = isolation_level
         self._autocommit = autocommit
         self.check_same_thread = check_same_thread
-        self.row_factory = None
-        self.text_factory = str
-        self._blobs = []
+        self._row_factory = None
+        self._text_factory = str
+        self._handle = handle
         sys.audit("sqlite3.connect/handle", self)
 
     def _live(self):
@@ -368,18 +404,37 @@ class Connection:
 
     @isolation_level.setter
     def isolation_level(self, value):
-        if value is not None and not isinstance(value, str):
-            raise TypeError("isolation_level must be str or None")
-        if value is not None and value.upper() not in ("", "DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
-            raise ValueError(
-                "isolation_level string must be '', 'DEFERRED', 'IMMEDIATE', or 'EXCLUSIVE'"
-            )
+        value = _level(value)
         self._do("set-isolation_level", value)
-        self._isolation_level = value.upper() if value else value
+        self._isolation_level = value
 
     @isolation_level.deleter
     def isolation_level(self):
-        raise AttributeError("isolation_level cannot be deleted")
+        raise AttributeError("cannot delete attribute")
+
+    @property
+    def row_factory(self):
+        return self._row_factory
+
+    @row_factory.setter
+    def row_factory(self, value):
+        self._row_factory = value
+
+    @row_factory.deleter
+    def row_factory(self):
+        raise AttributeError("cannot delete attribute")
+
+    @property
+    def text_factory(self):
+        return self._text_factory
+
+    @text_factory.setter
+    def text_factory(self, value):
+        self._text_factory = value
+
+    @text_factory.deleter
+    def text_factory(self):
+        raise AttributeError("cannot delete attribute")
 
     @property
     def autocommit(self):
@@ -396,11 +451,15 @@ class Connection:
         self._do("set-autocommit", -1 if value == -1 and not isinstance(value, bool) else value)
         self._autocommit = value
 
+    @autocommit.deleter
+    def autocommit(self):
+        raise AttributeError("cannot delete autocommit attribute")
+
     # statements
-    def cursor(self, factory=None):
+    def cursor(self, factory=_MISSING):
         self._live()
-        cursor = Cursor(self) if factory is None else factory(self)
-        if not isinstance(cursor, Cursor):
+        cursor = Cursor(self) if factory is _MISSING else factory(self)
+        if not issubclass(type(cursor), Cursor):
             raise TypeError(f"factory must return a cursor, not {_tname(cursor)}")
         if self.row_factory is not None:
             cursor.row_factory = self.row_factory
@@ -422,10 +481,10 @@ class Connection:
         _call(_cap.rollback, self._live())
 
     def close(self):
-        handle = getattr(self, "_handle", None)
+        handle = getattr(self, "_handle", _MISSING)
+        if handle is _MISSING:
+            raise ProgrammingError("Base Connection.__init__ not called.")
         if handle is not None:
-            for blob in self._blobs:
-                blob._handle = None
             self._handle = None
             _call(_cap.close, handle)
 
@@ -448,7 +507,7 @@ class Connection:
         return self._do("serialize", name)
 
     def deserialize(self, data, /, *, name="main"):
-        return self._do("deserialize", {"\x00b": _b64(memoryview(data).tobytes())}, name)
+        return self._do("deserialize", _buffer(data), name)
 
     def iterdump(self, *, filter=None):  # noqa: A002 - CPython's name
         from sqlite3.dump import _iterdump
@@ -471,9 +530,7 @@ class Connection:
 
     def blobopen(self, table, column, row, /, *, readonly=False, name="main"):
         handle = _call(_cap.blob_open, self._live(), table, column, _index(row), bool(readonly), name)
-        blob = Blob(self, handle)
-        self._blobs.append(blob)
-        return blob
+        return Blob._opened(self, handle)
 
     # Python callbacks: not across the boundary (the module docstring says why).
     def create_function(self, name, narg, func, *, deterministic=False):
@@ -521,13 +578,26 @@ class Connection:
         return False
 
     def __call__(self, sql, /):
-        raise NotSupportedError("the sqlite provider component has no statement objects")
+        if not isinstance(sql, str):
+            raise TypeError(f"Connection() argument 1 must be str, not {_tname(sql)}")
+        self._do("statement", sql)
+        statement = object.__new__(Statement)
+        return statement
 
     def __del__(self):
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - nothing to report to at collection
-            pass
+        handle = self.__dict__.get("_handle")
+        if handle is not None:
+            import warnings
+
+            self._handle = None
+            try:
+                warnings.warn(f"unclosed database in {self!r}", ResourceWarning, stacklevel=1)
+            except Exception:  # noqa: BLE001 - warnings as errors: nothing to raise to
+                pass
+            try:
+                _cap.close(handle)
+            except Exception:  # noqa: BLE001 - nothing to report to at collection
+                pass
 
     Warning = Warning
     Error = Error
@@ -541,30 +611,39 @@ class Connection:
     NotSupportedError = NotSupportedError
 
 
+class Statement:
+    """What Connection.__call__ gives: the statement compiled (and checked)
+    in the provider; it cannot be run from here."""
+
+    def __new__(cls, *args, **kwargs):
+        raise TypeError("cannot create 'sqlite3.Statement' instances")
+
+
 def _index(value):
     import operator
 
     return operator.index(value)
 
 
-def connect(
-    database,
-    timeout=5.0,
-    detect_types=0,
-    isolation_level="",
-    check_same_thread=True,
-    factory=Connection,
-    cached_statements=128,
-    uri=False,
-    *,
-    autocommit=LEGACY_TRANSACTION_CONTROL,
-):
+def connect(*args, **kwargs):
+    """sqlite3.connect: the factory (Connection) gets the arguments as given."""
+    if len(args) > 1:
+        import warnings
+
+        warnings.warn(
+            "Passing more than 1 positional argument to sqlite3.connect() is deprecated. "
+            "Parameters 'timeout', 'detect_types', 'isolation_level', 'check_same_thread', "
+            "'factory', 'cached_statements' and 'uri' will become keyword-only parameters "
+            "in Python 3.15.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    if not args and "database" not in kwargs:
+        raise TypeError("connect() missing required argument 'database' (pos 1)")
+    factory = args[5] if len(args) > 5 else kwargs.pop("factory", Connection)
     if factory is None:
         factory = Connection
-    connection = factory(
-        database, timeout, detect_types, isolation_level, check_same_thread,
-        factory, cached_statements, uri, autocommit=autocommit,
-    )
+    connection = factory(*args, **kwargs)
     if not isinstance(connection, Connection):
         raise TypeError(f"factory must return a Connection, not {_tname(connection)}")
     return connection
@@ -586,8 +665,28 @@ class Cursor:
         self._rows = []
         self._more = False
         self._converters = ()
-        self.arraysize = 1
-        self.row_factory = None
+        self._arraysize = 1
+        self._row_factory = None
+
+    @property
+    def arraysize(self):
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value):
+        self._arraysize = _size(value, "arraysize")
+
+    @property
+    def row_factory(self):
+        return self._row_factory
+
+    @row_factory.setter
+    def row_factory(self, value):
+        self._row_factory = value
+
+    @row_factory.deleter
+    def row_factory(self):
+        raise AttributeError("cannot delete attribute")
 
     def _check(self):
         if "_connection" not in self.__dict__:
@@ -714,9 +813,7 @@ class Cursor:
 
     def fetchmany(self, size=None):
         self._check()
-        size = self.arraysize if size is None else _index(size)
-        if size < 0:
-            size = 0
+        size = self._arraysize if size is None else _size(size, "fetchmany() size")
         self._fill(max(size, FETCH) if size else 0)
         out = []
         while len(out) < size and self._rows:
@@ -802,6 +899,8 @@ class Row:
                 if name == key or (name.isascii() and key.isascii() and name.lower() == key.lower()):
                     return self._data[i]
             del folded
+            if not self._description:
+                raise IndexError(key)
             raise IndexError("No item with that key")
         if isinstance(key, slice):
             return self._data[key]
@@ -833,14 +932,27 @@ class Row:
 
 
 class Blob:
-    def __init__(self, connection, handle):
+    def __new__(cls, *args, **kwargs):
+        raise TypeError("cannot create 'sqlite3.Blob' instances")
+
+    @classmethod
+    def _opened(cls, connection, handle):
+        self = object.__new__(cls)
         self._connection = connection
         self._handle = handle
+        return self
 
-    def _do(self, name, *args):
+    def _live(self):
+        self._connection._live()
         if self._handle is None:
             raise ProgrammingError("Cannot operate on a closed blob.")
+
+    __iter__ = None  # not a sequence: `in` and iteration are TypeErrors, as CPython
+
+    def _do(self, name, *args):
         self._connection._live()
+        if self._handle is None:
+            raise ProgrammingError("Cannot operate on a closed blob.")
         return _decode(_call(_cap.blob_call, self._handle, name, _encode(list(args))))
 
     def close(self):
@@ -853,7 +965,7 @@ class Blob:
         return self._do("read", _index(length))
 
     def write(self, data, /):
-        self._do("write", {"\x00b": _b64(memoryview(data).tobytes())})
+        self._do("write", _buffer(data))
 
     def seek(self, offset, origin=0, /):
         self._do("seek", _index(offset), _index(origin))
@@ -883,13 +995,15 @@ class Blob:
         raise TypeError("Blob indices must be integers")
 
     def __getitem__(self, key):
+        self._live()
         return self._do("getitem", self._key(key))
 
     def __setitem__(self, key, value):
+        self._live()
         key = self._key(key)
         if isinstance(key, dict):
             try:
-                value = {"\x00b": _b64(memoryview(value).tobytes())}
+                value = _buffer(value)
             except TypeError:
                 raise TypeError(f"a bytes-like object is required, not '{_tname(value)}'") from None
         elif not isinstance(value, int):
@@ -902,11 +1016,13 @@ class Blob:
         raise TypeError("Blob doesn't support item deletion")
 
     def __enter__(self):
+        self._connection._live()
         if self._handle is None:
             raise ProgrammingError("Cannot operate on a closed blob.")
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        self.__enter__()
         self.close()
         return False
 

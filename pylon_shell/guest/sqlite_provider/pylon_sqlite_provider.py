@@ -285,6 +285,8 @@ _CALLS = {
     "serialize": lambda db, name="main": db.serialize(name=name),
     "deserialize": lambda db, data, name="main": db.deserialize(data, name=name),
     "backup": _backup,
+    # Connection.__call__: the statement compiled, for its errors; not kept.
+    "statement": lambda db, sql: db(sql) and None,
 }
 _BLOB_CALLS = {
     "read": lambda blob, length=-1: blob.read(length),
