@@ -665,6 +665,8 @@ class Cursor:
         self._rows = []
         self._more = False
         self._converters = ()
+        #: True while converters run on its rows: they may not use it (as CPython).
+        self._busy = False
         self._arraysize = 1
         self._row_factory = None
 
@@ -691,6 +693,8 @@ class Cursor:
     def _check(self):
         if "_connection" not in self.__dict__:
             raise ProgrammingError("Base Cursor.__init__ not called.")
+        if self._busy:
+            raise ProgrammingError("Recursive use of cursors not allowed.")
         if self._closed:
             raise ProgrammingError("Cannot operate on a closed cursor.")
         handle = self._connection._live()
@@ -736,7 +740,11 @@ class Cursor:
     def _build(self, packed):
         _reading_now[0] = self._connection.text_factory
         _reading_now[1] = self._converters
-        rows = [tuple(row) for row in _decode(packed)]
+        self._busy = True
+        try:
+            rows = [tuple(row) for row in _decode(packed)]
+        finally:
+            self._busy = False
         rows.reverse()  # popped from the end
         return rows
 
@@ -837,6 +845,8 @@ class Cursor:
     def close(self):
         if "_connection" not in self.__dict__:
             raise ProgrammingError("Base Cursor.__init__ not called.")
+        if self._busy:
+            raise ProgrammingError("Recursive use of cursors not allowed.")
         if self._handle is not None:
             _cap.close_cursor(self._handle)
             self._handle = None
