@@ -512,6 +512,7 @@ class Connection:
     def iterdump(self, *, filter=None):  # noqa: A002 - CPython's name
         from sqlite3.dump import _iterdump
 
+        self._live()
         return _iterdump(self, filter=filter)
 
     def backup(self, target, *, pages=-1, progress=None, name="main", sleep=0.250):
@@ -577,12 +578,23 @@ class Connection:
             self.rollback()
         return False
 
-    def __call__(self, sql, /):
+    def __call__(self, *args, **kwargs):
+        self._live()
+        if kwargs or len(args) != 1:
+            raise TypeError(f"Connection() takes exactly 1 positional argument ({len(args)} given)")
+        sql = args[0]
         if not isinstance(sql, str):
             raise TypeError(f"Connection() argument 1 must be str, not {_tname(sql)}")
         self._do("statement", sql)
         statement = object.__new__(Statement)
         return statement
+
+    import inspect as _inspect
+
+    __call__.__signature__ = _inspect.Signature(
+        [_inspect.Parameter("sql", _inspect.Parameter.POSITIONAL_ONLY)]
+    )
+    del _inspect
 
     def __del__(self):
         handle = self.__dict__.get("_handle")
@@ -654,7 +666,7 @@ def connect(*args, **kwargs):
 
 class Cursor:
     def __init__(self, connection, /):
-        if not isinstance(connection, Connection):
+        if not issubclass(type(connection), Connection):
             raise TypeError(f"Cursor() argument 1 must be sqlite3.Connection, not {_tname(connection)}")
         self._connection = connection
         self._handle = None
@@ -887,7 +899,7 @@ class Row:
     def __new__(cls, cursor, data, /, **kwargs):
         if kwargs:
             raise TypeError("Row() takes no keyword arguments")
-        if not isinstance(cursor, Cursor):
+        if not issubclass(type(cursor), Cursor):
             raise TypeError(f"Row() argument 1 must be sqlite3.Cursor, not {_tname(cursor)}")
         if not isinstance(data, tuple):
             raise TypeError(f"Row() argument 2 must be tuple, not {_tname(data)}")

@@ -1,0 +1,152 @@
+"""The sqlite cap's component provider as a user meets it: CPython's own sqlite3
+package over the _sqlite3 stand-in (adapters, converters, Row, Blob,
+iterdump, the callbacks it refuses), MicroPython's batched rows, and a revoke
+that stops a cursor mid-iteration. All on the real runtimes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from conftest import Captured
+
+from pylon_shell.plan import shipped
+from pylon_shell.runtimes.base import Ok, Raised
+from pylon_shell.session import Session
+
+COMPONENT = ("--cp", "--cap", "sqlite", "--provider", "sqlite=component")
+
+
+def test_the_stdlib_sqlite3_package_runs_over_the_component(pylon):
+    code = (
+        "import sqlite3, _sqlite3\n"
+        "print(sqlite3.__file__, sqlite3.Row is _sqlite3.Row)\n"
+        "print(sqlite3.SQLITE_LIMIT_SQL_LENGTH, sqlite3.sqlite_version_info >= (3, 0, 0))\n"
+        "print(sqlite3.complete_statement('select 1;'), sqlite3.complete_statement('select'))\n"
+    )
+    result = pylon(*COMPONENT, "-c", code)
+    assert result.status == 0, result.stderr
+    assert result.stdout == "/python/sqlite3/__init__.py True\n1 True\nTrue False\n"
+
+
+def test_adapters_converters_and_rows_through_the_component(pylon):
+    code = (
+        "import sqlite3\n"
+        "class Point:\n"
+        "    def __init__(self, x, y): self.x, self.y = x, y\n"
+        "sqlite3.register_adapter(Point, lambda p: f'{p.x};{p.y}')\n"
+        "sqlite3.register_converter('point', lambda b: tuple(map(float, b.split(b';'))))\n"
+        "both = sqlite3.PARSE_DECLTYPES | sqlite3.PARSE_COLNAMES\n"
+        "con = sqlite3.connect(':memory:', detect_types=both)\n"
+        "con.execute('create table t(p point, n integer, s text)')\n"
+        "con.execute('insert into t values (?, ?, ?)', (Point(1, 2), 7, 'x'))\n"
+        "print(con.execute('select p, n, s from t').fetchone())\n"
+        "cur = con.execute('select p as \"q [point]\" from t')\n"
+        "print(cur.description[0][0], cur.fetchone()[0])\n"
+        "con.row_factory = sqlite3.Row\n"
+        "row = con.execute('select n as Num, s from t').fetchone()\n"
+        "print(row.keys(), row['num'], row[1], tuple(row))\n"
+        "con.text_factory = bytes\n"
+        "print(con.execute('select s from t').fetchone()[0])\n"
+        "try:\n"
+        "    con.execute('select ?', (object(),))\n"
+        "except sqlite3.ProgrammingError as e:\n"
+        "    print(e)\n"
+    )
+    result = pylon(*COMPONENT, "-c", code)
+    assert result.status == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "((1.0, 2.0), 7, 'x')",
+        "q (1.0, 2.0)",
+        "['Num', 's'] 7 x (7, 'x')",
+        "b'x'",
+        "Error binding parameter 1: type 'object' is not supported",
+    ]
+
+
+def test_blobs_iterdump_and_error_codes_through_the_component(pylon):
+    code = (
+        "import sqlite3\n"
+        "con = sqlite3.connect(':memory:')\n"
+        "con.execute('create table t(id integer primary key, b blob)')\n"
+        "con.execute('insert into t values (1, zeroblob(8))')\n"
+        "with con.blobopen('t', 'b', 1) as blob:\n"
+        "    blob.write(b'abc'); blob.seek(0)\n"
+        "    print(len(blob), blob.read(4), blob[1], blob[0:2])\n"
+        "print([line for line in con.iterdump()][1])\n"
+        "try:\n"
+        "    con.execute('insert into t values (1, null)')\n"
+        "except sqlite3.IntegrityError as e:\n"
+        "    print(e.sqlite_errorname, e)\n"
+        "print(con.executescript('select 1').__class__.__name__)\n"
+    )
+    result = pylon(*COMPONENT, "-c", code)
+    assert result.status == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "8 b'abc\\x00' 98 b'ab'",
+        "CREATE TABLE t(id integer primary key, b blob);",
+        "SQLITE_CONSTRAINT_PRIMARYKEY UNIQUE constraint failed: t.id",
+        "Cursor",
+    ]
+
+
+def test_python_callbacks_are_refused_with_one_line(pylon):
+    code = "import sqlite3\nsqlite3.connect(':memory:').create_function('f', 1, abs)\n"
+    result = pylon(*COMPONENT, "-c", code)
+    assert result.status == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "sqlite3.NotSupportedError: create_function is not supported by the sqlite provider "
+        "component: SQLite would call Python back in the provider, mid-statement; use the "
+        "builtin provider"
+    )
+
+
+def test_micropython_batches_executemany_and_fetches(pylon):
+    # More rows than one executemany batch and one fetch each: every row arrives.
+    code = (
+        "import sqlite3\n"
+        "db = sqlite3.connect(':memory:')\n"
+        "db.execute('create table t(a integer, b blob)')\n"
+        "rows = [(i, bytes([i % 256])) for i in range(25000)]\n"
+        "db.executemany('insert into t values (?, ?)', rows)\n"
+        "n = 0\n"
+        "total = 0\n"
+        "for a, b in db.execute('select a, b from t order by a'):\n"
+        "    n += 1; total += a + b[0]\n"
+        "print(n, total, len(db.execute('select a from t').fetchall()))\n"
+    )
+    result = pylon("--mp", "--cap", "sqlite", "-c", code)
+    assert result.status == 0, result.stderr
+    expected = sum(range(25000)) + sum(i % 256 for i in range(25000))
+    assert result.stdout == f"25000 {expected} 25000\n"
+
+
+@pytest.mark.parametrize("runtime_name", ["cpython", "micropython"])
+def test_a_revoke_stops_a_cursor_mid_iteration(built, runtime_name):
+    plan = replace(
+        shipped("default").with_runtime(runtime_name),
+        capabilities=("sqlite",),
+        providers=(("sqlite", "component"),),
+    )
+    session = Session(plan, Captured())
+    try:
+        rt = session.runtime
+        setup = (
+            "import sqlite3\n"
+            "con = sqlite3.connect(':memory:')\n"
+            "con.execute('create table t(a)')\n"
+            "con.executemany('insert into t values (?)', [(i,) for i in range(2000)])\n"
+            "cur = con.execute('select a from t')\n"
+            "first = [next(cur) for _ in range(10)]\n"
+        )
+        assert rt.run_input(setup) == Ok()
+        session.grants.revoke("sqlite")
+        # The rows already fetched are the guest's; the next batch needs the grant.
+        outcome = rt.run_input("rest = [row for row in cur]")
+        assert isinstance(outcome, Raised)
+        assert outcome.type_name == "PermissionError"
+        assert "sqlite cap is not granted" in outcome.traceback
+        session.grants.grant("sqlite")
+        assert rt.run_input("assert len(first) == 10") == Ok()
+    finally:
+        session.close()
