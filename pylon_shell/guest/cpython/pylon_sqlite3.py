@@ -39,6 +39,9 @@ LEGACY_TRANSACTION_CONTROL = -1
 sqlite_version = ""
 threadsafety = 1
 
+#: Provider cursors a connection keeps for its next cursors (a statement a
+#: crossing, not three: no `cursor` and `close-cursor` around each one).
+SPARE = 16
 #: Rows per crossing: executemany's batches, and fetches while iterating.
 BATCH = 10000
 FETCH = 256
@@ -371,6 +374,7 @@ class Connection:
         self.check_same_thread = check_same_thread
         self._row_factory = None
         self._text_factory = str
+        self._spare = []
         self._handle = handle
         sys.audit("sqlite3.connect/handle", self)
 
@@ -486,6 +490,7 @@ class Connection:
             raise ProgrammingError("Base Connection.__init__ not called.")
         if handle is not None:
             self._handle = None
+            self._spare = []
             _call(_cap.close, handle)
 
     def interrupt(self):
@@ -711,8 +716,23 @@ class Cursor:
             raise ProgrammingError("Cannot operate on a closed cursor.")
         handle = self._connection._live()
         if self._handle is None:
-            self._handle = _call(_cap.cursor, handle)
+            spare = self._connection._spare
+            self._handle = spare.pop() if spare else _call(_cap.cursor, handle)
         return self._handle
+
+    def _release(self):
+        """Give the provider cursor up: back to the connection's spares when
+        its statement is done (nothing left to finalize), else closed."""
+        handle = self.__dict__.get("_handle")
+        if handle is None:
+            return
+        self._handle = None
+        connection = self._connection
+        spare = connection.__dict__.get("_spare")
+        if not self._more and spare is not None and connection.__dict__.get("_handle") and len(spare) < SPARE:
+            spare.append(handle)
+        else:
+            _cap.close_cursor(handle)
 
     @property
     def connection(self):
@@ -859,9 +879,7 @@ class Cursor:
             raise ProgrammingError("Base Cursor.__init__ not called.")
         if self._busy:
             raise ProgrammingError("Recursive use of cursors not allowed.")
-        if self._handle is not None:
-            _cap.close_cursor(self._handle)
-            self._handle = None
+        self._release()
         self._closed = True
         self._rows = []
         self._more = False
@@ -882,12 +900,10 @@ class Cursor:
         return row
 
     def __del__(self):
-        handle = self.__dict__.get("_handle")
-        if handle is not None:
-            try:
-                _cap.close_cursor(handle)
-            except Exception:  # noqa: BLE001 - nothing to report to at collection
-                pass
+        try:
+            self._release()
+        except Exception:  # noqa: BLE001 - nothing to report to at collection
+            pass
 
 
 # -- rows and blobs ------------------------------------------------------------
