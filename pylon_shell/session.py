@@ -85,7 +85,7 @@ class Session:
             dict(self.plan.providers),
             memory_mib=options.memory_mib,
         )
-        caps.sqlite_factory = lambda: self._sqlite_provider(options.preopens)
+        caps.sqlite_factory = lambda: self._sqlite_provider(options.preopens, caps)
         declared = self.plan.builtin_component("sqlite-provider")
         if declared is not None and declared.digest is not None:
             # A plan that names the component is refused at start, not at first use.
@@ -108,7 +108,9 @@ class Session:
             raise packages.PackageError(packages.MICROPYTHON_REFUSAL)
         return packages.mounts(self.plan.packages, packages.progress_for(self._progress))
 
-    def _sqlite_provider(self, preopens: list[Preopen]) -> SqliteComponentProvider:
+    def _sqlite_provider(
+        self, preopens: list[Preopen], caps: CapLayer
+    ) -> SqliteComponentProvider:
         """Start the SQLite provider component (first use only), its digest checked."""
         from pylon_shell import paths
         from pylon_shell.build import cpython_artifacts
@@ -122,6 +124,7 @@ class Session:
             preopens,
             cpython_artifacts(self._progress).stdlib,
             component,
+            callback=lambda: caps.sqlite_callback,
         )
 
     def _sqlite_artifacts(self) -> ComponentArtifacts:

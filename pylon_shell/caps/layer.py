@@ -103,6 +103,9 @@ class CapLayer:
         self._part_keys = itertools.count(1)
         self._sqlite: Any = None
         self.sqlite_factory: Callable[[], Any] | None = None
+        #: How the SQLite provider calls the program's sqlite3 callbacks back
+        #: (set by the CPython runtime; MicroPython's sqlite3 registers none).
+        self.sqlite_callback: Callable[[int, str, str], Any] | None = None
         #: The CPython runtime's directory for large bulk values, once it has one.
         self.bulk: BulkChannel | None = None
 

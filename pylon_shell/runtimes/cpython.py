@@ -147,6 +147,11 @@ class CPythonRuntime:
         for export in exports:
             index = instance.get_export_index(store, export, iface)
             self._funcs[export] = instance.get_func(store, index)
+        callbacks = instance.get_export_index(store, "pylon:cap/sqlite-callbacks@0.1.0")
+        self._callback = instance.get_func(
+            store, instance.get_export_index(store, "invoke", callbacks)
+        )
+        self.caps.sqlite_callback = self._on_sqlite_callback
         if caps is not None:
             settings = self.caps.guest_settings()
             settings["sys_path"] = [package.guest for package in options.packages]
@@ -203,6 +208,17 @@ class CPythonRuntime:
 
     def _on_wasi_stderr(self, data: bytes) -> None:
         self._output(2, bytes(data))
+
+    def _on_sqlite_callback(self, target: int, method: str, arguments: str) -> Any:
+        """The SQLite provider calls one of the program's sqlite3 callbacks: into
+        the guest, which is waiting inside its own sqlite call (wasmtime lets
+        the host enter the instance again there). Its result<string, failure>
+        as lifted: the packed result, or a failure record."""
+        if self._store is None:
+            raise RuntimeError("the runtime is closed")
+        result = self._callback(self._store, target, method, arguments)
+        self._callback.post_return(self._store)
+        return result
 
     # -- the Runtime protocol ------------------------------------------------
 

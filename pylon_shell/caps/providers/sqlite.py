@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -61,6 +62,8 @@ def hard_limit(quota: int) -> int:
 
 
 INTERFACE = "pylon:cap/sqlite@0.1.0"
+#: What the provider imports to call the program's Python callbacks.
+CALLBACKS = "pylon:cap/sqlite-callbacks@0.1.0"
 EXPORTS = (
     "open",
     "cursor",
@@ -124,14 +127,19 @@ class SqliteComponentProvider:
         preopens: list[Preopen],
         stdlib: Path,
         component: Any,
+        callback: Callable[[], Callable[[int, str, str], Any] | None] | None = None,
     ) -> None:
         import wasmtime
         from wasmtime.component import Linker
 
         self._grants = grants
+        self._callback = callback
         engine = shared_engine()
         linker = Linker(engine)
         linker.add_wasip2()
+        with linker.root() as root:
+            with root.add_instance(CALLBACKS) as back:
+                back.add_func("invoke", self._on_callback)
         store = wasmtime.Store(engine)
         wasi = wasmtime.WasiConfig()
         db_dir.mkdir(parents=True, exist_ok=True)
@@ -156,6 +164,22 @@ class SqliteComponentProvider:
             for name in EXPORTS
         }
         self._open: set[int] = set()
+
+    def _on_callback(self, _store: Any, target: int, method: str, arguments: str) -> Any:
+        """The provider's SQLite calls one of the program's Python callbacks:
+        passed on to the guest (result<string, failure>: the packed result or
+        a failure record, as the guest gave it)."""
+        call = self._callback() if self._callback is not None else None
+        if call is None:
+            return _record(
+                kind="NotSupportedError", message="this runtime has no sqlite3 callbacks"
+            )
+        try:
+            return call(target, method, arguments)
+        except Exception as error:  # noqa: BLE001 - the guest's call fails, not the host
+            message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            error.__traceback__ = None
+            return _record(kind="OperationalError", message=f"the callback failed: {message}")
 
     def _invoke(self, name: str, *args: Any) -> Any:
         import wasmtime

@@ -432,3 +432,11 @@ class Session(wit_world.exports.Session):
                 if kw.startswith(word) and kw not in found:
                     found.append(kw)
         return found
+
+
+class SqliteCallbacks(wit_world.exports.SqliteCallbacks):
+    """The sqlite provider's SQLite calling the program's Python callbacks
+    (create_function, ...) while the program waits in its sqlite3 call."""
+
+    def invoke(self, target, method, arguments):
+        return pylon_sqlite3._invoke(target, method, arguments)

@@ -16,9 +16,10 @@ executemany sends its rows in batches, and rows come back in batches.
 
 Python callbacks (create_function, create_aggregate, create_collation,
 create_window_function, set_authorizer, set_progress_handler,
-set_trace_callback) raise NotSupportedError: SQLite calls them in the
-provider, in the middle of a statement, and the provider cannot run guest
-code (docs/caps/sqlite.md).
+set_trace_callback) are registered here by number; the provider's SQLite
+calls them mid-statement through pylon:cap/sqlite-callbacks, which the host
+passes on to this interpreter's export (`_invoke`) while it waits in its own
+call.
 """
 
 import binascii
@@ -29,6 +30,7 @@ import sys
 
 from componentize_py_types import Err
 from wit_world.imports import sqlite as _cap
+from wit_world.imports import types as _wire
 
 import pylon_caps
 
@@ -95,10 +97,6 @@ _ERRORS = {
         IntegrityError, InternalError, ProgrammingError, NotSupportedError,
     )
 }
-_NO_CALLBACKS = (
-    "{} is not supported by the sqlite provider component: SQLite would call Python "
-    "back in the provider, mid-statement; use the builtin provider"
-)
 
 
 def _raise(failure):
@@ -323,6 +321,82 @@ def _is_sequence(value):
     return hasattr(kind, "__getitem__") and hasattr(kind, "__len__") and not hasattr(kind, "keys")
 
 
+# -- callbacks -------------------------------------------------------------------
+
+#: What the provider may call back: number -> a callable or an aggregate instance.
+_callbacks = {}
+_next_callback = [1]
+
+
+def _register(obj):
+    number = _next_callback[0]
+    _next_callback[0] += 1
+    _callbacks[number] = obj
+    return number
+
+
+def _result(value):
+    """A callback's return value as SQLite takes it (no adapters, as CPython)."""
+    if value is None or type(value) in (int, float, str):
+        return value
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (int, float, str)):
+        return value
+    return _buffer(value)
+
+
+def _invoke(target, method, arguments):
+    """The export: run one callback, its failure as the provider raises it."""
+    try:
+        obj = _callbacks[target]
+        _reading_now[0] = str
+        _reading_now[1] = ()
+        args = _decode(arguments)
+        if method == "call":
+            out = obj(*args)
+            return _encode(out if type(out) is int else _result(out))
+        if method == "new":
+            return _encode(_register(obj()))
+        if method in ("step", "inverse"):
+            getattr(obj, method)(*args)
+            return "null"
+        if method == "value":
+            return _encode(_result(obj.value()))
+        if method == "finalize":
+            try:
+                return _encode(_result(obj.finalize()))
+            finally:
+                _callbacks.pop(target, None)
+        if method == "drop":
+            _callbacks.pop(target, None)
+            return "null"
+        raise ValueError(f"no callback method {method!r}")
+    except Err:
+        raise
+    except BaseException as exc:  # noqa: BLE001 - the provider's SQLite reports it
+        if _callback_tracebacks[0]:
+            sys.unraisablehook(_Unraisable(exc, target))
+        raise Err(_wire.Failure(kind=type(exc).__name__, message=str(exc))) from None
+
+
+class _Unraisable:
+    """What sys.unraisablehook gets for a callback's exception (as CPython with
+    enable_callback_tracebacks(True))."""
+
+    def __init__(self, exc, target):
+        self.exc_type = type(exc)
+        self.exc_value = exc
+        self.exc_traceback = exc.__traceback__
+        self.err_msg = None
+        self.object = _callbacks.get(target)
+
+
+def _callable(value, what="parameter"):
+    if value is not None and not callable(value):
+        raise TypeError(f"{what} must be callable")
+
+
 # -- connections ---------------------------------------------------------------
 
 
@@ -538,38 +612,54 @@ class Connection:
         handle = _call(_cap.blob_open, self._live(), table, column, _index(row), bool(readonly), name)
         return Blob._opened(self, handle)
 
-    # Python callbacks: not across the boundary (the module docstring says why).
+    # Python callbacks: the provider calls them back by number (_invoke).
+    def _hook(self, call, value, *args):
+        number = None if value is None else _register(value)
+        try:
+            self._do(call, number, *args)
+        except BaseException:
+            _callbacks.pop(number, None)
+            raise
+        return number
+
     def create_function(self, name, narg, func, *, deterministic=False):
         self._live()
-        raise NotSupportedError(_NO_CALLBACKS.format("create_function"))
+        if not isinstance(name, str):
+            raise TypeError(f"create_function() argument 'name' must be str, not {_tname(name)}")
+        self._hook("create_function", func, name, _index(narg), bool(deterministic))
 
     def create_aggregate(self, name, n_arg, aggregate_class):
         self._live()
-        raise NotSupportedError(_NO_CALLBACKS.format("create_aggregate"))
+        if not isinstance(name, str):
+            raise TypeError(f"create_aggregate() argument 'name' must be str, not {_tname(name)}")
+        self._hook("create_aggregate", aggregate_class, name, _index(n_arg))
 
     def create_window_function(self, name, num_params, aggregate_class, /):
         self._live()
-        raise NotSupportedError(_NO_CALLBACKS.format("create_window_function"))
+        if not isinstance(name, str):
+            raise TypeError(
+                f"create_window_function() argument 1 must be str, not {_tname(name)}"
+            )
+        self._hook("create_window_function", aggregate_class, name, _index(num_params))
 
     def create_collation(self, name, callable, /):  # noqa: A002 - CPython's name
         self._live()
-        if callable is not None:
-            raise NotSupportedError(_NO_CALLBACKS.format("create_collation"))
+        if not isinstance(name, str):
+            raise TypeError(f"create_collation() argument 1 must be str, not {_tname(name)}")
+        _callable(callable)
+        self._hook("create_collation", callable, name)
 
     def set_authorizer(self, authorizer_callback):
         self._live()
-        if authorizer_callback is not None:
-            raise NotSupportedError(_NO_CALLBACKS.format("set_authorizer"))
+        self._hook("set_authorizer", authorizer_callback)
 
     def set_progress_handler(self, progress_handler, n):
         self._live()
-        if progress_handler is not None:
-            raise NotSupportedError(_NO_CALLBACKS.format("set_progress_handler"))
+        self._hook("set_progress_handler", progress_handler, _index(n))
 
     def set_trace_callback(self, trace_callback):
         self._live()
-        if trace_callback is not None:
-            raise NotSupportedError(_NO_CALLBACKS.format("set_trace_callback"))
+        self._hook("set_trace_callback", trace_callback)
 
     def __enter__(self):
         self._live()

@@ -27,6 +27,7 @@ PARSE_DECLTYPES/PARSE_COLNAMES logic with marker converters.
 """
 
 import binascii
+import builtins
 import json
 import os
 import sqlite3
@@ -35,6 +36,7 @@ import wit_world
 import wit_world.exports
 from componentize_py_types import Err
 from wit_world.exports import sqlite as api
+from wit_world.imports import sqlite_callbacks as _back
 from wit_world.imports import types as wire
 
 DB_DIR = "/db"
@@ -104,10 +106,21 @@ def _usage(but=None):
     return total
 
 
-def _authorizer(in_db):
-    def check(action, arg1, arg2, schema, _trigger):
+#: The guest's authorizer of each connection (a callback number), asked after the quota's.
+_guest_authorizer = {}
+
+
+def _authorizer(in_db, handle):
+    def check(action, arg1, arg2, schema, trigger):
         if _internal[0]:
             return sqlite3.SQLITE_OK
+        verdict = quota(action, arg1, arg2, schema)
+        target = _guest_authorizer.get(handle)
+        if verdict != sqlite3.SQLITE_OK or target is None:
+            return verdict
+        return _back_call(target, "call", [action, arg1, arg2, schema, trigger])
+
+    def quota(action, arg1, arg2, schema):
         if action == sqlite3.SQLITE_ATTACH and _in_db_dir(arg1 or ""):
             _denied[0] = (
                 f"ATTACH or VACUUM INTO {arg1} in /db would escape its {_quota_bytes() >> 20} MiB quota; "
@@ -273,6 +286,55 @@ def _backup(db, target, pages, name, sleep):
     return steps
 
 
+class _Failed(Exception):
+    """A guest callback's failure, raised here so this SQLite reports it as
+    CPython does (e.g. "user-defined function raised exception")."""
+
+
+def _back_call(target, method, args):
+    try:
+        text = _back.invoke(target, method, _pack(list(args)))
+    except Err as err:
+        kind = getattr(builtins, err.value.kind, None)
+        if isinstance(kind, type) and issubclass(kind, Exception):
+            try:
+                raise kind(err.value.message) from None
+            except TypeError:
+                pass
+        raise _Failed(err.value.message) from None
+    return _unpack(text)
+
+
+def _function(target):
+    return lambda *args: _back_call(target, "call", args)
+
+
+def _aggregate(target, window=False):
+    class Aggregate:
+        def __init__(self):
+            self.instance = _back_call(target, "new", [])
+
+        def step(self, *args):
+            _back_call(self.instance, "step", args)
+
+        def finalize(self):
+            return _back_call(self.instance, "finalize", [])
+
+    if window:
+        Aggregate.value = lambda self: _back_call(self.instance, "value", [])
+        Aggregate.inverse = lambda self, *args: _back_call(self.instance, "inverse", args)
+    return Aggregate
+
+
+def _set_authorizer(db, target):
+    for handle, connection in _connections.items():
+        if connection is db:
+            if target is None:
+                _guest_authorizer.pop(handle, None)
+            else:
+                _guest_authorizer[handle] = target
+
+
 _GETTERS = ("total_changes", "in_transaction", "isolation_level", "autocommit")
 _CALLS = {
     "set-isolation_level": lambda db, value: setattr(db, "isolation_level", value),
@@ -285,6 +347,25 @@ _CALLS = {
     "serialize": lambda db, name="main": db.serialize(name=name),
     "deserialize": lambda db, data, name="main": db.deserialize(data, name=name),
     "backup": _backup,
+    "create_function": lambda db, target, name, narg, det: db.create_function(
+        name, narg, None if target is None else _function(target), deterministic=det
+    ),
+    "create_aggregate": lambda db, target, name, narg: db.create_aggregate(
+        name, narg, None if target is None else _aggregate(target)
+    ),
+    "create_window_function": lambda db, target, name, narg: db.create_window_function(
+        name, narg, None if target is None else _aggregate(target, window=True)
+    ),
+    "create_collation": lambda db, target, name: db.create_collation(
+        name, None if target is None else (lambda a, b: _back_call(target, "call", [a, b]))
+    ),
+    "set_authorizer": _set_authorizer,
+    "set_progress_handler": lambda db, target, n: db.set_progress_handler(
+        None if target is None else _function(target), n
+    ),
+    "set_trace_callback": lambda db, target: db.set_trace_callback(
+        None if target is None else _function(target)
+    ),
     # Connection.__call__: the statement compiled, for its errors; not kept.
     "statement": lambda db, sql: db(sql) and None,
 }
@@ -319,12 +400,12 @@ class Sqlite(wit_world.exports.Sqlite):
                 _internal[0] = False
             files = [row[2] for row in listed if row[1] == "main"]
             in_db = bool(files and files[0] and _in_db_dir(files[0]))
-            connection.set_authorizer(_authorizer(in_db))
             return connection, in_db, files
 
         connection, in_db, files = _guarded(run)
         handle = _next[0]
         _next[0] += 1
+        connection.set_authorizer(_authorizer(in_db, handle))
         _connections[handle] = connection
         if in_db:
             _quota_bound[handle] = os.path.normpath(files[0])
@@ -394,6 +475,7 @@ class Sqlite(wit_world.exports.Sqlite):
 
     def close(self, connection):
         _quota_bound.pop(connection, None)
+        _guest_authorizer.pop(connection, None)
         db = _connections.pop(connection, None)
         for handle in [h for h, entry in _cursors.items() if entry[0] == connection]:
             _cursors[handle][0] = 0
