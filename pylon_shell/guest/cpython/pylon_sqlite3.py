@@ -336,47 +336,66 @@ def _register(obj):
 
 
 def _result(value):
-    """A callback's return value as SQLite takes it (no adapters, as CPython)."""
-    if value is None or type(value) in (int, float, str):
-        return value
-    if isinstance(value, bool):
+    """A callback's return value as SQLite takes it (no adapters, as CPython),
+    checked here so that its error is the callback's, reported here."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        if not -(1 << 63) <= value < (1 << 63):
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
         return int(value)
-    if isinstance(value, (int, float, str)):
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, str):
+        value = str.__str__(value)
+        if not value.isascii():
+            value.encode("utf-8")
         return value
     return _buffer(value)
 
 
+def _run(obj, method, args):
+    """One callback as CPython's _sqlite3 runs it; the value it hands SQLite."""
+    if method == "call":
+        return _result(obj(*args))
+    if method == "progress":
+        return bool(obj())
+    if method in ("authorize", "collate"):
+        out = obj(*args)
+        return out if type(out) is int and -(1 << 63) <= out < (1 << 63) else None
+    if method == "trace":
+        obj(*args)
+        return None
+    if method == "new":
+        return _register(obj())
+    if method in ("step", "inverse"):
+        getattr(obj, method)(*args)
+        return None
+    if method == "value":
+        return _result(obj.value())
+    if method == "finalize":
+        return _result(obj.finalize())
+    raise ValueError(f"no callback method {method!r}")
+
+
 def _invoke(target, method, arguments):
     """The export: run one callback, its failure as the provider raises it."""
+    obj = _callbacks.get(target)
     try:
-        obj = _callbacks[target]
         _reading_now[0] = str
         _reading_now[1] = ()
         args = _decode(arguments)
-        if method == "call":
-            out = obj(*args)
-            return _encode(out if type(out) is int else _result(out))
-        if method == "new":
-            return _encode(_register(obj()))
-        if method in ("step", "inverse"):
-            getattr(obj, method)(*args)
-            return "null"
-        if method == "value":
-            return _encode(_result(obj.value()))
-        if method == "finalize":
-            try:
-                return _encode(_result(obj.finalize()))
-            finally:
+        try:
+            return _encode(_run(obj, method, args))
+        finally:
+            if method == "finalize":
                 _callbacks.pop(target, None)
-        if method == "drop":
-            _callbacks.pop(target, None)
-            return "null"
-        raise ValueError(f"no callback method {method!r}")
     except Err:
         raise
     except BaseException as exc:  # noqa: BLE001 - the provider's SQLite reports it
         if _callback_tracebacks[0]:
-            sys.unraisablehook(_Unraisable(exc, target))
+            culprit = getattr(obj, method, obj) if method not in ("call", "new") else obj
+            sys.unraisablehook(_Unraisable(exc, culprit))
         raise Err(_wire.Failure(kind=type(exc).__name__, message=str(exc))) from None
 
 
@@ -384,12 +403,53 @@ class _Unraisable:
     """What sys.unraisablehook gets for a callback's exception (as CPython with
     enable_callback_tracebacks(True))."""
 
-    def __init__(self, exc, target):
+    def __init__(self, exc, culprit):
         self.exc_type = type(exc)
         self.exc_value = exc
         self.exc_traceback = exc.__traceback__
-        self.err_msg = None
-        self.object = _callbacks.get(target)
+        self.err_msg = f"Exception ignored on sqlite3 callback {culprit!r}"
+        self.object = None
+
+
+def _arguments(where, names, args, kwargs, deprecated=(), defaults=None):
+    """Bind a method's arguments as its argument clinic does, with CPython
+    3.14's DeprecationWarning for `deprecated` ones given by keyword."""
+    defaults = defaults or {}
+    if len(args) > len(names):
+        raise TypeError(f"{where}() takes at most {len(names)} arguments ({len(args)} given)")
+    values = dict(zip(names, args))
+    for key, value in kwargs.items():
+        if key not in names:
+            raise TypeError(f"{where}() got an unexpected keyword argument '{key}'")
+        if key in values:
+            raise TypeError(f"argument for {where}() given by name ('{key}') and position")
+        values[key] = value
+    if any(name in kwargs for name in deprecated):
+        import warnings
+
+        quoted = [f"'{name}'" for name in deprecated]
+        listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+        plural = "s" if len(quoted) > 1 else ""
+        warnings.warn(
+            f"Passing keyword argument{plural} {listed} to _sqlite3.Connection.{where}() is "
+            f"deprecated. Parameter{plural} {listed} will become positional-only in Python 3.15.",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+    for name in names:
+        if name not in values:
+            if name not in defaults:
+                raise TypeError(f"{where}() missing required argument '{name}'")
+            values[name] = defaults[name]
+    return [values[name] for name in names]
+
+
+def _checked_name(name, where, position="argument 1"):
+    if not isinstance(name, str):
+        raise TypeError(f"{where}() {position} must be str, not {_tname(name)}")
+    if not name.isascii():
+        name.encode("utf-8")  # UnicodeEncodeError for a lone surrogate, as CPython
+    return name
 
 
 def _callable(value, what="parameter"):
@@ -615,6 +675,11 @@ class Connection:
     # Python callbacks: the provider calls them back by number (_invoke).
     def _hook(self, call, value, *args):
         number = None if value is None else _register(value)
+        if call in ("create_aggregate", "create_window_function") and value is not None:
+            # The provider's class has only the methods the program's has, so a
+            # missing one fails as CPython's ("... method not defined").
+            methods = [m for m in ("step", "finalize", "value", "inverse") if hasattr(value, m)]
+            args = (*args, methods)
         try:
             self._do(call, number, *args)
         except BaseException:
@@ -622,42 +687,53 @@ class Connection:
             raise
         return number
 
-    def create_function(self, name, narg, func, *, deterministic=False):
+    def create_function(self, *args, **kwargs):
+        name, narg, func, deterministic = _arguments(
+            "create_function", ("name", "narg", "func", "deterministic"), args, kwargs,
+            ("name", "narg", "func"), {"deterministic": False},
+        )
         self._live()
-        if not isinstance(name, str):
-            raise TypeError(f"create_function() argument 'name' must be str, not {_tname(name)}")
+        name = _checked_name(name, "create_function", "argument 'name'")
         self._hook("create_function", func, name, _index(narg), bool(deterministic))
 
-    def create_aggregate(self, name, n_arg, aggregate_class):
+    def create_aggregate(self, *args, **kwargs):
+        name, n_arg, aggregate_class = _arguments(
+            "create_aggregate", ("name", "n_arg", "aggregate_class"), args, kwargs,
+            ("name", "n_arg", "aggregate_class"),
+        )
         self._live()
-        if not isinstance(name, str):
-            raise TypeError(f"create_aggregate() argument 'name' must be str, not {_tname(name)}")
+        name = _checked_name(name, "create_aggregate", "argument 'name'")
         self._hook("create_aggregate", aggregate_class, name, _index(n_arg))
 
     def create_window_function(self, name, num_params, aggregate_class, /):
         self._live()
-        if not isinstance(name, str):
-            raise TypeError(
-                f"create_window_function() argument 1 must be str, not {_tname(name)}"
-            )
+        name = _checked_name(name, "create_window_function")
         self._hook("create_window_function", aggregate_class, name, _index(num_params))
 
     def create_collation(self, name, callable, /):  # noqa: A002 - CPython's name
         self._live()
-        if not isinstance(name, str):
-            raise TypeError(f"create_collation() argument 1 must be str, not {_tname(name)}")
+        name = _checked_name(name, "create_collation")
         _callable(callable)
         self._hook("create_collation", callable, name)
 
-    def set_authorizer(self, authorizer_callback):
+    def set_authorizer(self, *args, **kwargs):
+        (authorizer_callback,) = _arguments(
+            "set_authorizer", ("authorizer_callback",), args, kwargs, ("authorizer_callback",)
+        )
         self._live()
         self._hook("set_authorizer", authorizer_callback)
 
-    def set_progress_handler(self, progress_handler, n):
+    def set_progress_handler(self, *args, **kwargs):
+        progress_handler, n = _arguments(
+            "set_progress_handler", ("progress_handler", "n"), args, kwargs, ("progress_handler",)
+        )
         self._live()
         self._hook("set_progress_handler", progress_handler, _index(n))
 
-    def set_trace_callback(self, trace_callback):
+    def set_trace_callback(self, *args, **kwargs):
+        (trace_callback,) = _arguments(
+            "set_trace_callback", ("trace_callback",), args, kwargs, ("trace_callback",)
+        )
         self._live()
         self._hook("set_trace_callback", trace_callback)
 
@@ -680,6 +756,8 @@ class Connection:
         sql = args[0]
         if not isinstance(sql, str):
             raise TypeError(f"Connection() argument 1 must be str, not {_tname(sql)}")
+        if not sql.isascii():
+            sql.encode("utf-8")  # UnicodeEncodeError for a lone surrogate, as CPython
         self._do("statement", sql)
         statement = object.__new__(Statement)
         return statement

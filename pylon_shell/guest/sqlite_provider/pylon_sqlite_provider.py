@@ -118,7 +118,7 @@ def _authorizer(in_db, handle):
         target = _guest_authorizer.get(handle)
         if verdict != sqlite3.SQLITE_OK or target is None:
             return verdict
-        return _back_call(target, "call", [action, arg1, arg2, schema, trigger])
+        return _back_call(target, "authorize", [action, arg1, arg2, schema, trigger])
 
     def quota(action, arg1, arg2, schema):
         if action == sqlite3.SQLITE_ATTACH and _in_db_dir(arg1 or ""):
@@ -305,25 +305,27 @@ def _back_call(target, method, args):
     return _unpack(text)
 
 
-def _function(target):
-    return lambda *args: _back_call(target, "call", args)
+def _function(target, method="call"):
+    return lambda *args: _back_call(target, method, args)
 
 
-def _aggregate(target, window=False):
-    class Aggregate:
-        def __init__(self):
-            self.instance = _back_call(target, "new", [])
+def _aggregate(target, methods):
+    """A class standing in for the program's aggregate class, with the
+    methods it has (a missing one fails here as in CPython)."""
 
-        def step(self, *args):
-            _back_call(self.instance, "step", args)
+    def __init__(self):
+        self.instance = _back_call(target, "new", [])
 
-        def finalize(self):
-            return _back_call(self.instance, "finalize", [])
-
-    if window:
-        Aggregate.value = lambda self: _back_call(self.instance, "value", [])
-        Aggregate.inverse = lambda self, *args: _back_call(self.instance, "inverse", args)
-    return Aggregate
+    body = {"__init__": __init__}
+    if "step" in methods:
+        body["step"] = lambda self, *args: _back_call(self.instance, "step", args)
+    if "finalize" in methods:
+        body["finalize"] = lambda self: _back_call(self.instance, "finalize", [])
+    if "value" in methods:
+        body["value"] = lambda self: _back_call(self.instance, "value", [])
+    if "inverse" in methods:
+        body["inverse"] = lambda self, *args: _back_call(self.instance, "inverse", args)
+    return type("Aggregate", (), body)
 
 
 def _set_authorizer(db, target):
@@ -350,21 +352,21 @@ _CALLS = {
     "create_function": lambda db, target, name, narg, det: db.create_function(
         name, narg, None if target is None else _function(target), deterministic=det
     ),
-    "create_aggregate": lambda db, target, name, narg: db.create_aggregate(
-        name, narg, None if target is None else _aggregate(target)
+    "create_aggregate": lambda db, target, name, narg, methods=(): db.create_aggregate(
+        name, narg, None if target is None else _aggregate(target, methods)
     ),
-    "create_window_function": lambda db, target, name, narg: db.create_window_function(
-        name, narg, None if target is None else _aggregate(target, window=True)
+    "create_window_function": lambda db, target, name, narg, methods=(): db.create_window_function(
+        name, narg, None if target is None else _aggregate(target, methods)
     ),
     "create_collation": lambda db, target, name: db.create_collation(
-        name, None if target is None else (lambda a, b: _back_call(target, "call", [a, b]))
+        name, None if target is None else (lambda a, b: _back_call(target, "collate", [a, b]))
     ),
     "set_authorizer": _set_authorizer,
     "set_progress_handler": lambda db, target, n: db.set_progress_handler(
-        None if target is None else _function(target), n
+        None if target is None else _function(target, "progress"), n
     ),
     "set_trace_callback": lambda db, target: db.set_trace_callback(
-        None if target is None else _function(target)
+        None if target is None else _function(target, "trace")
     ),
     # Connection.__call__: the statement compiled, for its errors; not kept.
     "statement": lambda db, sql: db(sql) and None,
