@@ -90,15 +90,53 @@ def test_blobs_iterdump_and_error_codes_through_the_component(pylon):
     ]
 
 
-def test_python_callbacks_are_refused_with_one_line(pylon):
-    code = "import sqlite3\nsqlite3.connect(':memory:').create_function('f', 1, abs)\n"
-    result = pylon(*COMPONENT, "-c", code)
-    assert result.status == 1
-    assert result.stderr.strip().splitlines()[-1] == (
-        "sqlite3.NotSupportedError: create_function is not supported by the sqlite provider "
-        "component: SQLite would call Python back in the provider, mid-statement; use the "
-        "builtin provider"
+def test_python_callbacks_run_in_the_guest_mid_statement(pylon):
+    # SQLite in the provider calls the program's functions, aggregates,
+    # collations, authorizer and trace callback; a function may itself query.
+    code = (
+        "import sqlite3\n"
+        "con = sqlite3.connect(':memory:')\n"
+        "con.execute('create table t(a)')\n"
+        "con.executemany('insert into t values (?)', [(i,) for i in range(5)])\n"
+        "con.create_function('twice', 1, lambda x: x * 2)\n"
+        "def count_t():\n"
+        "    return con.execute('select count(*) from t').fetchone()[0]\n"
+        "con.create_function('count_t', 0, count_t)\n"
+        "class Product:\n"
+        "    def __init__(self): self.p = 1\n"
+        "    def step(self, v): self.p *= v + 1\n"
+        "    def finalize(self): return self.p\n"
+        "con.create_aggregate('product', 1, Product)\n"
+        "con.create_collation('rev', lambda a, b: (a < b) - (a > b))\n"
+        "print(con.execute('select twice(21), count_t(), product(a) from t').fetchone())\n"
+        "pair = \"select x from (select 'a' x union select 'b') order by x collate rev\"\n"
+        "print(con.execute(pair).fetchall())\n"
+        "seen = []\n"
+        "con.set_trace_callback(seen.append)\n"
+        "con.execute('select 1')\n"
+        "con.set_trace_callback(None)\n"
+        "def auth(action, table, *rest):\n"
+        "    return sqlite3.SQLITE_DENY if table == 't' else sqlite3.SQLITE_OK\n"
+        "con.set_authorizer(auth)\n"
+        "try:\n"
+        "    con.execute('select a from t')\n"
+        "except sqlite3.DatabaseError as e:\n"
+        "    print(seen, e)\n"
+        "con.set_authorizer(None)\n"
+        "con.create_function('boom', 0, lambda: 1 / 0)\n"
+        "try:\n"
+        "    con.execute('select boom()')\n"
+        "except sqlite3.OperationalError as e:\n"
+        "    print(e)\n"
     )
+    result = pylon(*COMPONENT, "-c", code)
+    assert result.status == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "(42, 5, 120)",
+        "[('b',), ('a',)]",
+        "['select 1'] access to t.a is prohibited",
+        "user-defined function raised exception",
+    ]
 
 
 def test_micropython_batches_executemany_and_fetches(pylon):

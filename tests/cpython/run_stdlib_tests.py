@@ -52,9 +52,6 @@ REASONS = (
     "no signals:",
     "tls policy:",  # the host's TLS policy only tightens (docs/caps/tls.md)
     "wasi:",  # the WASI platform lacks it (os.chown, file locks): docs/runtimes.md
-    # SQLite would call Python back inside the sqlite provider component, mid-statement
-    # (create_function, set_authorizer, ...): docs/caps/sqlite.md
-    "no callbacks:",
     # A relative database name lives in the sqlite provider component's /db, which
     # the guest cannot see or remove (docs/caps/sqlite.md)
     "provider /db:",

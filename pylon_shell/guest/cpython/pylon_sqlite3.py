@@ -141,8 +141,20 @@ def _b64(data):
 
 
 _encode = json.JSONEncoder(check_circular=False).encode
-#: While rows are decoded: (text_factory, converter functions by index).
-_reading_now = [str, ()]
+#: Whether a decode made a _Lazy value (the rows need converting when read).
+_lazy_made = [False]
+
+
+class _Lazy:
+    """A value converted when the program reads its row, as CPython converts
+    (text_factory, converters) at fetch: TEXT as bytes (index None), or the
+    bytes for converter `index`."""
+
+    __slots__ = ("data", "index")
+
+    def __init__(self, data, index):
+        self.data = data
+        self.index = index
 
 
 def _object(item):
@@ -151,13 +163,13 @@ def _object(item):
         data = binascii.a2b_base64(blob)
         index = item.get("\x00c")
         if index is not None:
-            converters_now = _reading_now[1]
-            if index < len(converters_now) and converters_now[index] is not None:
-                return converters_now[index](data)
+            _lazy_made[0] = True
+            return _Lazy(data, index)
         return data
     text = item.get("\x00t")
     if text is not None:
-        return _reading_now[0](binascii.a2b_base64(text))
+        _lazy_made[0] = True
+        return _Lazy(binascii.a2b_base64(text), None)
     return item
 
 
@@ -382,8 +394,6 @@ def _invoke(target, method, arguments):
     """The export: run one callback, its failure as the provider raises it."""
     obj = _callbacks.get(target)
     try:
-        _reading_now[0] = str
-        _reading_now[1] = ()
         args = _decode(arguments)
         try:
             return _encode(_run(obj, method, args))
@@ -662,11 +672,12 @@ class Connection:
         if progress is not None and not callable(progress):
             raise TypeError("progress argument must be a callable")
         target_handle = target._live()
-        # The provider copies all of it; the progress calls are made here
-        # afterwards, one per step it took.
-        for status, remaining, total in self._do("backup", target_handle, pages, name, float(sleep)):
-            if progress is not None:
-                progress(status, remaining, total)
+        self._live()
+        number = None if progress is None else _register(progress)
+        try:
+            self._do("backup", target_handle, _index(pages), name, float(sleep), number)
+        finally:
+            _callbacks.pop(number, None)
 
     def blobopen(self, table, column, row, /, *, readonly=False, name="main"):
         handle = _call(_cap.blob_open, self._live(), table, column, _index(row), bool(readonly), name)
@@ -688,6 +699,10 @@ class Connection:
         return number
 
     def create_function(self, *args, **kwargs):
+        if len(args) > 3:
+            raise TypeError(
+                f"create_function() takes at most 3 positional arguments ({len(args)} given)"
+            )
         name, narg, func, deterministic = _arguments(
             "create_function", ("name", "narg", "func", "deterministic"), args, kwargs,
             ("name", "narg", "func"), {"deterministic": False},
@@ -839,6 +854,8 @@ def connect(*args, **kwargs):
 
 class Cursor:
     def __init__(self, connection, /):
+        if self.__dict__.get("_busy"):
+            raise ProgrammingError("Recursive use of cursors not allowed.")
         if not issubclass(type(connection), Connection):
             raise TypeError(f"Cursor() argument 1 must be sqlite3.Connection, not {_tname(connection)}")
         self._connection = connection
@@ -850,6 +867,8 @@ class Cursor:
         self._rows = []
         self._more = False
         self._converters = ()
+        #: Whether rows held may have values still to convert (_Lazy).
+        self._lazy = False
         #: True while converters run on its rows: they may not use it (as CPython).
         self._busy = False
         self._arraysize = 1
@@ -938,15 +957,34 @@ class Cursor:
             self._more = False
 
     def _build(self, packed):
-        _reading_now[0] = self._connection.text_factory
-        _reading_now[1] = self._converters
-        self._busy = True
-        try:
-            rows = [tuple(row) for row in _decode(packed)]
-        finally:
-            self._busy = False
+        _lazy_made[0] = False
+        rows = [tuple(row) for row in _decode(packed)]
+        if _lazy_made[0]:
+            self._lazy = True
         rows.reverse()  # popped from the end
         return rows
+
+    def _convert(self, values):
+        """The row's text_factory and converter values, now (as CPython does
+        when it fetches the row); the converters may not use this cursor."""
+        text_factory = self._connection.text_factory
+        converters_now = self._converters
+        self._busy = True
+        try:
+            out = []
+            for value in values:
+                if type(value) is _Lazy:
+                    index = value.index
+                    if index is None:
+                        value = text_factory(value.data)
+                    elif index < len(converters_now) and converters_now[index] is not None:
+                        value = converters_now[index](value.data)
+                    else:
+                        value = value.data
+                out.append(value)
+        finally:
+            self._busy = False
+        return tuple(out)
 
     def execute(self, sql, parameters=(), /):
         handle = self._check()
@@ -955,6 +993,7 @@ class Cursor:
         packed = _encode(_parameters(parameters))
         how, names = self._reading()
         self._converters = tuple(converters.get(name) for name in names)
+        self._lazy = False
         self._rows = []
         self._more = False
         self._description = None
@@ -973,10 +1012,15 @@ class Cursor:
         sent = False
         while True:
             batch = []
-            for parameters in rows:
-                batch.append(_parameters(parameters))
-                if len(batch) >= BATCH:
-                    break
+            # The rows' iterator may not use this cursor (as CPython).
+            self._busy = True
+            try:
+                for parameters in rows:
+                    batch.append(_parameters(parameters))
+                    if len(batch) >= BATCH:
+                        break
+            finally:
+                self._busy = False
             if not batch and sent:
                 break
             outcome = _call(_cap.execute_many, handle, sql, _encode(batch))
@@ -1008,7 +1052,9 @@ class Cursor:
             self._more = more
 
     def _row(self, values):
-        factory = self.row_factory
+        if self._lazy:
+            values = self._convert(values)
+        factory = self._row_factory
         return values if factory is None else factory(self, values)
 
     def fetchone(self):
@@ -1037,7 +1083,8 @@ class Cursor:
             rows = self._rows
             self._rows = []
             rows.reverse()
-            out.extend(rows if self.row_factory is None else [self._row(r) for r in rows])
+            fast = self._row_factory is None and not self._lazy
+            out.extend(rows if fast else [self._row(r) for r in rows])
             if not self._more:
                 return out
             self._fill(_MAX_FETCH)

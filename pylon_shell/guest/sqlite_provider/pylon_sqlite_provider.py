@@ -277,13 +277,21 @@ def _outcome(cursor, rows):
     )
 
 
-def _backup(db, target, pages, name, sleep):
-    steps = []
+def _backup(db, target, pages, name, sleep, progress=None):
     db.backup(
         _connection(target), pages=pages, name=name, sleep=sleep,
-        progress=lambda status, remaining, total: steps.append([status, remaining, total]),
+        progress=None if progress is None else _function(progress),
     )
-    return steps
+
+
+def _deserialize(db, data, name="main"):
+    # SQLite attaches the image itself ("ATTACH 'x'"), which the quota's
+    # authorizer would refuse; the image lives in memory, not in /db.
+    _internal[0] = True
+    try:
+        db.deserialize(data, name=name)
+    finally:
+        _internal[0] = False
 
 
 class _Failed(Exception):
@@ -347,7 +355,7 @@ _CALLS = {
     "setconfig": lambda db, op, enable=True: db.setconfig(op, enable),
     "interrupt": lambda db: db.interrupt(),
     "serialize": lambda db, name="main": db.serialize(name=name),
-    "deserialize": lambda db, data, name="main": db.deserialize(data, name=name),
+    "deserialize": _deserialize,
     "backup": _backup,
     "create_function": lambda db, target, name, narg, det: db.create_function(
         name, narg, None if target is None else _function(target), deterministic=det
