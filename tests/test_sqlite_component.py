@@ -188,3 +188,22 @@ def test_a_revoke_stops_a_cursor_mid_iteration(built, runtime_name):
         assert rt.run_input("assert len(first) == 10") == Ok()
     finally:
         session.close()
+
+
+def test_callbacks_nested_without_end_fail_the_statement_not_the_session(pylon):
+    # Each level holds guest and provider frames: the host stops the nesting.
+    code = (
+        "import sqlite3\n"
+        "con = sqlite3.connect(':memory:')\n"
+        "def rec(x):\n"
+        "    return con.execute('select rec(?)', (x + 1,)).fetchone()[0]\n"
+        "con.create_function('rec', 1, rec)\n"
+        "try:\n"
+        "    con.execute('select rec(1)')\n"
+        "except sqlite3.OperationalError as e:\n"
+        "    print(e)\n"
+        "print(con.execute('select 5').fetchone())\n"
+    )
+    result = pylon(*COMPONENT, "-c", code)
+    assert result.status == 0, result.stderr
+    assert result.stdout == "user-defined function raised exception\n(5,)\n"

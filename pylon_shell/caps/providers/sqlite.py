@@ -62,6 +62,10 @@ def hard_limit(quota: int) -> int:
 
 
 INTERFACE = "pylon:cap/sqlite@0.1.0"
+#: How deep callbacks may nest (a callback's SQL calling a callback, ...):
+#: every level holds a guest and a provider frame on the stack, and past about
+#: twenty the engine gives up on the whole session.
+MAX_CALLBACK_DEPTH = 10
 #: What the provider imports to call the program's Python callbacks.
 CALLBACKS = "pylon:cap/sqlite-callbacks@0.1.0"
 EXPORTS = (
@@ -134,6 +138,7 @@ class SqliteComponentProvider:
 
         self._grants = grants
         self._callback = callback
+        self._depth = 0
         engine = shared_engine()
         linker = Linker(engine)
         linker.add_wasip2()
@@ -174,12 +179,20 @@ class SqliteComponentProvider:
             return _record(
                 kind="NotSupportedError", message="this runtime has no sqlite3 callbacks"
             )
+        if self._depth >= MAX_CALLBACK_DEPTH:
+            return _record(
+                kind="RecursionError",
+                message=f"sqlite3 callbacks nested more than {MAX_CALLBACK_DEPTH} deep",
+            )
+        self._depth += 1
         try:
             return call(target, method, arguments)
         except Exception as error:  # noqa: BLE001 - the guest's call fails, not the host
             message = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
             error.__traceback__ = None
             return _record(kind="OperationalError", message=f"the callback failed: {message}")
+        finally:
+            self._depth -= 1
 
     def _invoke(self, name: str, *args: Any) -> Any:
         import wasmtime
