@@ -145,6 +145,19 @@ _encode = json.JSONEncoder(check_circular=False).encode
 _lazy_made = [False]
 
 
+def _text(text_factory, data, description, column):
+    if text_factory is not str:
+        return text_factory(data)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        name = description[column][0] if description and column < len(description) else "?"
+        shown = data.decode("utf-8", "replace")
+        raise OperationalError(
+            f"Could not decode to UTF-8 column '{name}' with text '{shown}'"
+        ) from None
+
+
 class _Lazy:
     """A value converted when the program reads its row, as CPython converts
     (text_factory, converters) at fetch: TEXT as bytes (index None), or the
@@ -216,16 +229,49 @@ def adapt(obj, proto=PrepareProtocol, alt=_MISSING, /):
     raise ProgrammingError("can't adapt")
 
 
+def _attributed(function):
+    """The stdlib's default date and time adapters and converters warn
+    (DeprecationWarning, stacklevel=2) as if called by the C module, from the
+    program's line; called from here, the warning would name this module.
+    Their warnings are caught and raised again at the program's frame."""
+    import warnings
+
+    own = (__file__, os.path.dirname(function.__code__.co_filename) + "/")
+
+    def call(value):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = function(value)
+        for found in caught:
+            level, frame = 1, sys._getframe(0)
+            while frame is not None and (
+                frame.f_code.co_filename == own[0] or frame.f_code.co_filename.startswith(own[1])
+            ):
+                frame, level = frame.f_back, level + 1
+            warnings.warn(found.message, found.category, stacklevel=level)
+        return out
+
+    call.__wrapped__ = function
+    return call
+
+
+def _default(function):
+    code = getattr(function, "__code__", None)
+    if getattr(function, "__module__", None) == "sqlite3.dbapi2" and code is not None:
+        return _attributed(function)
+    return function
+
+
 def register_adapter(type, adapter, /):  # noqa: A002 - CPython's name
     if type in (int, float, str, bytearray):
         _base_adapted[0] = True
-    adapters[(type, PrepareProtocol)] = adapter
+    adapters[(type, PrepareProtocol)] = _default(adapter)
 
 
 def register_converter(typename, converter, /):
     if not isinstance(typename, str):
         raise TypeError(f"register_converter() argument 1 must be str, not {_tname(typename)}")
-    converters[typename.upper()] = converter
+    converters[typename.upper()] = _default(converter)
 
 
 def enable_callback_tracebacks(enable, /):
@@ -470,19 +516,45 @@ def _callable(value, what="parameter"):
 # -- connections ---------------------------------------------------------------
 
 
+_CONNECT_PARAMETERS = (
+    "database", "timeout", "detect_types", "isolation_level", "check_same_thread",
+    "factory", "cached_statements", "uri",
+)
+_CONNECT_DEFAULTS = {
+    "timeout": 5.0, "detect_types": 0, "isolation_level": "", "check_same_thread": True,
+    "factory": None, "cached_statements": 128, "uri": False,
+}
+_POSITIONAL_DEPRECATED = (
+    "Passing more than 1 positional argument to {} is deprecated. Parameters 'timeout', "
+    "'detect_types', 'isolation_level', 'check_same_thread', 'factory', "
+    "'cached_statements' and 'uri' will become keyword-only parameters in Python 3.15."
+)
+
+
 class Connection:
-    def __init__(
-        self,
-        database,
-        timeout=5.0,
-        detect_types=0,
-        isolation_level="",
-        check_same_thread=True,
-        factory=None,
-        cached_statements=128,
-        uri=False,
-        *,
-        autocommit=LEGACY_TRANSACTION_CONTROL,
+    def __init__(self, *args, autocommit=LEGACY_TRANSACTION_CONTROL, **kwargs):
+        if len(args) > 1:
+            import warnings
+
+            warnings.warn(
+                _POSITIONAL_DEPRECATED.format("_sqlite3.Connection()"),
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        (
+            database, timeout, detect_types, isolation_level, check_same_thread,
+            _factory, cached_statements, uri,
+        ) = _arguments(
+            "Connection", _CONNECT_PARAMETERS, args, kwargs, defaults=_CONNECT_DEFAULTS
+        )
+        self._init(
+            database, timeout, detect_types, isolation_level, check_same_thread,
+            cached_statements, uri, autocommit,
+        )
+
+    def _init(
+        self, database, timeout, detect_types, isolation_level, check_same_thread,
+        cached_statements, uri, autocommit,
     ):
         if isinstance(database, (str, bytes)) or hasattr(database, "__fspath__"):
             database = os.fsdecode(os.fspath(database))
@@ -780,7 +852,10 @@ class Connection:
     import inspect as _inspect
 
     __call__.__signature__ = _inspect.Signature(
-        [_inspect.Parameter("sql", _inspect.Parameter.POSITIONAL_ONLY)]
+        [
+            _inspect.Parameter("self", _inspect.Parameter.POSITIONAL_ONLY),
+            _inspect.Parameter("sql", _inspect.Parameter.POSITIONAL_ONLY),
+        ]
     )
     del _inspect
 
@@ -831,12 +906,7 @@ def connect(*args, **kwargs):
         import warnings
 
         warnings.warn(
-            "Passing more than 1 positional argument to sqlite3.connect() is deprecated. "
-            "Parameters 'timeout', 'detect_types', 'isolation_level', 'check_same_thread', "
-            "'factory', 'cached_statements' and 'uri' will become keyword-only parameters "
-            "in Python 3.15.",
-            DeprecationWarning,
-            stacklevel=2,
+            _POSITIONAL_DEPRECATED.format("sqlite3.connect()"), DeprecationWarning, stacklevel=2
         )
     if not args and "database" not in kwargs:
         raise TypeError("connect() missing required argument 'database' (pos 1)")
@@ -976,7 +1046,7 @@ class Cursor:
                 if type(value) is _Lazy:
                     index = value.index
                     if index is None:
-                        value = text_factory(value.data)
+                        value = _text(text_factory, value.data, self._description, len(out))
                     elif index < len(converters_now) and converters_now[index] is not None:
                         value = converters_now[index](value.data)
                     else:
