@@ -276,6 +276,9 @@ def register_converter(typename, converter, /):
 
 def enable_callback_tracebacks(enable, /):
     _callback_tracebacks[0] = bool(enable)
+    # The provider's SQLite reports what fails on its side (a missing
+    # aggregate method, ...) to this interpreter's sys.unraisablehook.
+    _call(_cap.module_call, "enable_callback_tracebacks", _encode([bool(enable)]))
 
 
 def complete_statement(statement):
@@ -370,8 +373,18 @@ def _parameters(parameters):
             if not isinstance(key, str):
                 raise ProgrammingError("parameters are of unsupported type")
             named[key] = _bind(value, ":" + key)
+        if type(parameters) is not dict and hasattr(type(parameters), "__missing__"):
+            # A name the mapping lacks is asked of it (its __missing__), as
+            # CPython asks a dict subclass: the provider calls back.
+            number = _register(lambda key: _bind(parameters[key], ":" + key))
+            _lookups.append(number)
+            named["\x00m"] = number
         return named
     raise ProgrammingError("parameters are of unsupported type")
+
+
+#: Callbacks registered for one statement's parameters, dropped after it.
+_lookups = []
 
 
 def _is_sequence(value):
@@ -418,6 +431,8 @@ def _run(obj, method, args):
         return _result(obj(*args))
     if method == "progress":
         return bool(obj())
+    if method == "lookup":
+        return obj(*args)
     if method in ("authorize", "collate"):
         out = obj(*args)
         return out if type(out) is int and -(1 << 63) <= out < (1 << 63) else None
@@ -438,6 +453,9 @@ def _run(obj, method, args):
 
 def _invoke(target, method, arguments):
     """The export: run one callback, its failure as the provider raises it."""
+    if target == 0 and method == "unraisable":
+        _unraisable_from_provider(*_decode(arguments))
+        return "null"
     obj = _callbacks.get(target)
     try:
         args = _decode(arguments)
@@ -453,6 +471,21 @@ def _invoke(target, method, arguments):
             culprit = getattr(obj, method, obj) if method not in ("call", "new") else obj
             sys.unraisablehook(_Unraisable(exc, culprit))
         raise Err(_wire.Failure(kind=type(exc).__name__, message=str(exc))) from None
+
+
+def _unraisable_from_provider(kind, message, err_msg):
+    """An exception the provider's SQLite reported (enable_callback_tracebacks),
+    given to this interpreter's sys.unraisablehook."""
+    cls = _ERRORS.get(kind) or getattr(builtins, kind, None)
+    if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+        cls = Exception
+    try:
+        exc = cls(message)
+    except TypeError:
+        exc = Exception(message)
+    hook = _Unraisable(exc, None)
+    hook.err_msg = err_msg or None
+    sys.unraisablehook(hook)
 
 
 class _Unraisable:
@@ -511,6 +544,11 @@ def _checked_name(name, where, position="argument 1"):
 def _callable(value, what="parameter"):
     if value is not None and not callable(value):
         raise TypeError(f"{what} must be callable")
+
+
+def _drop_lookups():
+    while _lookups:
+        _callbacks.pop(_lookups.pop(), None)
 
 
 # -- connections ---------------------------------------------------------------
@@ -762,6 +800,7 @@ class Connection:
             # The provider's class has only the methods the program's has, so a
             # missing one fails as CPython's ("... method not defined").
             methods = [m for m in ("step", "finalize", "value", "inverse") if hasattr(value, m)]
+            methods.append(getattr(value, "__name__", "Aggregate"))
             args = (*args, methods)
         try:
             self._do(call, number, *args)
@@ -1060,14 +1099,22 @@ class Cursor:
         handle = self._check()
         if not isinstance(sql, str):
             raise TypeError(f"execute() argument 1 must be str, not {_tname(sql)}")
-        packed = _encode(_parameters(parameters))
+        try:
+            packed = _encode(_parameters(parameters))
+        except BaseException:
+            _drop_lookups()
+            raise
         how, names = self._reading()
         self._converters = tuple(converters.get(name) for name in names)
         self._lazy = False
         self._rows = []
         self._more = False
         self._description = None
-        self._load(_call(_cap.execute, handle, sql, packed, how, 1))
+        try:
+            self._load(_call(_cap.execute, handle, sql, packed, how, 1))
+        finally:
+            if _lookups:
+                _drop_lookups()
         return self
 
     def executemany(self, sql, seq_of_parameters, /):

@@ -31,6 +31,7 @@ import builtins
 import json
 import os
 import sqlite3
+import sys
 
 import wit_world
 import wit_world.exports
@@ -206,7 +207,23 @@ def _object(item):
         return binascii.a2b_base64(item["\x00b"])
     if "\x00s" in item:
         return slice(*item["\x00s"])
+    if "\x00m" in item:
+        target = item.pop("\x00m")
+        return _Named(target, item)
     return item
+
+
+class _Named(dict):
+    """Named parameters from a mapping with __missing__: a name it lacks is
+    asked of the guest's mapping (CPython looks names up in a dict subclass
+    with its __getitem__)."""
+
+    def __init__(self, target, items):
+        super().__init__(items)
+        self.target = target
+
+    def __missing__(self, key):
+        return _back_call(self.target, "lookup", [key])
 
 
 _decoder = json.JSONDecoder(object_hook=_object)
@@ -294,6 +311,18 @@ def _deserialize(db, data, name="main"):
         _internal[0] = False
 
 
+def _forward_unraisable(unraisable):
+    """What this SQLite reports of a callback's failure goes to the guest's
+    sys.unraisablehook, unless the guest raised (and reported) it."""
+    exc = unraisable.exc_value
+    if getattr(exc, "pylon_guest", False):
+        return
+    try:
+        _back.invoke(0, "unraisable", _pack([type(exc).__name__, str(exc), unraisable.err_msg or ""]))
+    except Exception:  # noqa: BLE001 - a report that cannot go is dropped
+        pass
+
+
 class _Failed(Exception):
     """A guest callback's failure, raised here so this SQLite reports it as
     CPython does (e.g. "user-defined function raised exception")."""
@@ -304,12 +333,16 @@ def _back_call(target, method, args):
         text = _back.invoke(target, method, _pack(list(args)))
     except Err as err:
         kind = getattr(builtins, err.value.kind, None)
+        error = None
         if isinstance(kind, type) and issubclass(kind, Exception):
             try:
-                raise kind(err.value.message) from None
+                error = kind(err.value.message)
             except TypeError:
-                pass
-        raise _Failed(err.value.message) from None
+                error = None
+        if error is None:
+            error = _Failed(err.value.message)
+        error.pylon_guest = True  # the guest has reported it already
+        raise error from None
     return _unpack(text)
 
 
@@ -333,7 +366,8 @@ def _aggregate(target, methods):
         body["value"] = lambda self: _back_call(self.instance, "value", [])
     if "inverse" in methods:
         body["inverse"] = lambda self, *args: _back_call(self.instance, "inverse", args)
-    return type("Aggregate", (), body)
+    name = methods[-1] if methods and methods[-1] not in ("step", "finalize", "value", "inverse") else "Aggregate"
+    return type(str(name), (), body)
 
 
 def _set_authorizer(db, target):
@@ -536,6 +570,10 @@ class Sqlite(wit_world.exports.Sqlite):
     def module_call(self, name, arguments):
         def run():
             args = _unpack(arguments)
+            if name == "enable_callback_tracebacks" and isinstance(args, list) and args:
+                sqlite3.enable_callback_tracebacks(bool(args[0]))
+                sys.unraisablehook = _forward_unraisable
+                return "null"
             if name == "info":
                 return _pack({
                     "sqlite_version": sqlite3.sqlite_version,
