@@ -36,6 +36,7 @@ import pylon_waits
 import pylon_patches  # stdlib modules patched at first import (ThreadPoolExecutor, asyncio)
 import pylon_threads  # served as `_thread`: threads run to completion when started
 import pylon_sqlite3  # noqa: F401 - served as `_sqlite3` with the component provider
+import pylon_sqlite3_callbacks
 import pylon_zstd  # noqa: F401 - served as `_zstd`
 import wit_world
 from wit_world.exports import session
@@ -439,4 +440,4 @@ class SqliteCallbacks(wit_world.exports.SqliteCallbacks):
     (create_function, ...) while the program waits in its sqlite3 call."""
 
     def invoke(self, target, method, arguments):
-        return pylon_sqlite3._invoke(target, method, arguments)
+        return pylon_sqlite3_callbacks._invoke(target, method, arguments)

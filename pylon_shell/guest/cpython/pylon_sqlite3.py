@@ -14,6 +14,11 @@ so their errors are CPython's, with sqlite_errorcode and sqlite_errorname.
 Values cross as JSON text (the WIT's `packed`), one string per call;
 executemany sends its rows in batches, and rows come back in batches.
 
+This module has Connection, Cursor and the module functions; the rest is in
+pylon_sqlite3_errors (exceptions), pylon_sqlite3_values (values, binding,
+adapters, argument checks), pylon_sqlite3_callbacks and pylon_sqlite3_rows
+(Row, Blob).
+
 Python callbacks (create_function, create_aggregate, create_collation,
 create_window_function, set_authorizer, set_progress_handler,
 set_trace_callback) are registered here by number; the provider's SQLite
@@ -22,17 +27,56 @@ passes on to this interpreter's export (`_invoke`) while it waits in its own
 call.
 """
 
-import binascii
-import builtins
-import json
 import os
 import sys
 
-from componentize_py_types import Err
 from wit_world.imports import sqlite as _cap
-from wit_world.imports import types as _wire
 
-import pylon_caps
+from pylon_sqlite3_callbacks import (  # noqa: F401
+    _invoke,
+    _callback_tracebacks,
+    _callbacks,
+    _drop_lookups,
+    _register,
+)
+from pylon_sqlite3_errors import (  # noqa: F401 - the module's names, as _sqlite3's
+    Warning,
+    DataError,
+    DatabaseError,
+    Error,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    ProgrammingError,
+    _call,
+    _tname,
+)
+from pylon_sqlite3_rows import Blob, Row  # noqa: F401 - the module's names, as _sqlite3's
+from pylon_sqlite3_values import (  # noqa: F401 - the module's names, as _sqlite3's
+    PrepareProtocol,
+    adapt,
+    adapters,
+    register_adapter,
+    register_converter,
+    _Lazy,
+    _MISSING,
+    _arguments,
+    _buffer,
+    _callable,
+    _checked_name,
+    _decode,
+    _encode,
+    _index,
+    _lazy_made,
+    _level,
+    _lookups,
+    _parameters,
+    _size,
+    _text,
+    converters,
+)
 
 PARSE_DECLTYPES = 1
 PARSE_COLNAMES = 2
@@ -50,230 +94,6 @@ FETCH = 256
 _MAX_FETCH = 1 << 20
 
 
-class Warning(Exception):  # noqa: A001 - the DB-API name
-    pass
-
-
-class Error(Exception):
-    pass
-
-
-class InterfaceError(Error):
-    pass
-
-
-class DatabaseError(Error):
-    pass
-
-
-class DataError(DatabaseError):
-    pass
-
-
-class OperationalError(DatabaseError):
-    pass
-
-
-class IntegrityError(DatabaseError):
-    pass
-
-
-class InternalError(DatabaseError):
-    pass
-
-
-class ProgrammingError(DatabaseError):
-    pass
-
-
-class NotSupportedError(DatabaseError):
-    pass
-
-
-_ERRORS = {
-    cls.__name__: cls
-    for cls in (
-        Warning, Error, InterfaceError, DatabaseError, DataError, OperationalError,
-        IntegrityError, InternalError, ProgrammingError, NotSupportedError,
-    )
-}
-
-
-def _raise(failure):
-    kind, _, code = failure.kind.partition(" ")
-    if kind == "PermissionError":
-        raise pylon_caps.CapPermissionError(failure.message)
-    cls = _ERRORS.get(kind)
-    if cls is None:
-        found = getattr(builtins, kind, None)
-        if isinstance(found, type) and issubclass(found, Exception):
-            try:
-                error = found(failure.message)
-            except TypeError:
-                error = OperationalError(failure.message)
-            raise error
-        cls = OperationalError
-    error = cls(failure.message)
-    if code:
-        number, _, name = code.partition(" ")
-        try:
-            error.sqlite_errorcode = int(number)
-        except ValueError:
-            pass
-        error.sqlite_errorname = name or None
-    raise error
-
-
-def _call(function, *args):
-    try:
-        return function(*args)
-    except Err as err:
-        failure = err.value
-    # Raised outside the except block: see pylon_caps.call_provider.
-    _raise(failure)
-
-
-# -- values on the wire ------------------------------------------------------
-
-
-def _b64(data):
-    return binascii.b2a_base64(data, newline=False).decode("ascii")
-
-
-_encode = json.JSONEncoder(check_circular=False).encode
-#: Whether a decode made a _Lazy value (the rows need converting when read).
-_lazy_made = [False]
-
-
-def _text(text_factory, data, description, column):
-    if text_factory is not str:
-        return text_factory(data)
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        name = description[column][0] if description and column < len(description) else "?"
-        shown = data.decode("utf-8", "replace")
-        raise OperationalError(
-            f"Could not decode to UTF-8 column '{name}' with text '{shown}'"
-        ) from None
-
-
-class _Lazy:
-    """A value converted when the program reads its row, as CPython converts
-    (text_factory, converters) at fetch: TEXT as bytes (index None), or the
-    bytes for converter `index`."""
-
-    __slots__ = ("data", "index")
-
-    def __init__(self, data, index):
-        self.data = data
-        self.index = index
-
-
-def _object(item):
-    blob = item.get("\x00b")
-    if blob is not None:
-        data = binascii.a2b_base64(blob)
-        index = item.get("\x00c")
-        if index is not None:
-            _lazy_made[0] = True
-            return _Lazy(data, index)
-        return data
-    text = item.get("\x00t")
-    if text is not None:
-        _lazy_made[0] = True
-        return _Lazy(binascii.a2b_base64(text), None)
-    return item
-
-
-_decode = json.JSONDecoder(object_hook=_object).decode
-
-adapters = {}
-converters = {}
-_base_adapted = [False]
-_PLAIN = (type(None), int, float, str)
-_callback_tracebacks = [False]
-
-
-class PrepareProtocol:
-    def __init__(self, *args, **kwargs):
-        if args or kwargs:
-            raise TypeError("PrepareProtocol() takes no arguments")
-
-
-_MISSING = object()
-
-
-def adapt(obj, proto=PrepareProtocol, alt=_MISSING, /):
-    adapter = adapters.get((type(obj), proto))
-    if adapter is not None:
-        return adapter(obj)
-    method = getattr(proto, "__adapt__", None)
-    if method is not None:
-        try:
-            adapted = method(obj)
-        except TypeError:
-            adapted = None
-        if adapted is not None:
-            return adapted
-    method = getattr(obj, "__conform__", None)
-    if method is not None:
-        try:
-            adapted = method(proto)
-        except TypeError:
-            adapted = None
-        if adapted is not None:
-            return adapted
-    if alt is not _MISSING:
-        return alt
-    raise ProgrammingError("can't adapt")
-
-
-def _attributed(function):
-    """The stdlib's default date and time adapters and converters warn
-    (DeprecationWarning, stacklevel=2) as if called by the C module, from the
-    program's line; called from here, the warning would name this module.
-    Their warnings are caught and raised again at the program's frame."""
-    import warnings
-
-    own = (__file__, os.path.dirname(function.__code__.co_filename) + "/")
-
-    def call(value):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            out = function(value)
-        for found in caught:
-            level, frame = 1, sys._getframe(0)
-            while frame is not None and (
-                frame.f_code.co_filename == own[0] or frame.f_code.co_filename.startswith(own[1])
-            ):
-                frame, level = frame.f_back, level + 1
-            warnings.warn(found.message, found.category, stacklevel=level)
-        return out
-
-    call.__wrapped__ = function
-    return call
-
-
-def _default(function):
-    code = getattr(function, "__code__", None)
-    if getattr(function, "__module__", None) == "sqlite3.dbapi2" and code is not None:
-        return _attributed(function)
-    return function
-
-
-def register_adapter(type, adapter, /):  # noqa: A002 - CPython's name
-    if type in (int, float, str, bytearray):
-        _base_adapted[0] = True
-    adapters[(type, PrepareProtocol)] = _default(adapter)
-
-
-def register_converter(typename, converter, /):
-    if not isinstance(typename, str):
-        raise TypeError(f"register_converter() argument 1 must be str, not {_tname(typename)}")
-    converters[typename.upper()] = _default(converter)
-
-
 def enable_callback_tracebacks(enable, /):
     _callback_tracebacks[0] = bool(enable)
     # The provider's SQLite reports what fails on its side (a missing
@@ -285,270 +105,6 @@ def complete_statement(statement):
     if not isinstance(statement, str):
         raise TypeError(f"complete_statement() argument 'statement' must be str, not {_tname(statement)}")
     return _decode(_call(_cap.module_call, "complete_statement", _encode([statement])))
-
-
-def _tname(value):
-    return type(value).__name__
-
-
-_LEVELS = ("", "DEFERRED", "IMMEDIATE", "EXCLUSIVE")
-
-
-def _level(value):
-    """isolation_level as CPython checks it (its own comparison, not the
-    value's upper()): None or one of _LEVELS, in any case."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise TypeError("isolation_level must be str or None")
-    text = str.__str__(value)
-    folded = text.upper() if text.isascii() and "\0" not in text else None
-    if folded not in _LEVELS:
-        raise ValueError(
-            "isolation_level string must be '', 'DEFERRED', 'IMMEDIATE', or 'EXCLUSIVE'"
-        )
-    return folded
-
-
-def _size(value, what):
-    """A row count: an int in 0..UINT32_MAX."""
-    value = _index(value)
-    if value < 0:
-        raise ValueError(f"{what} must be >= 0")
-    if value > 0xFFFFFFFF:
-        raise OverflowError(f"{what} is greater than maximum")
-    return value
-
-
-def _buffer(value):
-    view = memoryview(value)
-    if not view.c_contiguous:
-        raise BufferError("underlying buffer is not C-contiguous")
-    return {"\x00b": _b64(view.tobytes())}
-
-
-def _bind(value, position):
-    """One parameter as the provider takes it, adapted as CPython's
-    bind_parameters does."""
-    kind = type(value)
-    if kind in _PLAIN and not _base_adapted[0]:
-        if kind is int and not -(1 << 63) <= value < (1 << 63):
-            raise OverflowError("Python int too large to convert to SQLite INTEGER")
-        if kind is str and not value.isascii():
-            value.encode("utf-8")  # UnicodeEncodeError for a lone surrogate, as CPython
-        return value
-    if kind is bytes:
-        return {"\x00b": _b64(value)}
-    value = adapt(value, PrepareProtocol, value)
-    if value is None or isinstance(value, bool):
-        return None if value is None else int(value)
-    if isinstance(value, int):
-        if not -(1 << 63) <= value < (1 << 63):
-            raise OverflowError("Python int too large to convert to SQLite INTEGER")
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        value = str.__str__(value)
-        if not value.isascii():
-            value.encode("utf-8")  # UnicodeEncodeError for a lone surrogate, as CPython
-        return value
-    try:
-        return _buffer(value)
-    except TypeError:
-        raise ProgrammingError(
-            f"Error binding parameter {position}: type '{_tname(value)}' is not supported"
-        ) from None
-
-
-def _parameters(parameters):
-    """A statement's parameters: a list (qmark) or a dict (named), bound."""
-    if type(parameters) in (tuple, list) or (
-        not isinstance(parameters, dict) and _is_sequence(parameters)
-    ):
-        return [_bind(parameters[i], i + 1) for i in range(len(parameters))]
-    if isinstance(parameters, dict):
-        named = {}
-        for key, value in parameters.items():
-            if not isinstance(key, str):
-                raise ProgrammingError("parameters are of unsupported type")
-            named[key] = _bind(value, ":" + key)
-        if type(parameters) is not dict and hasattr(type(parameters), "__missing__"):
-            # A name the mapping lacks is asked of it (its __missing__), as
-            # CPython asks a dict subclass: the provider calls back.
-            number = _register(lambda key: _bind(parameters[key], ":" + key))
-            _lookups.append(number)
-            named["\x00m"] = number
-        return named
-    raise ProgrammingError("parameters are of unsupported type")
-
-
-#: Callbacks registered for one statement's parameters, dropped after it.
-_lookups = []
-
-
-def _is_sequence(value):
-    kind = type(value)
-    return hasattr(kind, "__getitem__") and hasattr(kind, "__len__") and not hasattr(kind, "keys")
-
-
-# -- callbacks -------------------------------------------------------------------
-
-#: What the provider may call back: number -> a callable or an aggregate instance.
-_callbacks = {}
-_next_callback = [1]
-
-
-def _register(obj):
-    number = _next_callback[0]
-    _next_callback[0] += 1
-    _callbacks[number] = obj
-    return number
-
-
-def _result(value):
-    """A callback's return value as SQLite takes it (no adapters, as CPython),
-    checked here so that its error is the callback's, reported here."""
-    if value is None:
-        return None
-    if isinstance(value, int):
-        if not -(1 << 63) <= value < (1 << 63):
-            raise OverflowError("Python int too large to convert to SQLite INTEGER")
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        value = str.__str__(value)
-        if not value.isascii():
-            value.encode("utf-8")
-        return value
-    return _buffer(value)
-
-
-def _run(obj, method, args):
-    """One callback as CPython's _sqlite3 runs it; the value it hands SQLite."""
-    if method == "call":
-        return _result(obj(*args))
-    if method == "progress":
-        return bool(obj())
-    if method == "lookup":
-        return obj(*args)
-    if method in ("authorize", "collate"):
-        out = obj(*args)
-        return out if type(out) is int and -(1 << 63) <= out < (1 << 63) else None
-    if method == "trace":
-        obj(*args)
-        return None
-    if method == "new":
-        return _register(obj())
-    if method in ("step", "inverse"):
-        getattr(obj, method)(*args)
-        return None
-    if method == "value":
-        return _result(obj.value())
-    if method == "finalize":
-        return _result(obj.finalize())
-    raise ValueError(f"no callback method {method!r}")
-
-
-def _invoke(target, method, arguments):
-    """The export: run one callback, its failure as the provider raises it."""
-    if target == 0 and method == "unraisable":
-        _unraisable_from_provider(*_decode(arguments))
-        return "null"
-    obj = _callbacks.get(target)
-    try:
-        args = _decode(arguments)
-        try:
-            return _encode(_run(obj, method, args))
-        finally:
-            if method == "finalize":
-                _callbacks.pop(target, None)
-    except Err:
-        raise
-    except BaseException as exc:  # noqa: BLE001 - the provider's SQLite reports it
-        if _callback_tracebacks[0]:
-            culprit = getattr(obj, method, obj) if method not in ("call", "new") else obj
-            sys.unraisablehook(_Unraisable(exc, culprit))
-        raise Err(_wire.Failure(kind=type(exc).__name__, message=str(exc))) from None
-
-
-def _unraisable_from_provider(kind, message, err_msg):
-    """An exception the provider's SQLite reported (enable_callback_tracebacks),
-    given to this interpreter's sys.unraisablehook."""
-    cls = _ERRORS.get(kind) or getattr(builtins, kind, None)
-    if not (isinstance(cls, type) and issubclass(cls, BaseException)):
-        cls = Exception
-    try:
-        exc = cls(message)
-    except TypeError:
-        exc = Exception(message)
-    hook = _Unraisable(exc, None)
-    hook.err_msg = err_msg or None
-    sys.unraisablehook(hook)
-
-
-class _Unraisable:
-    """What sys.unraisablehook gets for a callback's exception (as CPython with
-    enable_callback_tracebacks(True))."""
-
-    def __init__(self, exc, culprit):
-        self.exc_type = type(exc)
-        self.exc_value = exc
-        self.exc_traceback = exc.__traceback__
-        self.err_msg = f"Exception ignored on sqlite3 callback {culprit!r}"
-        self.object = None
-
-
-def _arguments(where, names, args, kwargs, deprecated=(), defaults=None):
-    """Bind a method's arguments as its argument clinic does, with CPython
-    3.14's DeprecationWarning for `deprecated` ones given by keyword."""
-    defaults = defaults or {}
-    if len(args) > len(names):
-        raise TypeError(f"{where}() takes at most {len(names)} arguments ({len(args)} given)")
-    values = dict(zip(names, args))
-    for key, value in kwargs.items():
-        if key not in names:
-            raise TypeError(f"{where}() got an unexpected keyword argument '{key}'")
-        if key in values:
-            raise TypeError(f"argument for {where}() given by name ('{key}') and position")
-        values[key] = value
-    if any(name in kwargs for name in deprecated):
-        import warnings
-
-        quoted = [f"'{name}'" for name in deprecated]
-        listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
-        plural = "s" if len(quoted) > 1 else ""
-        warnings.warn(
-            f"Passing keyword argument{plural} {listed} to _sqlite3.Connection.{where}() is "
-            f"deprecated. Parameter{plural} {listed} will become positional-only in Python 3.15.",
-            DeprecationWarning,
-            stacklevel=3,
-        )
-    for name in names:
-        if name not in values:
-            if name not in defaults:
-                raise TypeError(f"{where}() missing required argument '{name}'")
-            values[name] = defaults[name]
-    return [values[name] for name in names]
-
-
-def _checked_name(name, where, position="argument 1"):
-    if not isinstance(name, str):
-        raise TypeError(f"{where}() {position} must be str, not {_tname(name)}")
-    if not name.isascii():
-        name.encode("utf-8")  # UnicodeEncodeError for a lone surrogate, as CPython
-    return name
-
-
-def _callable(value, what="parameter"):
-    if value is not None and not callable(value):
-        raise TypeError(f"{what} must be callable")
-
-
-def _drop_lookups():
-    while _lookups:
-        _callbacks.pop(_lookups.pop(), None)
 
 
 # -- connections ---------------------------------------------------------------
@@ -933,10 +489,6 @@ class Statement:
         raise TypeError("cannot create 'sqlite3.Statement' instances")
 
 
-def _index(value):
-    import operator
-
-    return operator.index(value)
 
 
 def connect(*args, **kwargs):
@@ -1238,165 +790,6 @@ class Cursor:
             pass
 
 
-# -- rows and blobs ------------------------------------------------------------
-
-
-class Row:
-    __slots__ = ("_description", "_data")
-
-    def __new__(cls, cursor, data, /, **kwargs):
-        if kwargs:
-            raise TypeError("Row() takes no keyword arguments")
-        if not issubclass(type(cursor), Cursor):
-            raise TypeError(f"Row() argument 1 must be sqlite3.Cursor, not {_tname(cursor)}")
-        if not isinstance(data, tuple):
-            raise TypeError(f"Row() argument 2 must be tuple, not {_tname(data)}")
-        self = object.__new__(cls)
-        self._description = cursor.description
-        self._data = data
-        return self
-
-    def keys(self):
-        return [d[0] for d in self._description or ()]
-
-    def __getitem__(self, key):
-        if isinstance(key, int):
-            return self._data[key]
-        if isinstance(key, str):
-            folded = key.encode().lower() if key.isascii() else key
-            for i, column in enumerate(self._description or ()):
-                name = column[0]
-                if name == key or (name.isascii() and key.isascii() and name.lower() == key.lower()):
-                    return self._data[i]
-            del folded
-            if not self._description:
-                raise IndexError(key)
-            raise IndexError("No item with that key")
-        if isinstance(key, slice):
-            return self._data[key]
-        raise IndexError("Index must be int or string")
-
-    def __len__(self):
-        return len(self._data)
-
-    def __iter__(self):
-        return iter(self._data)
-
-    def __hash__(self):
-        return hash(self._description) ^ hash(self._data)
-
-    def __eq__(self, other):
-        if not isinstance(other, Row):
-            return NotImplemented
-        return self._description == other._description and self._data == other._data
-
-    def __ne__(self, other):
-        if not isinstance(other, Row):
-            return NotImplemented
-        return not self == other
-
-    def __lt__(self, other):
-        return NotImplemented
-
-    __le__ = __gt__ = __ge__ = __lt__
-
-
-class Blob:
-    def __new__(cls, *args, **kwargs):
-        raise TypeError("cannot create 'sqlite3.Blob' instances")
-
-    @classmethod
-    def _opened(cls, connection, handle):
-        self = object.__new__(cls)
-        self._connection = connection
-        self._handle = handle
-        return self
-
-    def _live(self):
-        self._connection._live()
-        if self._handle is None:
-            raise ProgrammingError("Cannot operate on a closed blob.")
-
-    __iter__ = None  # not a sequence: `in` and iteration are TypeErrors, as CPython
-
-    def _do(self, name, *args):
-        self._connection._live()
-        if self._handle is None:
-            raise ProgrammingError("Cannot operate on a closed blob.")
-        return _decode(_call(_cap.blob_call, self._handle, name, _encode(list(args))))
-
-    def close(self):
-        if self._handle is not None:
-            self._connection._live()
-            handle, self._handle = self._handle, None
-            _call(_cap.blob_call, handle, "close", "[]")
-
-    def read(self, length=-1, /):
-        return self._do("read", _index(length))
-
-    def write(self, data, /):
-        self._do("write", _buffer(data))
-
-    def seek(self, offset, origin=0, /):
-        self._do("seek", _index(offset), _index(origin))
-
-    def tell(self):
-        return self._do("tell")
-
-    def __len__(self):
-        return self._do("len")
-
-    def _key(self, key):
-        if isinstance(key, slice):
-            parts = []
-            for part in (key.start, key.stop, key.step):
-                if part is None:
-                    parts.append(None)
-                    continue
-                try:
-                    parts.append(_index(part))
-                except TypeError:
-                    raise TypeError(
-                        "slice indices must be integers or None or have an __index__ method"
-                    ) from None
-            return {"\x00s": parts}
-        if hasattr(type(key), "__index__"):
-            return _index(key)
-        raise TypeError("Blob indices must be integers")
-
-    def __getitem__(self, key):
-        self._live()
-        return self._do("getitem", self._key(key))
-
-    def __setitem__(self, key, value):
-        self._live()
-        key = self._key(key)
-        if isinstance(key, dict):
-            try:
-                value = _buffer(value)
-            except TypeError:
-                raise TypeError(f"a bytes-like object is required, not '{_tname(value)}'") from None
-        elif not isinstance(value, int):
-            raise TypeError(f"'{_tname(value)}' object cannot be interpreted as an integer")
-        self._do("setitem", key, value)
-
-    def __delitem__(self, key):
-        if isinstance(key, slice):
-            raise TypeError("Blob doesn't support slice deletion")
-        raise TypeError("Blob doesn't support item deletion")
-
-    def __enter__(self):
-        self._connection._live()
-        if self._handle is None:
-            raise ProgrammingError("Cannot operate on a closed blob.")
-        return self
-
-    def __exit__(self, exc_type, exc, tb):
-        self.__enter__()
-        self.close()
-        return False
-
-
 def _load():
     """First import: what the provider's SQLite is (version, constants)."""
     info = _decode(_call(_cap.module_call, "info", "[]"))
@@ -1407,6 +800,6 @@ def _load():
 
 # Programs (and tracebacks) see sqlite3's names, as for the C module's types.
 for _value in list(globals().values()):
-    if isinstance(_value, type) and _value.__module__ == __name__:
+    if isinstance(_value, type) and _value.__module__.startswith("pylon_sqlite3"):
         _value.__module__ = "sqlite3"
 del _value
