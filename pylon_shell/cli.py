@@ -169,7 +169,7 @@ def _tmp_size(text: str) -> int:
 
 def tmp_mib(args: argparse.Namespace) -> int | None:
     """The /tmp size limit the flags ask for (None: no /tmp at all)."""
-    from pylon_shell.runtimes.scratch import DEFAULT_TMP_MIB
+    from pylon_shell.options import DEFAULT_TMP_MIB
 
     size = getattr(args, "tmp_size", None)
     if size is None:
@@ -264,8 +264,8 @@ def load_plan_arg(value: Path) -> object:
 def plan_from_args(args: argparse.Namespace) -> object:
     """The plan the user asked for: --plan FILE (or the default) plus the flags on top."""
     from pylon_shell import plan as plans
+    from pylon_shell.options import Preopen
     from pylon_shell.plan import guest_path_problem, memory_problem
-    from pylon_shell.runtimes.base import Preopen
 
     base = load_plan_arg(args.plan) if args.plan else plans.shipped("default")
     if args.runtime and args.runtime != base.runtime:
@@ -374,7 +374,7 @@ def _shown(text: str) -> str:
 
 def _parse_dir(spec: str) -> object:
     """HOST[:GUEST][:ro]; GUEST defaults to the host directory's absolute path."""
-    from pylon_shell.runtimes.base import Preopen
+    from pylon_shell.options import Preopen
 
     parts = spec.split(":")
     readonly = len(parts) > 1 and parts[-1] == "ro"

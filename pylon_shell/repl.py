@@ -24,10 +24,10 @@ from pylon_shell import __version__, paths
 from pylon_shell.caps.catalog import CAPS
 from pylon_shell.caps.grants import CapCallEvent, Event, ImportEvent
 from pylon_shell.meta import MetaError, run_meta
+from pylon_shell.options import DEFAULT_TMP_MIB
 from pylon_shell.plan import Plan
 from pylon_shell.progress import TerminalProgress
 from pylon_shell.runtimes.base import Exited, FdInput, Ok, Outcome, Raised, Trapped
-from pylon_shell.runtimes.scratch import DEFAULT_TMP_MIB
 from pylon_shell.session import Session, call_interruptibly
 
 INDENT = "    "

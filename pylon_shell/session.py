@@ -11,14 +11,15 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from pylon_shell.build import ComponentArtifacts, Progress
+from pylon_shell.artifacts import ComponentArtifacts
 from pylon_shell.caps.grants import Grants, Prompter
 from pylon_shell.caps.layer import CapLayer
 from pylon_shell.caps.providers.sqlite import SqliteComponentProvider
+from pylon_shell.launch import start_runtime
+from pylon_shell.options import DEFAULT_TMP_MIB, GuestInput, Preopen
 from pylon_shell.plan import Plan
-from pylon_shell.runtimes import start_runtime
-from pylon_shell.runtimes.base import GuestInput, Output, Preopen, Runtime
-from pylon_shell.runtimes.scratch import DEFAULT_TMP_MIB
+from pylon_shell.progress import Progress
+from pylon_shell.runtimes.base import Output, Runtime
 
 T = TypeVar("T")
 
@@ -112,7 +113,7 @@ class Session:
         """Start the SQLite provider component (first use only), its digest checked."""
         from pylon_shell import paths
         from pylon_shell.build import cpython_artifacts
-        from pylon_shell.runtimes.engine import load_component
+        from pylon_shell.wasmhost.engine import load_component
 
         artifacts = self._sqlite_artifacts()
         component = load_component(artifacts.wasm, artifacts.wasm_sha256, artifacts.native)
@@ -127,7 +128,7 @@ class Session:
     def _sqlite_artifacts(self) -> ComponentArtifacts:
         """The built SQLite provider, checked against the digest the plan trusts."""
         from pylon_shell.build import sqlite_provider_artifacts
-        from pylon_shell.runtimes import check_digest
+        from pylon_shell.launch import check_digest
 
         artifacts = sqlite_provider_artifacts(self._progress)
         declared = self.plan.builtin_component("sqlite-provider")

@@ -15,8 +15,9 @@ from collections.abc import Iterator
 import pytest
 from conftest import Captured
 
-from pylon_shell.runtimes import start_runtime
-from pylon_shell.runtimes.base import Ok, Raised, RuntimeOptions, Trapped
+from pylon_shell.launch import start_runtime
+from pylon_shell.options import RuntimeOptions
+from pylon_shell.runtimes.base import Ok, Raised, Trapped
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="in-place interrupts read /proc/self/maps"

@@ -8,8 +8,9 @@ import time
 import pytest
 from conftest import Captured
 
-from pylon_shell.runtimes import start_runtime
-from pylon_shell.runtimes.base import Exited, Ok, Raised, RuntimeOptions, Trapped
+from pylon_shell.launch import start_runtime
+from pylon_shell.options import RuntimeOptions
+from pylon_shell.runtimes.base import Exited, Ok, Raised, Trapped
 
 
 def test_identifies_itself_as_the_sandboxed_interpreter(runtime):

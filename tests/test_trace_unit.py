@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pylon_shell.caps.grants import CapCallEvent, ImportEvent
 from pylon_shell.caps.guestfs import GuestFS
+from pylon_shell.options import Preopen
 from pylon_shell.plan import shipped
-from pylon_shell.runtimes.base import Preopen
 from pylon_shell.trace import Recorder, report_lines, smallest_plan
 
 DATA = Preopen(Path("/host/data"), "/data")

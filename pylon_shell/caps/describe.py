@@ -22,13 +22,13 @@ _WASI_INTERFACES = {"fs": "wasi:filesystem (preopened directories)", "env": "was
 
 def _backing(cap: Cap, provider: Provider) -> str:
     """A digest for a component, a library version for a host provider."""
-    from pylon_shell import build
+    from pylon_shell import artifacts
 
     if provider.kind == "component" and cap.name == "sqlite":
-        found = build.built_sqlite_provider()
+        found = artifacts.built_sqlite_provider()
         return f"sha256:{found.wasm_sha256}" if found else "not built yet (pylon build)"
     if provider.kind == "builtin":
-        found = build.built_cpython()
+        found = artifacts.built_cpython()
         return f"in the interpreter, sha256:{found.wasm_sha256}" if found else "in the interpreter"
     if cap.name == "compression":
         import platform

@@ -30,7 +30,7 @@ from pylon_shell.caps.values import (
     result_to_json,
 )
 from pylon_shell.errors import PylonError
-from pylon_shell.runtimes.base import Preopen
+from pylon_shell.options import Preopen
 
 T = TypeVar("T")
 #: Hex characters per bridge reply: MicroPython's reply buffer is 8 MiB.

@@ -25,7 +25,7 @@ from pylon_shell.caps import channel
 from pylon_shell.caps.catalog import CAPS
 from pylon_shell.caps.grants import CapCallEvent, Grants
 from pylon_shell.caps.values import ProviderError
-from pylon_shell.runtimes.base import Preopen
+from pylon_shell.options import Preopen
 
 if TYPE_CHECKING:
     # subprocess, socket, tempfile and shutil are imported when a worker

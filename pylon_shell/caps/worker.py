@@ -110,7 +110,7 @@ class Providers:
         if cap == "duckdb":
             from pylon_shell.caps.guestfs import GuestFS
             from pylon_shell.caps.providers.duckdb import DuckDBProvider
-            from pylon_shell.runtimes.base import Preopen
+            from pylon_shell.options import Preopen
 
             preopens = [Preopen(Path(h), g, bool(ro)) for h, g, ro in self._config["preopens"]]
             return DuckDBProvider(grants, GuestFS(preopens), self._config.get("memory_mib"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING, Any
 
+from pylon_shell.options import RuntimeOptions
 from pylon_shell.runtimes.base import (
     GUEST_ZONEINFO,
     MAX_INPUT,
@@ -17,21 +18,20 @@ from pylon_shell.runtimes.base import (
     Output,
     Raised,
     ReadState,
-    RuntimeOptions,
     Trapped,
     Watchdog,
     guest_cwd,
     trap_outcome,
     tzdata_dir,
 )
-from pylon_shell.runtimes.engine import shared_engine
 from pylon_shell.runtimes.interrupt import CPythonDelivery, DeadlineCallback
 from pylon_shell.runtimes.scratch import GUEST_TMP, TmpDir
+from pylon_shell.wasmhost.engine import shared_engine
 
 if TYPE_CHECKING:
     import wasmtime.component
 
-    from pylon_shell.build import CPythonArtifacts
+    from pylon_shell.artifacts import CPythonArtifacts
     from pylon_shell.caps.layer import CapLayer
 
 SHELL = "pylon:shell"

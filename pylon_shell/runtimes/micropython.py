@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pylon_shell.options import RuntimeOptions
 from pylon_shell.runtimes.base import (
     MAX_INPUT,
     Exited,
@@ -27,13 +28,12 @@ from pylon_shell.runtimes.base import (
     Output,
     Raised,
     ReadState,
-    RuntimeOptions,
     Trapped,
     Watchdog,
     trap_outcome,
 )
-from pylon_shell.runtimes.engine import shared_engine
 from pylon_shell.runtimes.scratch import GUEST_TMP, TmpDir
+from pylon_shell.wasmhost.engine import shared_engine
 
 if TYPE_CHECKING:
     import wasmtime

@@ -29,8 +29,6 @@ from pathlib import Path
 
 #: Where the guest sees it.
 GUEST_TMP = "/tmp"
-#: The default limit, in MiB (`--tmp-size`).
-DEFAULT_TMP_MIB = 256
 #: Seconds between two measurements while a guest call runs.
 POLL = 0.02
 #: Each file or directory counts for at least this much (an inode is not free,

@@ -23,9 +23,9 @@ from textual.widgets import Footer, Header
 from pylon_shell import __version__, paths
 from pylon_shell.caps.catalog import CAPS
 from pylon_shell.caps.grants import Decision, Event, GrantChanged
+from pylon_shell.options import DEFAULT_TMP_MIB
 from pylon_shell.plan import Plan
 from pylon_shell.runtimes.base import Exited, Outcome, Raised, Trapped
-from pylon_shell.runtimes.scratch import DEFAULT_TMP_MIB
 from pylon_shell.session import Session
 from pylon_shell.themes import DEFAULT as DEFAULT_THEME
 from pylon_shell.themes import THEMES, by_textual_name
