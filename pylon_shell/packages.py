@@ -511,13 +511,13 @@ def ensure(
                 found[_sha256_file(wheel, MAX_WHEEL_BYTES)] = wheel
         progress.step(first + 1 if first < total else first, total, "unpacking")
         for pin in missing:
-            wheel = found.get(pin.sha256)
-            if wheel is None:
+            downloaded = found.get(pin.sha256)
+            if downloaded is None:
                 raise DigestMismatch(
                     f"package {pin.label}: pip downloaded no wheel with the sha256:"
                     f"{pin.sha256[:12]}… the plan trusts"
                 )
-            add_wheel(wheel, pin)
+            add_wheel(downloaded, pin)
 
 
 def _sha256_file(path: Path, limit: int) -> str:

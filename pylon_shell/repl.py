@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterable
+from functools import partial
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
@@ -200,7 +201,7 @@ class LineRepl:
                 continue
             runtime = self.session.runtime
             self._hits.clear()
-            outcome = call_interruptibly(runtime, lambda r=runtime, s=source: r.run_input(s + "\n"))
+            outcome = call_interruptibly(runtime, partial(runtime.run_input, source + "\n"))
             status = self.handle(outcome)
             self.show_hits()
             if status is not None:

@@ -28,8 +28,10 @@ def _backing(cap: Cap, provider: Provider) -> str:
         found = artifacts.built_sqlite_provider()
         return f"sha256:{found.wasm_sha256}" if found else "not built yet (pylon build)"
     if provider.kind == "builtin":
-        found = artifacts.built_cpython()
-        return f"in the interpreter, sha256:{found.wasm_sha256}" if found else "in the interpreter"
+        cpython = artifacts.built_cpython()
+        return (
+            f"in the interpreter, sha256:{cpython.wasm_sha256}" if cpython else "in the interpreter"
+        )
     if cap.name == "compression":
         import platform
 

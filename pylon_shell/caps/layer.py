@@ -303,6 +303,10 @@ class CapLayer:
 
             return run
 
+        def events(payload: str) -> str:
+            self.guest_events(payload)
+            return ""
+
         def put(payload: str) -> str:
             """A part of the next raw_bytes call's input (inputs come in parts
             so the guest never holds more than one part's hex at a time)."""
@@ -346,7 +350,7 @@ class CapLayer:
             "more": lambda key: self._parts(self._pending.pop(int(key), "")),
             "put": put,
             "request": lambda payload: json.dumps(self.request(*json.loads(payload))),
-            "events": lambda payload: self.guest_events(payload) or "",
+            "events": events,
             "settings": lambda payload: json.dumps(self.guest_settings()),
             "duckdb.connect": handler(lambda db, ro: self.duckdb.connect(db, ro)),
             "duckdb.execute": handler(duckdb_execute),

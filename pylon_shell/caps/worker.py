@@ -145,7 +145,7 @@ class Providers:
             inspect.signature(bound).bind(*args)
         except TypeError as error:
             raise ProviderError("TypeError", f"{cap}.{name}: {error}") from None
-        return bound  # type: ignore[no-any-return]
+        return bound
 
 
 #: How the worker's scratch directory is named to the guest.

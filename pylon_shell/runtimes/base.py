@@ -341,7 +341,9 @@ def guest_cwd(preopens: list[Preopen], tmp: str | None) -> str | None:
     except OSError:
         here = None
     best: tuple[int, str] | None = None
-    for preopen in preopens if here is not None else ():
+    if here is None:
+        return None
+    for preopen in preopens:
         try:
             inner = here.relative_to(Path(preopen.host).resolve())
         except (ValueError, OSError):

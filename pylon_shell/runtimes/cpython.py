@@ -146,7 +146,10 @@ class CPythonRuntime:
         exports = ("configure", "run-input", "is-complete", "run-program", "run-module", "complete")
         for export in exports:
             index = instance.get_export_index(store, export, iface)
-            self._funcs[export] = instance.get_func(store, index)
+            func = instance.get_func(store, index) if index is not None else None
+            if func is None:
+                raise RuntimeError(f"the session component lacks {export!r}; run `pylon build`")
+            self._funcs[export] = func
         if caps is not None:
             settings = self.caps.guest_settings()
             settings["sys_path"] = [package.guest for package in options.packages]

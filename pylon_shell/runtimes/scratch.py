@@ -120,7 +120,7 @@ class TmpDir:
         self._closed = False
         self._running = threading.Event()
         self._wake = threading.Event()
-        self._on_exceeded: Callable[[], None] | None = None
+        self._on_exceeded: Callable[[], object] | None = None
         self._thread: threading.Thread | None = None
 
     def usage(self) -> int:
@@ -153,7 +153,7 @@ class TmpDir:
             self.exceeded = True
         return self.exceeded
 
-    def watch(self, on_exceeded: Callable[[], None]) -> None:
+    def watch(self, on_exceeded: Callable[[], object]) -> None:
         """Measure every POLL seconds while a call runs; call `on_exceeded` once past it."""
         self._on_exceeded = on_exceeded
         self._thread = threading.Thread(target=self._loop, name="pylon-tmp-watch", daemon=True)

@@ -55,11 +55,11 @@ class PylonApp(App[int]):
         Binding("ctrl+s", "save_plan", "Save plan"),
         Binding("f5", "restart", "Restart"),
         Binding("f1", "help", "Help"),
-        Binding("f2", "focus('caps')", "Caps"),
-        Binding("f3", "focus('imports')", "Imports"),
+        Binding("f2", "focus_pane('caps')", "Caps"),
+        Binding("f3", "focus_pane('imports')", "Imports"),
         Binding("f4", "show_plan", "Plan"),
         Binding("ctrl+o", "load_plan", "Load plan"),
-        Binding("escape", "focus('input')", "Input"),
+        Binding("escape", "focus_pane('input')", "Input"),
         Binding("ctrl+d", "quit", "Quit"),
     ]
 
@@ -202,7 +202,8 @@ class PylonApp(App[int]):
         if dropped:
             scrollback.note(f"… {dropped} characters of output skipped (too much, too fast) …")
         # Consecutive writes to one stream as one batch (the guest writes a line at a time).
-        batch_fd, batch = pending[0][0] if pending else 1, []
+        batch_fd = pending[0][0] if pending else 1
+        batch: list[str] = []
         for fd, text in pending:
             if fd != batch_fd:
                 scrollback.output(batch_fd, "".join(batch))
@@ -344,7 +345,7 @@ class PylonApp(App[int]):
 
     # -- actions --------------------------------------------------------------
 
-    def action_focus(self, target: str) -> None:
+    def action_focus_pane(self, target: str) -> None:
         widget = self.query_one(f"#{target}")
         if target == "caps":
             widget = widget.query("Checkbox").first()

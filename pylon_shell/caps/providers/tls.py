@@ -269,8 +269,8 @@ def build_context(settings: dict[str, Any]) -> ssl.SSLContext:
         )
     options = _int(settings, "options")
     if options is not None:
-        context.options = base_options | _stricter_bits(
-            "options", options, base_options, STRICTER_OPTIONS
+        context.options = ssl.Options(
+            base_options | _stricter_bits("options", options, base_options, STRICTER_OPTIONS)
         )
     _versions(context, settings)
     ciphers = settings.get("ciphers")
