@@ -11,11 +11,11 @@ import re
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from pylon_shell.caps import confine
+from pylon_shell.caps import confine, registry
 from pylon_shell.caps.catalog import CAPS, Cap, Provider
 
 #: The library a host or builtin provider runs on, by (cap, provider).
-_LIBRARIES = {("duckdb", "host"): "duckdb", ("crypto", "host"): "cryptography"}
+_LIBRARIES = {("duckdb", "host"): ("duckdb",), ("crypto", "host"): ("cryptography",)}
 #: The WASI interfaces behind the caps the engine serves itself.
 _WASI_INTERFACES = {"fs": "wasi:filesystem (preopened directories)", "env": "wasi:cli/environment"}
 
@@ -46,13 +46,18 @@ def _backing(cap: Cap, provider: Provider) -> str:
         import ssl
 
         return f"{ssl.OPENSSL_VERSION}; trust store: the host's default, plus CAs the guest loads"
-    library = _LIBRARIES.get((cap.name, provider.name))
-    if library:
-        try:
-            return f"{library} {version(library)}"
-        except PackageNotFoundError:
-            return f"{library} (not installed: pip install {library})"
+    package = registry.plugin(cap.name)
+    libraries = package.libraries if package else _LIBRARIES.get((cap.name, provider.name), ())
+    if libraries:
+        return ", ".join(_library_version(library) for library in libraries)
     return "the engine (wasmtime)" if provider.kind == "wasi" else ""
+
+
+def _library_version(library: str) -> str:
+    try:
+        return f"{library} {version(library)}"
+    except PackageNotFoundError:
+        return f"{library} (not installed: pip install {library})"
 
 
 def _sqlite_quota() -> str:
@@ -140,4 +145,5 @@ def catalog_text() -> str:
     lines.append("          guest could get around it.")
     confinement = confine.status()
     lines.append(f"host:     runs in the session's provider process, confined by {confinement}")
+    lines.extend(f"warning:  {problem}" for problem in registry.problems)
     return "\n".join(lines) + "\n"

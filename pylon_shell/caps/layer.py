@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from pylon_shell.caps import dispatch, registry
 from pylon_shell.caps.bulk import GUEST_DIR as BULK_GUEST_DIR
 from pylon_shell.caps.bulk import BulkChannel, base64_bytes, base64_text
 from pylon_shell.caps.catalog import CAPS, choose_providers
@@ -149,6 +150,12 @@ class CapLayer:
 
     # -- what the guests are told at session start -------------------------
 
+    def dispatch(self, cap: str, method: str, args: list[Any]) -> list[Any]:
+        """A cap package's call (pylon:cap/dispatch): checked, then sent to the
+        provider process, which checks the grant and the arguments' fit."""
+        dispatch.check_call(cap, method, args)
+        return dispatch.results(self.process.call(cap, method, args))
+
     def guest_settings(self) -> dict[str, Any]:
         shims_table = CPYTHON_SHIMS if self.runtime == "cpython" else MICROPYTHON_SHIMS
         modules: dict[str, str] = {}
@@ -163,6 +170,9 @@ class CapLayer:
                 free[module] = cap.name
             if provider is not None:
                 shims.update(shims_table.get((cap.name, provider), {}))
+        plugins = registry.guest_modules()
+        if self.runtime == "micropython":
+            shims.update({module: module for module in plugins})  # served by the "shim" call
         if self.providers.get("sqlite") == "component":
             refuse["_sqlite3"] = (
                 "_sqlite3 is the interpreter's built-in SQLite; this plan serves the sqlite "
@@ -178,6 +188,8 @@ class CapLayer:
             "roots": [preopen.guest for preopen in self.fs.preopens],
             # Where large bulk values travel as files, if this runtime has the directory.
             "bulk": BULK_GUEST_DIR if self.bulk else None,
+            # Guest modules of cap packages (registry.py): their source comes from the host.
+            "plugins": plugins,
             # Packages that exist only to hold a shimmed module (pylon for pylon.crypto).
             "packages": sorted({name.rpartition(".")[0] for name in shims if "." in name}),
         }
@@ -307,6 +319,41 @@ class CapLayer:
             self.guest_events(payload)
             return ""
 
+        def plugin_call(payload: str) -> str:
+            """A cap package's call from MicroPython: a JSON line [cap, method,
+            args] whose bytes are [offset, length] into the bare hex after it."""
+            head, _, tail = payload.partition("\n")
+            try:
+                cap, method, raw = json.loads(head)
+                data = b"".join([*self._upload, bytes.fromhex(tail)])
+            except (ValueError, TypeError, RecursionError):
+                self._upload.clear()
+                return json.dumps({"err": ["TypeError", "malformed bridge arguments"]})
+            self._upload.clear()
+
+            def span(where: Any) -> bytes:
+                if not (
+                    isinstance(where, list)
+                    and len(where) == 2
+                    and all(type(n) is int and 0 <= n <= len(data) for n in where)
+                    and where[0] + where[1] <= len(data)
+                ):
+                    raise ProviderError("TypeError", "a malformed dispatch argument")
+                return data[where[0] : where[0] + where[1]]
+
+            try:
+                if not isinstance(raw, list) or not all(
+                    isinstance(a, list) and len(a) == 2 for a in raw
+                ):
+                    raise ProviderError("TypeError", "malformed bridge arguments")
+                args = [dispatch.decode(tag, value, span) for tag, value in raw]
+                out = [dispatch.encode(v) for v in guarded(self.dispatch, cap, method, args)]
+            except ProviderError as error:
+                return json.dumps({"err": [error.kind, error.message]})
+            return json.dumps(
+                {"ok": [[tag, v.hex() if tag == "bytes" else v] for tag, v in out]}
+            )
+
         def put(payload: str) -> str:
             """A part of the next raw_bytes call's input (inputs come in parts
             so the guest never holds more than one part's hex at a time)."""
@@ -351,6 +398,7 @@ class CapLayer:
             "put": put,
             "request": lambda payload: json.dumps(self.request(*json.loads(payload))),
             "events": events,
+            "dispatch": plugin_call,
             "settings": lambda payload: json.dumps(self.guest_settings()),
             "duckdb.connect": handler(lambda db, ro: self.duckdb.connect(db, ro)),
             "duckdb.execute": handler(duckdb_execute),
@@ -570,6 +618,20 @@ def link_cpython(
             ),
         )
         tls.add_func("bio-close", lambda _store, o: layer.tls.bio_close(o))
+    with root.add_instance(f"{package}/dispatch@{version}") as plugins:
+
+        def wit_arg(value: Any) -> Any:
+            tag, payload = dispatch.encode(value)
+            if tag == "bytes":
+                return Variant(tag, layer.to_octets(payload))
+            return Variant(tag) if tag == "none" else Variant(tag, payload)
+
+        def call(cap: str, method: str, args: list[Any]) -> list[Any]:
+            decoded = [dispatch.decode(a.tag, a.payload, layer.from_octets) for a in args]
+            return [wit_arg(v) for v in layer.dispatch(cap, method, decoded)]
+
+        plugins.add_func("call", untagged(call))
+        plugins.add_func("guest-source", lambda _store, module: registry.guest_source(module))
     with root.add_instance(f"{package}/crypto@{version}") as crypto:
         for name in CRYPTO_FUNCTIONS:
             crypto.add_func(

@@ -314,7 +314,7 @@ class ProviderProcess:
         if not (
             isinstance(fields, list)
             and len(fields) == len(types)
-            and all(isinstance(f, t) for f, t in zip(fields, types, strict=True))
+            and all(isinstance(fields[i], kind) for i, kind in enumerate(types))
         ):
             raise channel.ChannelError("a malformed event")
         cap, operation, target, granted, duration, how, ok = fields

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pylon_shell.caps import registry
 from pylon_shell.options import RuntimeOptions
 from pylon_shell.runtimes.base import (
     MAX_INPUT,
@@ -227,7 +228,9 @@ class MicroPythonRuntime:
             return BOOT.read_text()
         if name == "shim":
             shim = SHIMS / f"{payload.decode()}.py"
-            return shim.read_text() if shim.parent == SHIMS and shim.is_file() else ""
+            if shim.parent == SHIMS and shim.is_file():
+                return shim.read_text()
+            return registry.guest_source(payload.decode(errors="replace")) or ""
         handler = self._handlers.get(name)
         if handler is None:
             return json.dumps({"error": f"unknown host call {name!r}"})

@@ -193,6 +193,26 @@ class _ShimLoader:
         module.__name__ = name
 
 
+class _PluginLoader:
+    """Loads the stand-in of a cap package (pylon_dispatch), its source from the host."""
+
+    def __init__(self, cap):
+        self.cap = cap
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        import pylon_dispatch
+
+        name = module.__name__
+        source = pylon_dispatch.source(name)
+        if source is None:
+            raise ImportError(f"the {self.cap} cap serves no module {name}", name=name)
+        module.__dict__["_cap_call"] = pylon_dispatch.caller(self.cap, module.__dict__)
+        exec(compile(source, f"<pylon {self.cap} cap: {name}>", "exec"), module.__dict__)
+
+
 class _PackageLoader:
     def create_module(self, spec):
         return None
@@ -217,6 +237,9 @@ class Gate:
         shim = _settings["shims"].get(fullname)
         if shim:
             return importlib.util.spec_from_loader(fullname, _ShimLoader(shim))
+        plugin = _settings.get("plugins", {}).get(fullname)
+        if plugin:
+            return importlib.util.spec_from_loader(fullname, _PluginLoader(plugin))
         return None
 
 
