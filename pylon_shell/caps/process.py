@@ -309,8 +309,7 @@ class ProviderProcess:
         return answer(*args)
 
     def _event(self, fields: Any) -> None:
-        types: tuple[type | tuple[type, ...], ...]
-        types = (str, str, str, bool, (int, float), str, bool)
+        types: tuple[Any, ...] = (str, str, str, bool, (int, float), str, bool)
         if not (
             isinstance(fields, list)
             and len(fields) == len(types)
