@@ -196,8 +196,8 @@ print(d.guest_source("../../etc/passwd"), d.guest_source("duckdb"))
     result = pylon("--cap", "hash", "-c", code)
     assert result.stdout.splitlines() == [
         "ValueError no cap package serves 'duckdb'",
-        "ValueError the hash cap has no call '_make'",
-        "ValueError the hash cap has no call '__init__'",
+        "ValueError the hash package has no call '_make'",
+        "ValueError the hash package has no call '__init__'",
         "TypeError hash.oneshot: missing a required argument: 'data'",
         "TypeError a hash call takes at most 32 arguments",
         "ValueError unknown hash algorithm 'md5'",

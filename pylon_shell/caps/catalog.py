@@ -10,6 +10,8 @@ one touches only its own package (docs/caps/writing-a-cap.md).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pylon_shell.caps import registry
 from pylon_shell.caps.model import BOTH, BOUNDARY, POLICY, Cap, Provider, iface
 
@@ -147,11 +149,24 @@ _BUILTIN: dict[str, Cap] = {
 }
 
 
-#: Every cap: the built-in ones, then each plugin cap (a plugin never replaces one).
-CAPS: dict[str, Cap] = {
-    **_BUILTIN,
-    **{name: pkg.cap for name, pkg in registry.plugins().items() if name not in _BUILTIN},
-}
+
+
+def _with_packages(builtin: dict[str, Cap]) -> dict[str, Cap]:
+    """The built-in caps, the caps packages define (never replacing one), and
+    each cap with the modules packages add to it."""
+    caps = dict(builtin)
+    for package in registry.plugins().values():
+        if package.cap is not None and package.cap.name not in caps:
+            caps[package.cap.name] = package.cap
+    for name, cap in caps.items():
+        added = tuple(m for pkg in registry.extending(name) for m in pkg.modules)
+        if added:
+            caps[name] = replace(cap, modules=cap.modules + added)
+    return caps
+
+
+#: Every cap pylon has now.
+CAPS: dict[str, Cap] = _with_packages(_BUILTIN)
 
 
 def cap_for_module(module: str) -> Cap | None:

@@ -21,7 +21,16 @@ _WASI_INTERFACES = {"fs": "wasi:filesystem (preopened directories)", "env": "was
 
 
 def _backing(cap: Cap, provider: Provider) -> str:
-    """A digest for a component, a library version for a host provider."""
+    """A digest for a component, a library version for a host provider; and
+    the libraries of the packages that add modules to the cap."""
+    base = _own_backing(cap, provider)
+    if provider.kind != "host":
+        return base
+    added = [_library_version(lib) for pkg in registry.extending(cap.name) for lib in pkg.libraries]
+    return "; ".join(text for text in (base, ", ".join(added)) if text)
+
+
+def _own_backing(cap: Cap, provider: Provider) -> str:
     from pylon_shell import artifacts
 
     if provider.kind == "component" and cap.name == "sqlite":

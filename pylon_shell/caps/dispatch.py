@@ -29,15 +29,15 @@ INT64 = range(-(1 << 63), 1 << 63)
 MAX_BIG_DIGITS = 64
 
 
-def check_call(cap: Any, method: Any, args: Any) -> None:
+def check_call(name: Any, method: Any, args: Any) -> None:
     """Refuse, in one line, a call no cap package declares."""
-    package = registry.plugin(cap)
+    package = registry.plugin(name)
     if package is None:
-        raise ProviderError("ValueError", f"no cap package serves {str(cap)[:64]!r}")
+        raise ProviderError("ValueError", f"no cap package serves {str(name)[:64]!r}")
     if not isinstance(method, str) or method not in package.methods:
-        raise ProviderError("ValueError", f"the {cap} cap has no call {str(method)[:64]!r}")
+        raise ProviderError("ValueError", f"the {name} package has no call {str(method)[:64]!r}")
     if not isinstance(args, list) or len(args) > MAX_ARGS:
-        raise ProviderError("TypeError", f"a {cap} call takes at most {MAX_ARGS} arguments")
+        raise ProviderError("TypeError", f"a {name} call takes at most {MAX_ARGS} arguments")
 
 
 def results(value: Any) -> list[Any]:

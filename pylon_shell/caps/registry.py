@@ -9,9 +9,10 @@ distribution's metadata:
     [project.entry-points."pylon.caps"]
     hash = "pylon_shell.caps.hash:PACKAGE"
 
-and the cap layer does the rest the same way for every such cap: the guest's
-import gate learns its modules, the guest gets its stand-ins' source from the
-host (`pylon:cap/dispatch` guest-source, or the MicroPython bridge), and each
+A package either defines a new cap (`cap`) or adds modules to one pylon has
+(`extends`: lz4 needs the compression grant). The cap layer does the rest
+the same way for every such package: the guest's import gate learns its
+modules, the guest gets its stand-ins' source from the host (`pylon:cap/dispatch` guest-source, or the MicroPython bridge), and each
 call crosses one generic interface (`pylon:cap/dispatch` call) to the provider
 process, where the grant, the method's name and the arguments' fit are checked
 before the provider runs. Nothing else in pylon names the cap.
@@ -45,21 +46,34 @@ _CACHE_NAME = "cap-plugins.json"
 
 @dataclass(frozen=True)
 class CapPackage:
-    """Everything pylon needs to know of a cap that ships as a package."""
+    """Everything pylon needs to know of a cap that ships as a package, or of a
+    package that adds modules to a cap pylon has (lz4 to compression)."""
 
-    cap: Cap
+    #: The package's name: its entry point's, and what its guest modules call.
+    name: str
+    #: The cap it defines; None when it `extends` one.
+    cap: Cap | None = None
+    #: The cap whose grant its modules need, when it defines none.
+    extends: str | None = None
+    #: Guest modules whose import needs that cap (a new cap names its own in `cap`).
+    modules: tuple[str, ...] = ()
     #: Its host provider, "module:Class"; made in the provider process as
     #: Class(grants, memory_mib=...), where `grants.call(cap, operation, target)`
     #: is already checked around each call by the dispatcher.
-    provider: str
+    provider: str = ""
     #: The provider's methods the guest may call. Each call's arguments are
     #: checked against the method's signature before it runs.
-    methods: tuple[str, ...]
+    methods: tuple[str, ...] = ()
     #: Guest module -> its source file: what `import NAME` runs in the guest,
     #: on both runtimes. It calls the provider through `_cap_call(method, *args)`.
     guest: dict[str, Path] = field(default_factory=dict)
     #: The distributions the provider runs on (`pylon caps` shows their versions).
     libraries: tuple[str, ...] = ()
+
+    @property
+    def cap_name(self) -> str:
+        """The cap whose grant every call and import of this package needs."""
+        return self.cap.name if self.cap is not None else str(self.extends)
 
 
 _found: dict[str, CapPackage] | None = None
@@ -68,19 +82,25 @@ problems: list[str] = []
 
 
 def plugins() -> dict[str, CapPackage]:
-    """Every cap package installed, by cap name (loaded once a process)."""
+    """Every cap package installed, by package name (loaded once a process)."""
     global _found
     if _found is None:
         _found = {}
         for name, target in _entry_points():
             package = _load(name, target)
-            if package is not None and package.cap.name not in _found:
-                _found[package.cap.name] = package
+            if package is not None:
+                _found[package.name] = package
     return _found
 
 
-def plugin(cap: str) -> CapPackage | None:
-    return plugins().get(cap) if isinstance(cap, str) else None
+def plugin(name: str) -> CapPackage | None:
+    """The cap package of that name (the guest's dispatch calls name it)."""
+    return plugins().get(name) if isinstance(name, str) else None
+
+
+def extending(cap: str) -> list[CapPackage]:
+    """The packages that add modules to `cap`."""
+    return [pkg for pkg in plugins().values() if pkg.extends == cap]
 
 
 def guest_modules() -> dict[str, str]:
@@ -100,7 +120,7 @@ def guest_source(module: str) -> str | None:
             with open(path, "rb") as source:
                 data = source.read(MAX_GUEST_SOURCE + 1)
             if len(data) > MAX_GUEST_SOURCE:
-                raise ValueError(f"{package.cap.name}'s guest module {module} is over 1 MiB")
+                raise ValueError(f"{package.name}'s guest module {module} is over 1 MiB")
             return data.decode("utf-8")
     return None
 
@@ -120,8 +140,10 @@ def _load(name: str, target: str) -> CapPackage | None:
         package = getattr(importlib.import_module(module), attr or "PACKAGE")
         if not isinstance(package, CapPackage):
             raise TypeError(f"{target} is not a CapPackage")
-        if package.cap.name != name:
-            raise ValueError(f"registered as {name!r}, it describes the {package.cap.name!r} cap")
+        if package.name != name:
+            raise ValueError(f"registered as {name!r}, it is the package {package.name!r}")
+        if (package.cap is None) == (package.extends is None):
+            raise ValueError("it must define a cap or extend one, not both or neither")
     except Exception as error:  # noqa: BLE001 - a broken plugin must not stop pylon
         problems.append(f"cap package {name!r} ({target}) left out: {error!r}")
         return None

@@ -144,7 +144,7 @@ class Providers:
 
         package = registry.plugin(cap)
         if package is not None and name not in package.methods:
-            raise ProviderError("ValueError", f"the {cap} cap has no call {name!r}")
+            raise ProviderError("ValueError", f"the {cap} package has no call {name!r}")
         provider = self.get(cap)
         function = getattr(type(provider), name, None) if not name.startswith("_") else None
         if not callable(function):
@@ -161,7 +161,7 @@ class Providers:
         def checked(*call_args: Any) -> Any:
             # A cap package's provider never runs ungranted: the grant is checked
             # here, for every call, whatever the provider itself does.
-            with grants.call(cap, name, ""):
+            with grants.call(package.cap_name, name, ""):
                 return bound(*call_args)
 
         return checked

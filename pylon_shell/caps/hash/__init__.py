@@ -15,6 +15,7 @@ from pylon_shell.caps.registry import CapPackage
 _GUEST = Path(__file__).resolve().parent / "guest"
 
 PACKAGE = CapPackage(
+    name="hash",
     cap=Cap(
         "hash",
         "fast hashing: xxhash (xxh32, xxh64, xxh3) and blake3, with those packages' APIs",
