@@ -12,10 +12,11 @@ distribution's metadata:
 A package either defines a new cap (`cap`) or adds modules to one pylon has
 (`extends`: lz4 needs the compression grant). The cap layer does the rest
 the same way for every such package: the guest's import gate learns its
-modules, the guest gets its stand-ins' source from the host (`pylon:cap/dispatch` guest-source, or the MicroPython bridge), and each
-call crosses one generic interface (`pylon:cap/dispatch` call) to the provider
-process, where the grant, the method's name and the arguments' fit are checked
-before the provider runs. Nothing else in pylon names the cap.
+modules, the guest gets its stand-ins' source from the host (`pylon:cap/dispatch`
+guest-source, or the MicroPython bridge), and each call crosses one generic
+interface (`pylon:cap/dispatch` call) to the provider process, where the grant,
+the method's name and the arguments' fit are checked before the provider
+runs. Nothing else in pylon names the cap.
 
 Reading entry points costs ~20 ms (importlib.metadata), too much for every
 start, so what was found is remembered in the cache under a stamp of the
