@@ -237,9 +237,14 @@ class Gate:
         shim = _settings["shims"].get(fullname)
         if shim:
             return importlib.util.spec_from_loader(fullname, _ShimLoader(shim))
-        plugin = _settings.get("plugins", {}).get(fullname)
+        plugins = _settings.get("plugins", {})
+        plugin = plugins.get(fullname)
         if plugin:
-            return importlib.util.spec_from_loader(fullname, _PluginLoader(plugin))
+            # A package when the cap package also serves modules inside it (lz4.frame).
+            package = any(name.startswith(fullname + ".") for name in plugins)
+            return importlib.util.spec_from_loader(
+                fullname, _PluginLoader(plugin), is_package=package
+            )
         return None
 
 

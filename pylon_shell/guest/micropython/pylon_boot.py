@@ -260,6 +260,13 @@ def _load_shim(name, importer):
     for key in ns:
         setattr(module, key, ns[key])
     sys.modules[name] = module
+    if cap is not None:
+        # A cap package's modules inside this one (lz4.frame in lz4) load with it:
+        # MicroPython imports by the top name.
+        for inner in _settings["plugins"]:
+            if inner.startswith(name + ".") and "." not in inner[len(name) + 1 :]:
+                setattr(module, inner[len(name) + 1 :], sys.modules.get(inner) or
+                        _load_shim(inner, importer))
     return module
 
 
@@ -333,7 +340,10 @@ def _gated_import(name, globals=None, locals=None, fromlist=(), level=0):
                 )
             shim = _settings["shims"].get(top)
             if shim is not None:
-                return sys.modules.get(shim) or _load_shim(shim, importer)
+                module = sys.modules.get(shim) or _load_shim(shim, importer)
+                if fromlist and name != top and name in _settings.get("plugins", {}):
+                    return sys.modules[name]  # from lz4.frame import compress
+                return module
         elif (name, importer) not in _seen:
             _seen.add((name, importer))
             _event({"k": "import", "m": name, "i": importer, "c": "builtin", "g": True})
