@@ -163,8 +163,21 @@ def _stamp() -> str:
 
 
 def _entry_points() -> list[tuple[str, str]]:
-    """(name, "module:attr") of every registered cap package, from the cache
-    when the import path has not changed since it was read."""
+    """(name, "module:attr") of every registered cap package, and of those
+    PYLON_CAP_PACKAGES names ("name=module:attr,..."; a package being written,
+    not yet installed)."""
+    extra = [
+        (name.strip(), target.strip())
+        for item in os.environ.get("PYLON_CAP_PACKAGES", "").split(",")
+        if item.strip()
+        for name, _, target in [item.partition("=")]
+    ]
+    return _installed() + extra
+
+
+def _installed() -> list[tuple[str, str]]:
+    """The installed distributions' cap packages, from the cache when the
+    import path has not changed since they were read."""
     stamp = _stamp()
     cache = paths.cache_dir() / _CACHE_NAME
     try:
