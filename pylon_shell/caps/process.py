@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pylon_shell.caps import channel
+from pylon_shell.caps import channel, registry
 from pylon_shell.caps.catalog import CAPS
 from pylon_shell.caps.grants import CapCallEvent, Grants
 from pylon_shell.caps.values import ProviderError
@@ -169,6 +169,7 @@ class ProviderProcess:
                     "read_only": [str(p.host) for p in self._preopens if p.readonly],
                     "connect_ports": None if ports is None else sorted(ports),
                     "parent": os.getpid(),
+                    "cap_packages": registry.described(),
                 },
             )
             ours.settimeout(_START_TIMEOUT)

@@ -78,6 +78,8 @@ class CapPackage:
 
 
 _found: dict[str, CapPackage] | None = None
+#: Package name -> "module:attr" it was loaded from.
+_targets: dict[str, str] = {}
 #: Why a registered cap package was left out (shown by `pylon caps`).
 problems: list[str] = []
 
@@ -91,7 +93,36 @@ def plugins() -> dict[str, CapPackage]:
             package = _load(name, target)
             if package is not None:
                 _found[package.name] = package
+                _targets[package.name] = target
     return _found
+
+
+def described() -> list[list[str]]:
+    """[name, "module:attr", import root] of each package, so the provider
+    process loads exactly these (its environment is empty, its imports
+    isolated) and Landlock lets it read their code, and only theirs."""
+    out = []
+    for name in plugins():
+        target = _targets[name]
+        top = target.partition(":")[0].partition(".")[0]
+        found = Path(str(getattr(sys.modules.get(top), "__file__", "") or ""))
+        root = found.parent.parent if found.name == "__init__.py" else found.parent
+        out.append([name, target, str(root)])
+    return out
+
+
+def adopt(entries: list[list[str]]) -> None:
+    """In the provider process: the launcher's packages (described()), found
+    where the launcher found them."""
+    global _found
+    _found = {}
+    for name, target, root in entries:
+        if root not in sys.path:
+            sys.path.append(root)
+        package = _load(name, target)
+        if package is not None:
+            _found[package.name] = package
+            _targets[package.name] = target
 
 
 def plugin(name: str) -> CapPackage | None:

@@ -269,6 +269,9 @@ def main(fd: int) -> None:
     config = channel.receive(sock)
     values.set_handle_base(int(config["handle_base"]))
     os.chdir(config["scratch"])
+    from pylon_shell.caps import registry
+
+    registry.adopt(config.get("cap_packages") or [])  # before Landlock: their code is read
     confine.limit_resources(config.get("memory_mib"))
     ports = config.get("connect_ports")
     abi = confine.restrict_self(
