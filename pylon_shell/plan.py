@@ -276,6 +276,67 @@ class Plan:
         others = tuple(c for c in self.components if c.id not in (self.root, root.id))
         return replace(self, runtime=runtime, root=root.id, components=(root,) + others)
 
+    # -- changes a user makes on top of a plan (flags, toggles) ---------------
+    # Each returns a new plan, or raises ValueError with the one line that says
+    # what is wrong (the caller names the flag it came from).
+
+    def granting(self, cap: str) -> Plan:
+        _known_cap(cap)
+        return self if cap in self.capabilities else replace(
+            self, capabilities=(*self.capabilities, cap)
+        )
+
+    def revoking(self, cap: str) -> Plan:
+        _known_cap(cap)
+        return replace(self, capabilities=tuple(c for c in self.capabilities if c != cap))
+
+    def with_preopen(self, preopen: Preopen) -> Plan:
+        """A host directory the guest sees (replacing one at the same guest
+        path): a grant of the fs cap."""
+        problem = guest_path_problem(preopen.guest)
+        if problem:
+            raise ValueError(problem)
+        kept = tuple(p for p in self.preopens if p.guest != preopen.guest)
+        return replace(self, preopens=(*kept, preopen)).granting("fs")
+
+    def with_env(self, key: str, value: str) -> Plan:
+        """One environment variable: a grant of the env cap."""
+        if not key:
+            raise ValueError("expected KEY=VALUE")
+        env = {**dict(self.env), key: value}
+        return replace(self, env=tuple(sorted(env.items()))).granting("env")
+
+    def with_host(self, pattern: str) -> Plan:
+        """A host:port pattern the net and tls caps may reach (already parsed by
+        caps.hosts.parse_pattern); a grant of tls unless net or tls is granted,
+        since plaintext needs net explicitly."""
+        hosts = self.hosts if pattern in self.hosts else (*self.hosts, pattern)
+        plan = replace(self, hosts=hosts)
+        granted = "net" in plan.capabilities or "tls" in plan.capabilities
+        return plan if granted else plan.granting("tls")
+
+    def with_provider(self, cap: str, provider: str) -> Plan:
+        from pylon_shell.caps.catalog import CAPS
+
+        if cap not in CAPS:
+            raise ValueError(f"unknown cap {cap!r} (known: {', '.join(sorted(CAPS))})")
+        names = [p.name for p in CAPS[cap].providers]
+        if provider not in names:
+            raise ValueError(
+                f"the {cap} cap has no provider {provider!r} (it has {', '.join(names)})"
+            )
+        providers = {**dict(self.providers), cap: provider}
+        return replace(self, providers=tuple(sorted(providers.items())))
+
+    def with_limits(self, timeout: float | None, memory_mib: int | None) -> Plan:
+        """The plan's limits with those given (None keeps the plan's own)."""
+        memory = memory_mib if memory_mib is not None else self.memory_mib
+        problem = memory_problem(self.runtime, memory)
+        if problem:
+            raise ValueError(problem)
+        timeout = timeout if timeout is not None else self.timeout_seconds
+        return replace(self, timeout_seconds=timeout, memory_mib=memory)
+
     def with_provider_components(self) -> Plan:
         """The plan naming the provider components its granted caps load, each
         bound to the root's import of the cap's interface, so `plan build` pins
@@ -357,6 +418,13 @@ class Plan:
 
 
 # -- loading -----------------------------------------------------------------
+
+
+def _known_cap(cap: str) -> None:
+    from pylon_shell.caps.catalog import CAPS
+
+    if cap not in CAPS:
+        raise ValueError(f"unknown cap {cap!r} (known: {', '.join(sorted(CAPS))})")
 
 
 def is_shipped(name: str) -> bool:
