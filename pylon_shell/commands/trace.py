@@ -10,6 +10,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pylon_shell.commands.plan import pin_digests
+from pylon_shell.errors import UsageError
 from pylon_shell.flags import Parser, add_plan_options, plan_from_args, tmp_mib
 from pylon_shell.scripts import StdioSink, read_program, run_in
 
@@ -27,9 +28,11 @@ def main(argv: Sequence[str]) -> int:
     )
     add_plan_options(parser)
     parser.add_argument("-o", "--output", type=Path, help="write the plan here")
-    parser.add_argument("script", metavar="SCRIPT", help="the script to trace")
+    parser.add_argument("script", nargs="?", metavar="SCRIPT", help="the script to trace")
     parser.add_argument("args", nargs="*", metavar="ARGS", help="its arguments (after --)")
     args = parser.parse_args(argv)
+    if args.script is None:
+        raise UsageError("pylon trace needs the script to run: pylon trace [FLAGS] SCRIPT [ARGS]")
     program = read_program(argparse.Namespace(code=None, script=args.script, args=args.args))
     assert program is not None
     base = plan_from_args(args)
