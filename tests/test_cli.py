@@ -218,7 +218,10 @@ def test_the_smallest_memory_limit_named_does_start(pylon, flag, least):
         ),
         (["--provider", "sqlite", "-c", "pass"],
          "pylon: --provider sqlite: expected CAP=PROVIDER, see `pylon caps`"),
-        (["trace"], "pylon: pylon trace needs the script to run: pylon trace [FLAGS] SCRIPT [ARGS]"),
+        (
+            ["trace"],
+            "pylon: pylon trace needs the script to run: pylon trace [FLAGS] SCRIPT [ARGS]",
+        ),
         (["--cap", "nope", "-c", "pass"], "pylon: --cap nope: unknown cap 'nope' (known: "
          "compression, crypto, duckdb, env, fs, hash, net, sqlite, tls)"),
     ],
