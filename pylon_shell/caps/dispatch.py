@@ -19,12 +19,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pylon_shell.caps import registry
+from pylon_shell.caps import registry, values
 from pylon_shell.caps.values import ProviderError
 
 #: The most arguments one call may carry.
 MAX_ARGS = 32
-INT64 = range(-(1 << 63), 1 << 63)
 #: The longest decimal text of a big integer (a 64-bit unsigned value needs 20).
 MAX_BIG_DIGITS = 64
 
@@ -71,16 +70,15 @@ def decode(tag: Any, payload: Any, from_bytes: Callable[[Any], bytes]) -> Any:
 
 def encode(value: Any) -> tuple[str, Any]:
     """One result for the guest as (tag, payload); bytes stay bytes for the caller to encode."""
-    if value is None:
-        return ("none", None)
-    if isinstance(value, bool):
-        return ("boolean", value)
-    if isinstance(value, int):
-        return ("integer", value) if value in INT64 else ("big-integer", str(value))
-    if isinstance(value, float):
-        return ("real", value)
-    if isinstance(value, str):
-        return ("text", value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return ("bytes", bytes(value))
-    raise ProviderError("TypeError", f"a cap package returned a {type(value).__name__}")
+    tag, payload = values.encode(value) if isinstance(value, _KINDS) else ("", None)
+    if tag not in _TAGS:
+        raise ProviderError("TypeError", f"a cap package returned a {type(value).__name__}")
+    return _TAGS[tag], payload
+
+
+#: What a result may be, and values.encode's tags as dispatch.arg's.
+_KINDS = (type(None), bool, int, float, str, bytes, bytearray, memoryview)
+_TAGS = {
+    "null": "none", "boolean": "boolean", "integer": "integer", "big-integer": "big-integer",
+    "real": "real", "text": "text", "blob": "bytes",
+}  # fmt: skip

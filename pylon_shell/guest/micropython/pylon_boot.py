@@ -153,20 +153,25 @@ def _bridge(name, *args):
 _PART = 1 << 20
 
 
-def _bridge_bytes(name, args, data):
-    """A provider call that takes and returns bytes: bare hex both ways, since
-    MicroPython's json is slow on long strings (see CapLayer.bridge_handlers)."""
-    _flush_events()
+def _send_parts(data):
+    """Send all but the last part of `data` ahead of a call ("put"), so the heap
+    never holds all of it as hex; the last part's hex, to follow the call's JSON line."""
     view = memoryview(data)
     start = 0
     while len(view) - start > _PART:
-        # The input in parts too: the heap never holds all of it as hex.
         problem = host.call("put", bytes(view[start : start + _PART]).hex())
         if problem:
             raise MemoryError(json.loads(problem[1:])[1])
         start += _PART
     # (MicroPython's hex() of no bytes is b"", not "".)
-    tail = bytes(view[start:]).hex() if len(view) > start else ""
+    return bytes(view[start:]).hex() if len(view) > start else ""
+
+
+def _bridge_bytes(name, args, data):
+    """A provider call that takes and returns bytes: bare hex both ways, since
+    MicroPython's json is slow on long strings (see CapLayer.bridge_handlers)."""
+    _flush_events()
+    tail = _send_parts(data)
     reply = host.call(name, json.dumps(args) + "\n" + tail)
     parts = []
     while True:
@@ -215,14 +220,7 @@ def _plugin_call(cap, method, args, own):
         else:
             raise TypeError("a %s cannot cross to the %s cap" % (type(value).__name__, cap))
     _flush_events()
-    view = memoryview(b"".join(blob))
-    start = 0
-    while len(view) - start > _PART:
-        problem = host.call("put", bytes(view[start : start + _PART]).hex())
-        if problem:
-            raise MemoryError(json.loads(problem[1:])[1])
-        start += _PART
-    tail = bytes(view[start:]).hex() if len(view) > start else ""
+    tail = _send_parts(b"".join(blob))
     reply = json.loads(host.call("dispatch", json.dumps([cap, method, pairs]) + "\n" + tail))
     if "err" in reply:
         kind, message = reply["err"]
