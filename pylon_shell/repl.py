@@ -105,7 +105,7 @@ class LineRepl:
 
     def _note_hit(self, event: Event) -> None:
         if isinstance(event, ImportEvent) and event.cap in CAPS:
-            verdict = "granted" if event.granted else "denied"
+            verdict = "free" if event.free else "granted" if event.granted else "denied"
             line = f"import {event.module} → {event.cap} ({verdict})"
         elif isinstance(event, CapCallEvent) and not event.granted:
             line = f"{event.operation} {event.target} → {event.cap} (denied)".strip()

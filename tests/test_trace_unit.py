@@ -43,8 +43,7 @@ def test_a_pure_computation_needs_no_caps():
 def test_caps_come_from_imports_and_calls():
     plan = base_plan()
     recorder = recorder_for(plan)
-    recorder(ImportEvent("sqlite3", "__main__", "sqlite", True, True))
-    recorder(CapCallEvent("sqlite", "import", "sqlite3", True, decided_by="audit"))
+    recorder(ImportEvent("sqlite3", "__main__", "sqlite", True, True, decided_by="audit"))
     recorder(CapCallEvent("sqlite", "execute", "select 1", True, decided_by="audit"))
     recorder(ImportEvent("duckdb", "helpers", "duckdb", True, False))
     smallest = smallest_plan(plan, recorder, "traced")

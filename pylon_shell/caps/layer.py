@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from pylon_shell.caps import dispatch, registry
 from pylon_shell.caps.bulk import GUEST_DIR as BULK_GUEST_DIR
 from pylon_shell.caps.bulk import BulkChannel, base64_bytes, base64_text
-from pylon_shell.caps.catalog import CAPS, choose_providers
+from pylon_shell.caps.catalog import CAPS, cap_for_module, choose_providers
 from pylon_shell.caps.grants import CapCallEvent, CapDenied, Grants, ImportEvent
 from pylon_shell.caps.guestfs import GuestFS
 from pylon_shell.caps.process import ProviderProcess, ProviderProxy
@@ -203,6 +203,33 @@ class CapLayer:
             return self.grants.is_granted(cap)
         return self.grants.request(cap, operation, target)
 
+    def import_module(self, module: str, importer: str) -> bool:
+        """The guest's import of a module that may need a cap: the host finds
+        the cap (never the guest's word for it), decides, and publishes the
+        import's one event."""
+        if not (isinstance(module, str) and isinstance(importer, str)):
+            return False  # a malformed request from the guest (the MicroPython bridge)
+        module, importer = module[:MAX_NAME], importer[:MAX_NAME]
+        cap = cap_for_module(module)
+        if cap is None:
+            return True  # needs no cap: the guest reports it with its other events
+        if cap.name in ("fs", "env"):
+            allowed, how = self.grants.is_granted(cap.name), "grant"
+        else:
+            allowed, how = self.grants.decide(cap.name, "import", module)
+        self.grants.publish(
+            ImportEvent(
+                module=module,
+                importer=importer,
+                cap=cap.name,
+                granted=allowed,
+                toplevel=importer == "__main__",
+                provider=self.providers.get(cap.name),
+                decided_by=how,
+            )
+        )
+        return allowed
+
     def guest_events(self, batch: str) -> None:
         for line in batch.splitlines():
             try:
@@ -223,17 +250,32 @@ class CapLayer:
                     )
                 )
             elif item.get("k") == "import":
-                importer = str(item.get("i", "?"))
-                self.grants.publish(
-                    ImportEvent(
-                        module=str(item.get("m", "?")),
-                        importer=importer,
-                        cap=str(item.get("c", "stdlib")),
-                        granted=bool(item.get("g", True)),
-                        toplevel=importer == "__main__",
-                        provider=item.get("p"),
-                    )
-                )
+                self._guest_import(item)
+
+    def _guest_import(self, item: dict[str, Any]) -> None:
+        """An import the guest reports: one that needed no cap (stdlib, builtin),
+        a cap's free module (ssl), or one its gate refused by the plan's rules
+        (refuse). Imports that needed a grant were published by import_module
+        when the host decided them; the guest's word for those is not taken."""
+        module = str(item.get("m", "?"))[:MAX_NAME]
+        importer = str(item.get("i", "?"))[:MAX_NAME]
+        said = str(item.get("c", "stdlib"))
+        cap = CAPS.get(said)
+        free = cap is not None and _serves(cap.serves, module)
+        if cap is not None and not free and item.get("g", True):
+            return  # a cap-gated import the guest claims was granted: the host said so itself
+        self.grants.publish(
+            ImportEvent(
+                module=module,
+                importer=importer,
+                cap=said if cap is not None else ("builtin" if said == "builtin" else "stdlib"),
+                granted=True if free else bool(item.get("g", True)) and cap is None,
+                toplevel=importer == "__main__",
+                provider=self.providers.get(said) if cap is not None else None,
+                free=free,
+                decided_by="refuse" if cap is not None and not free else "",
+            )
+        )
 
     # -- the MicroPython bridge (JSON) ---------------------------------------
 
@@ -397,6 +439,7 @@ class CapLayer:
             "more": lambda key: self._parts(self._pending.pop(int(key), "")),
             "put": put,
             "request": lambda payload: json.dumps(self.request(*json.loads(payload))),
+            "import": lambda payload: json.dumps(self.import_module(*_pair(payload))),
             "events": events,
             "dispatch": plugin_call,
             "settings": lambda payload: json.dumps(self.guest_settings()),
@@ -413,6 +456,24 @@ class CapLayer:
             "sqlite.in_transaction": handler(lambda h: self.sqlite.in_transaction(h)),
             "sqlite.close": handler(lambda h: self.sqlite.close(h)),
         }
+
+
+#: The longest module or importer name an event keeps.
+MAX_NAME = 256
+
+
+def _serves(served: tuple[str, ...], module: str) -> bool:
+    """Whether `module` is one of `served` or inside one of them."""
+    return any(module == name or module.startswith(name + ".") for name in served)
+
+
+def _pair(payload: str) -> tuple[Any, Any]:
+    """A bridge call's two arguments, or two Nones when it is not a JSON pair."""
+    try:
+        found = json.loads(payload)
+    except (ValueError, RecursionError):
+        return None, None
+    return (found[0], found[1]) if isinstance(found, list) and len(found) == 2 else (None, None)
 
 
 def guarded(call: Callable[..., T], *args: Any) -> T:

@@ -95,6 +95,7 @@ class CPythonRuntime:
             with root.add_instance(f"{SHELL}/host@{WIT_VERSION}") as host:
                 host.add_func("write", self._on_write)
                 host.add_func("request", self._on_request)
+                host.add_func("import-module", lambda _s, m, i: self.caps.import_module(m, i))
                 host.add_func("events", lambda _s, batch: self.caps.guest_events(batch))
                 host.add_func("read-line", self._on_read_line)
                 host.add_func("read-stdin", self._on_read_stdin)

@@ -155,17 +155,9 @@ def _check(fullname, importer):
     if refused:
         emit({"k": "import", "m": fullname, "i": importer, "c": cap, "g": False})
         raise CapImportError(fullname, cap, refused)
-    granted = request(cap, "import", fullname)
-    emit(
-        {
-            "k": "import",
-            "m": fullname,
-            "i": importer,
-            "c": cap,
-            "g": granted,
-            "p": _settings["providers"].get(cap),
-        }
-    )
+    flush()  # keep the host's event order: the imports before this one
+    # The host finds the cap, decides and publishes this import's event itself.
+    granted = host.import_module(fullname, importer)
     if not granted:
         raise CapImportError(fullname, cap)
     return cap
@@ -380,6 +372,7 @@ _SIGNATURES = {
     "host": {
         "write": ("u32", _OCTETS),
         "request": (_STR, _STR, _STR),
+        "import_module": (_STR, _STR),
         "events": (_STR,),
         "read_line": (_STR,),
         "read_stdin": ("u32",),

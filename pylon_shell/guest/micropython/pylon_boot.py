@@ -325,12 +325,12 @@ def _gated_import(name, globals=None, locals=None, fromlist=(), level=0):
                 for module in _settings["modules"]:
                     if module.startswith(name + "."):
                         cap = _settings["modules"][module]
+                        name = module  # what the host is asked about: the gated part
                         break
         if cap is not None:
             _flush_events()
-            granted = json.loads(host.call("request", json.dumps([cap, "import", name])))
-            _event({"k": "import", "m": name, "i": importer, "c": cap, "g": granted,
-                   "p": _settings["providers"].get(cap)})
+            # The host finds the cap, decides and publishes this import's event itself.
+            granted = json.loads(host.call("import", json.dumps([name, importer])))
             if not granted:
                 raise CapImportError(
                     "import of %s needs the %s cap, which this plan does not grant; "
