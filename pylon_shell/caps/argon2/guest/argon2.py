@@ -27,6 +27,12 @@ except ImportError:
 __title__ = "argon2-cffi"
 __author__ = "Hynek Schlawack"
 __license__ = "MIT"
+__all__ = [
+    "DEFAULT_HASH_LENGTH", "DEFAULT_MEMORY_COST", "DEFAULT_PARALLELISM",
+    "DEFAULT_RANDOM_SALT_LENGTH", "DEFAULT_TIME_COST", "Parameters", "PasswordHasher", "Type",
+    "exceptions", "extract_parameters", "hash_password", "hash_password_raw", "low_level",
+    "profiles", "verify_password",
+]
 
 
 # -- argon2.exceptions --------------------------------------------------------
