@@ -183,9 +183,11 @@ def _load(name: str, target: str) -> CapPackage | None:
 
 
 def _stamp() -> str:
-    """Changes when a distribution is installed or removed on the import path."""
+    """Changes when a distribution is installed or removed on the import path.
+    The first entry is the script's directory (or the working directory), which
+    changes with every file written there and holds no installed distribution."""
     parts = []
-    for entry in sys.path:
+    for entry in sys.path[1:]:
         try:
             parts.append(f"{entry}\0{os.stat(entry or '.').st_mtime_ns}")
         except OSError:
