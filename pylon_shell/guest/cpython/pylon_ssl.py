@@ -236,6 +236,7 @@ def get_default_verify_paths():
 class SSLSession(metaclass=_Immutable):
     """Sessions are not resumed across connections; the class is here for ssl's checks."""
 
+    __module__ = "_ssl"
     _immutable = True
 
 
@@ -244,6 +245,7 @@ class Certificate(metaclass=_Immutable):
     CPython it cannot be made from Python; pylon never hands one out (the
     chain stays on the host)."""
 
+    __module__ = "_ssl"
     _immutable = True
 
     def __new__(cls, *args, **kwargs):
@@ -254,6 +256,7 @@ class MemoryBIO(metaclass=_Immutable):
     """A byte buffer, as _ssl's; an SSLObject over two of them runs on the host
     (_SSLObject)."""
 
+    __module__ = "_ssl"
     _immutable = True
 
     def __init__(self):
@@ -329,6 +332,7 @@ def _version_setting(name, minimum):
 
 
 class _SSLContext(metaclass=_Immutable):
+    __module__ = "_ssl"
     _immutable = True
 
     def __new__(cls, protocol):
@@ -663,6 +667,7 @@ def _tuples(value):
 class _SSLSocket(metaclass=_Immutable):
     """The TLS session of one socket; it lives on the host, by the socket's connection."""
 
+    __module__ = "_ssl"
     _immutable = True
 
     def __init__(self, context, sock, server_side, server_hostname, owner):
