@@ -251,3 +251,19 @@ def test_the_interface_refuses_what_a_hostile_guest_sends(pylon, certs):
         "Err bad TLS settings: not an object",
     ]
     assert lines[2].startswith("Err ")
+
+
+DEFAULT_PATHS = """
+import os, ssl, urllib.request
+os.environ["SSL_CERT_FILE"] = "/certs/server-ca.pem"
+ctx = ssl.create_default_context()
+print(ctx.cert_store_stats())
+print(urllib.request.urlopen("https://localhost:{port}/env", context=ctx).read().decode())
+"""
+
+
+def test_ssl_cert_file_in_the_guest_environment_replaces_the_host_trust_store(pylon, https):
+    code = DEFAULT_PATHS.format(port=https.port)
+    lines = run(pylon, https.certs, code, "--host", https.target)
+    # The host's trust store would not know this test CA: the guest's file is what was used.
+    assert lines == ["{'x509': 1, 'crl': 0, 'x509_ca': 1}", "hello /env"]
