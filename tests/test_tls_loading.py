@@ -39,6 +39,12 @@ def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         serialization.BestAvailableEncryption(b"sesame"),
     )
     (folder / "leaf.enc.key").write_bytes(encrypted)
+    binary = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"\xff\x00pw"),
+    )
+    (folder / "leaf.bin.key").write_bytes(binary)
     trustme.CA().issue_cert("other").private_key_pem.write_to_path(str(folder / "other.key"))
     (folder / "junk.pem").write_text("-----BEGIN CERTIFICATE-----\nnot base64 at all\n"
                                      "-----END CERTIFICATE-----\n")
@@ -175,6 +181,10 @@ ctx.load_cert_chain("/certs/leaf.pem", "/certs/leaf.enc.key", lambda: "sesame")
 ctx.set_ecdh_curve("prime256v1")
 ctx.maximum_version = ssl.TLSVersion.TLSv1_2
 print(urllib.request.urlopen("https://localhost:{port}/x", context=ctx).read().decode())
+# A password that is not UTF-8 reaches the handshake as the same bytes.
+ctx = ssl.create_default_context(cafile="/certs/server-ca.pem")
+ctx.load_cert_chain("/certs/leaf.pem", "/certs/leaf.bin.key", b"\\xff\\x00pw")
+print(urllib.request.urlopen("https://localhost:{port}/y", context=ctx).read().decode())
 """
 
 
@@ -182,7 +192,7 @@ def test_a_context_with_an_encrypted_client_key_and_a_curve_still_connects(pylon
     lines = run(
         pylon, https.certs, HANDSHAKE.format(port=https.port), "--host", https.target
     )
-    assert lines == ["hello /x"]
+    assert lines == ["hello /x", "hello /y"]
 
 
 WARNINGS = """

@@ -355,8 +355,9 @@ def _load_cert_chain(context: ssl.SSLContext, chain: dict[str, Any]) -> None:
             keyfile = os.path.join(folder, "key.pem")
             with open(os.open(keyfile, os.O_WRONLY | os.O_CREAT, 0o600), "w") as out:
                 out.write(chain["key"])
-        # A callable, never None: OpenSSL's own callback would prompt a terminal.
-        password = chain.get("password") or ""
+        # The guest's bytes, in hex. A callable, never None: OpenSSL's own
+        # callback would prompt a terminal.
+        password = bytes.fromhex(chain["password"]) if chain.get("password") else b""
         context.load_cert_chain(certfile, keyfile, lambda: password)
 
 

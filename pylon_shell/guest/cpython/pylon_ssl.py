@@ -542,7 +542,8 @@ class _SSLContext(metaclass=_Immutable):
         self._cert_chain = {
             "cert": cert.decode("ascii", "replace"),
             "key": None if key is None else key.decode("ascii", "replace"),
-            "password": None if password is None else password.decode("utf-8", "replace"),
+            # Hex: a password is bytes, and need not be UTF-8.
+            "password": None if password is None else password.hex(),
         }
 
     def set_default_verify_paths(self):
