@@ -679,6 +679,20 @@ def link_cpython(
             ),
         )
         tls.add_func("bio-close", lambda _store, o: layer.tls.bio_close(o))
+        tls.add_func(
+            "parse", untagged(lambda data, form: layer.tls.parse(layer.from_octets(data), form))
+        )
+        tls.add_func(
+            "check-cert-chain",
+            untagged(
+                lambda cert, key, password: layer.tls.check_cert_chain(
+                    layer.from_octets(cert),
+                    None if key is None else layer.from_octets(key),
+                    None if password is None else layer.from_octets(password),
+                )
+            ),
+        )
+        tls.add_func("context-info", untagged(lambda s: layer.tls.context_info(s)))
     with root.add_instance(f"{package}/dispatch@{version}") as plugins:
 
         def wit_arg(value: Any) -> Any:

@@ -429,6 +429,9 @@ _SIGNATURES = {
         "bio_new": (_STR, ("option", _STR)),
         "bio_step": ("u32", _OCTETS, _BOOL, _STR, _OCTETS, "u32"),
         "bio_close": ("u32",),
+        "parse": (_OCTETS, _STR),
+        "check_cert_chain": (_OCTETS, ("option", _OCTETS), ("option", _OCTETS)),
+        "context_info": (_STR,),
     },
 }
 
