@@ -361,10 +361,30 @@ def _load_cert_chain(context: ssl.SSLContext, chain: dict[str, Any]) -> None:
         context.load_cert_chain(certfile, keyfile, lambda: password)
 
 
+#: The most certificates of a peer's chain the guest is shown.
+MAX_CHAIN = 32
+
+
+def peer_chain(sock: ssl.SSLSocket | ssl.SSLObject, verified: bool) -> list[str]:
+    """The peer's certificate chain as DER hex: as OpenSSL verified it (leaf to
+    root, the trust anchor included), or as the peer sent it. The host's 3.11
+    has it only on the C object (ssl.SSLSocket.get_verified_chain is 3.13's)."""
+    inner = getattr(sock, "_sslobj", None) or sock
+    get = getattr(inner, "get_verified_chain" if verified else "get_unverified_chain", None)
+    chain = get() if get is not None else None
+    out = []
+    for cert in (chain or [])[:MAX_CHAIN]:
+        der = cert if isinstance(cert, bytes) else cert.public_bytes(_ssl.ENCODING_DER)
+        out.append(der.hex())
+    return out
+
+
 def session_info(sock: ssl.SSLSocket) -> dict[str, Any]:
     der = sock.getpeercert(binary_form=True)
     binding = sock.get_channel_binding("tls-unique")
     return {
+        "verified_chain": peer_chain(sock, verified=True),
+        "unverified_chain": peer_chain(sock, verified=False),
         "version": sock.version(),
         "cipher": sock.cipher(),
         "shared_ciphers": sock.shared_ciphers(),

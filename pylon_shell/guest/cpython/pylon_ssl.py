@@ -11,6 +11,7 @@ on the host. Certificates are always verified: a context that would not verify
 is refused at the handshake.
 """
 
+import binascii
 import json
 import os
 import re
@@ -241,15 +242,49 @@ class SSLSession(metaclass=_Immutable):
 
 
 class Certificate(metaclass=_Immutable):
-    """_ssl.Certificate (get_verified_chain's items): the type exists, as in
-    CPython it cannot be made from Python; pylon never hands one out (the
-    chain stays on the host)."""
+    """_ssl.Certificate: one certificate of the peer's chain (get_verified_chain),
+    its DER as the host's OpenSSL handed it over. As in CPython it cannot be
+    made from Python; get_info() decodes it with the host's OpenSSL."""
 
     __module__ = "_ssl"
     _immutable = True
 
     def __new__(cls, *args, **kwargs):
         raise TypeError(f"cannot create '{cls.__module__}.{cls.__qualname__}' instances")
+
+    def public_bytes(self, format=None):
+        pem, der = globals()["ENCODING_PEM"], globals()["ENCODING_DER"]  # the host's, at _load
+        if format is None:
+            format = pem
+        if format == der:
+            return self._der
+        if format != pem:
+            raise ValueError("Unsupported format")
+        body = binascii.b2a_base64(self._der, newline=False).decode("ascii")
+        lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+        return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+
+    def get_info(self):
+        return _tuples(_parse(self._der, "der")[0]["decoded"])
+
+    def __eq__(self, other):
+        return isinstance(other, Certificate) and other._der == self._der
+
+    def __hash__(self):
+        return hash(self._der)
+
+    def __repr__(self):
+        return "<Certificate>"
+
+
+def _certificates(chain):
+    """The Certificate objects of a chain the host sent as DER hex."""
+    out = []
+    for der in chain or ():
+        cert = object.__new__(Certificate)
+        cert._der = bytes.fromhex(der)
+        out.append(cert)
+    return out
 
 
 class MemoryBIO(metaclass=_Immutable):
@@ -755,9 +790,10 @@ class _SSLSocket(metaclass=_Immutable):
         raise SSLError("pylon's tls cap does not offer post-handshake authentication")
 
     def get_verified_chain(self):
-        raise NotImplementedError("pylon's tls cap does not expose the certificate chain")
+        return _certificates(self._session().get("verified_chain"))
 
-    get_unverified_chain = get_verified_chain
+    def get_unverified_chain(self):
+        return _certificates(self._session().get("unverified_chain"))
 
 
 #: The most bytes one bio step moves (the host's limit).
