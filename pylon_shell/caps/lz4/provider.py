@@ -168,7 +168,9 @@ class LZ4Provider:
         self._room()
         return self._add(_DECOMPRESSOR, _library(frame.create_decompression_context))
 
-    def decompress_chunk(self, handle: int, data: bytes, max_length: int) -> tuple[bytes, int, bool]:
+    def decompress_chunk(
+        self, handle: int, data: bytes, max_length: int
+    ) -> tuple[bytes, int, bool]:
         """decompress_chunk: (output, bytes read, end of frame), at most
         MAX_OUTPUT bytes of output whatever max_length asks."""
         context = self._get(handle, _DECOMPRESSOR)
