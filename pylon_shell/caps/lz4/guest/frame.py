@@ -29,7 +29,13 @@ _RAW = 256 << 10
 _CHUNK = 1 << 20
 _INT_MAX = (1 << 31) - 1
 _Base = object if _MICRO else io.BufferedIOBase
-_Unsupported = getattr(io, "UnsupportedOperation", OSError)
+
+
+class UnsupportedOperation(OSError):
+    """io.UnsupportedOperation, which MicroPython's io has not."""
+
+
+_Unsupported = getattr(io, "UnsupportedOperation", UnsupportedOperation)
 
 _VERSIONS = _cap_call("versions")
 BLOCKSIZE_DEFAULT = _VERSIONS[3]
@@ -74,6 +80,12 @@ def _settings(level, block_size, content_checksum, block_checksum, block_linked)
             bool(block_linked))
 
 
+def _view(data):
+    """Parts of `data` without copies; MicroPython's memoryview reaches no
+    offset past 16 MiB, so there its parts are copies."""
+    return data if _MICRO else memoryview(data)
+
+
 def _result(data, as_bytearray):
     return bytearray(data) if as_bytearray else data
 
@@ -99,7 +111,7 @@ def compress(data, compression_level=0, block_size=0, content_checksum=False,
     source_size = len(data) if store_size else 0
     handle, header = _cap_call("compressor", *(settings + (True, source_size)))
     parts = [header]
-    view = memoryview(data)
+    view = _view(data)
     try:
         for start in range(0, len(data), _INPUT):
             parts.append(_cap_call("compress_chunk", handle, view[start:start + _INPUT]))
@@ -112,7 +124,7 @@ def compress(data, compression_level=0, block_size=0, content_checksum=False,
 
 def decompress(data, return_bytearray=False, return_bytes_read=False):
     data = _data(data)
-    view = memoryview(data)
+    view = _view(data)
     first = view[:_INPUT]
     out, read, end, handle = _cap_call("decompress", first, len(first) == len(data))
     parts = [out]
@@ -188,7 +200,7 @@ class LZ4FrameCompressor(object):
         if len(data) <= _INPUT:
             out = _cap_call("compress_chunk", self._context, data)
         else:
-            view = memoryview(data)
+            view = _view(data)
             out = b"".join(_cap_call("compress_chunk", self._context, view[i:i + _INPUT])
                            for i in range(0, len(data), _INPUT))
         return _result(out, self.return_bytearray)
@@ -285,7 +297,7 @@ class LZ4FrameDecompressor(object):
         calls the host bounds: the input in parts of _PIECE, the output in
         parts of _OUTPUT (asking on while the host stopped at its bound and
         not at the caller's max_length)."""
-        view = memoryview(data)
+        view = _view(data)
         parts = []
         produced = 0
         pos = 0
