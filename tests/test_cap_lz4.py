@@ -304,6 +304,12 @@ def test_the_host_provider_bounds_what_the_guest_asks():
     handles = [provider.decompressor() for _ in range(MAX_OBJECTS)]
     with pytest.raises(ProviderError, match="more than 64 lz4 frames open"):
         provider.compressor(0, 0, False, False, True, False, 0)
+    # A whole frame needs no room: its context is let go in the call.
+    assert provider.decompress(lz4.frame.compress(b"abc"), True)[:3] == (b"abc", 26, True)
+    with pytest.raises(ProviderError, match="context is gone"):
+        provider.compress_chunk(handles[1], b"not a compressor")
+    with pytest.raises(ProviderError, match="context is gone"):
+        provider.decompress_chunk(True, b"", 10)  # a bool is no handle
     provider.drop(handles[0])
     handle, header = provider.compressor(0, 0, False, False, True, False, 0)
     frame = header + provider.compress_chunk(handle, b"abc") + provider.compress_flush(handle)

@@ -102,7 +102,8 @@ class LZ4Provider:
             )
 
     def _get(self, handle: Any, kind: str) -> Any:
-        found = self._objects.get(handle) if isinstance(handle, int) else None
+        usable = isinstance(handle, int) and not isinstance(handle, bool)
+        found = self._objects.get(handle) if usable else None
         if found is None or found[0] != kind:
             raise ProviderError("ValueError", f"the lz4 {kind} context is gone")
         return found[1]
@@ -190,7 +191,6 @@ class LZ4Provider:
         # The one-shot function's errors for a bad header ("LZ4F_getFrameInfo
         # failed with code: ..."), without its allocation of the claimed size.
         info = _library(frame.get_frame_info, data)
-        self._room()
         context = _library(frame.create_decompression_context)
         out, read, end = _library(frame.decompress_chunk, context, data, max_length=MAX_OUTPUT)
         if end:
@@ -201,6 +201,7 @@ class LZ4Provider:
             if info["content_size"] <= MAX_OUTPUT:
                 _library(frame.decompress, data)
             raise ProviderError("RuntimeError", "Frame incomplete.")
+        self._room()  # only a frame that goes on holds its context
         return bytes(out), read, False, self._add(_DECOMPRESSOR, context)
 
     def frame_info(self, data: bytes) -> tuple[int, int, bool, bool, bool, bool, int]:
