@@ -363,7 +363,8 @@ class CapLayer:
 
         def plugin_call(payload: str) -> str:
             """A cap package's call from MicroPython: a JSON line [cap, method,
-            args] whose bytes are [offset, length] into the bare hex after it."""
+            args] whose bytes are [offset, length] into the bare hex after it;
+            the reply the same way ({"ok": results}, or {"err": ...} alone)."""
             head, _, tail = payload.partition("\n")
             try:
                 cap, method, raw = json.loads(head)
@@ -392,9 +393,20 @@ class CapLayer:
                 out = [dispatch.encode(v) for v in guarded(self.dispatch, cap, method, args)]
             except ProviderError as error:
                 return json.dumps({"err": [error.kind, error.message]})
-            return json.dumps(
-                {"ok": [[tag, v.hex() if tag == "bytes" else v] for tag, v in out]}
-            )
+            # Bytes results as [offset, length] into bare hex after the JSON
+            # line (in parts, as _parts sends), as the arguments come:
+            # MicroPython's json is slow on long strings.
+            pairs: list[list[Any]] = []
+            blob: list[bytes] = []
+            offset = 0
+            for tag, value in out:
+                if tag == "bytes":
+                    pairs.append([tag, [offset, len(value)]])
+                    blob.append(value)
+                    offset += len(value)
+                else:
+                    pairs.append([tag, value])
+            return json.dumps({"ok": pairs}) + "\n" + self._parts(b"".join(blob).hex())
 
         def put(payload: str) -> str:
             """A part of the next raw_bytes call's input (inputs come in parts

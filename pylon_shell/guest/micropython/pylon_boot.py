@@ -189,10 +189,23 @@ def _bridge_bytes(name, args, data):
         reply = host.call("more", key)
 
 
+def _read_parts(reply):
+    """The bytes a reply carries as parts: "=HEX", or ">KEY:HEX" and the rest
+    asked for with `more` (CapLayer._parts)."""
+    parts = []
+    while reply[:1] == ">":
+        key, _, text = reply[1:].partition(":")
+        parts.append(bytes.fromhex(text))
+        reply = host.call("more", key)
+    if len(reply) > 1:
+        parts.append(bytes.fromhex(reply[1:]))
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
 def _plugin_call(cap, method, args, own):
     """A call of a cap package's provider (pylon_shell/caps/dispatch.py): the
     arguments as [tag, payload] pairs, bytes as [offset, length] into bare hex
-    after the JSON line; the results back as the same pairs, bytes as hex.
+    after the JSON line; the results back the same way.
     A failure raises the class of that name in the stand-in's module (`own`),
     else the builtin one."""
     pairs = []
@@ -221,15 +234,18 @@ def _plugin_call(cap, method, args, own):
             raise TypeError("a %s cannot cross to the %s cap" % (type(value).__name__, cap))
     _flush_events()
     tail = _send_parts(b"".join(blob))
-    reply = json.loads(host.call("dispatch", json.dumps([cap, method, pairs]) + "\n" + tail))
+    reply = host.call("dispatch", json.dumps([cap, method, pairs]) + "\n" + tail)
+    head, _, tail = reply.partition("\n")
+    reply = json.loads(head)
     if "err" in reply:
         kind, message = reply["err"]
         if kind == "PermissionError":
             raise CapPermissionError(message)
         cls = own.get(kind) or _PROVIDER_FAILURES.get(kind) or _BUILTIN_ERRORS.get(kind)
         raise (cls or RuntimeError)(message)
-    out = [bytes.fromhex(v) if tag == "bytes" else (int(v) if tag == "big-integer" else v)
-           for tag, v in reply["ok"]]
+    blob = _read_parts(tail)
+    out = [blob[v[0] : v[0] + v[1]] if tag == "bytes" else
+           (int(v) if tag == "big-integer" else v) for tag, v in reply["ok"]]
     return None if not out else out[0] if len(out) == 1 else tuple(out)
 
 
