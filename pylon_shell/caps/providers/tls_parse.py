@@ -70,7 +70,8 @@ def _der_certificates(data: bytes) -> list[bytes]:
     """Concatenated DER certificates, split by their outer SEQUENCE's length
     (only called once OpenSSL has loaded `data`). Bytes after the last one are
     an SSLError, as in CPython 3.14 (the host's older _ssl ignores them)."""
-    found, at = [], 0
+    found: list[bytes] = []
+    at = 0
     while at < len(data) and len(found) < MAX_CERTIFICATES:
         if data[at] != 0x30 or at + 2 > len(data):
             break
@@ -130,7 +131,7 @@ def certificates(data: bytes, form: str) -> list[dict[str, Any]]:
             return [{"der": None, "ca": False, "decoded": decoded}]
         if form == "dhparams":
             with _files(dh=data) as paths:
-                ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_dh_params(paths["dh"])
+                ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_dh_params(str(paths["dh"]))
             return []
         scratch = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         if form == "cafile":
@@ -174,6 +175,6 @@ def check_cert_chain(cert: bytes, key: bytes | None, password: bytes | None) -> 
     try:
         with _files(cert=cert, key=key) as paths:
             # A callable, never None: OpenSSL's own callback would prompt a terminal.
-            scratch.load_cert_chain(paths["cert"], paths["key"], lambda: password or b"")
+            scratch.load_cert_chain(str(paths["cert"]), paths["key"], lambda: password or b"")
     except (OSError, ValueError) as error:
         raise failure(error) from None
