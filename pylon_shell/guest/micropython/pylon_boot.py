@@ -156,15 +156,18 @@ _PART = 1 << 20
 def _send_parts(data):
     """Send all but the last part of `data` ahead of a call ("put"), so the heap
     never holds all of it as hex; the last part's hex, to follow the call's JSON line."""
-    view = memoryview(data)
+    # Sliced as bytes, not through a memoryview: MicroPython's memoryview
+    # cannot reach past a 16 MiB offset.
+    if isinstance(data, memoryview):
+        data = bytes(data)
     start = 0
-    while len(view) - start > _PART:
-        problem = host.call("put", bytes(view[start : start + _PART]).hex())
+    while len(data) - start > _PART:
+        problem = host.call("put", bytes(data[start : start + _PART]).hex())
         if problem:
             raise MemoryError(json.loads(problem[1:])[1])
         start += _PART
     # (MicroPython's hex() of no bytes is b"", not "".)
-    return bytes(view[start:]).hex() if len(view) > start else ""
+    return bytes(data[start:]).hex() if len(data) > start else ""
 
 
 def _bridge_bytes(name, args, data):
