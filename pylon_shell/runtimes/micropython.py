@@ -9,6 +9,7 @@ is also where MicroPython reaches pylon's capability layer.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import queue
 import threading
@@ -33,6 +34,8 @@ from pylon_shell.runtimes.base import (
     trap_outcome,
 )
 from pylon_shell.runtimes.engine import shared_engine
+from pylon_shell.runtimes.interrupt import DeadlineCallback
+from pylon_shell.runtimes.mpinterrupt import MicroPythonDelivery
 from pylon_shell.runtimes.scratch import GUEST_TMP, TmpDir
 
 if TYPE_CHECKING:
@@ -56,6 +59,9 @@ OVERHEAD_MIB = 8
 # started from the -c program's own (small) frame, not from inside the exec of
 # the boot source: see pylon_boot.py on which frames MicroPython's GC can lose.
 LOADER = "import host\nexec(compile(host.call('boot', ''), '<pylon>', 'exec'))\n_serve()\n"
+
+#: Bridge calls during which the host looks at the guest's interrupt state.
+_PAUSES = frozenset({"kbd-probe", "next", "done"})
 
 #: Host functions the guest may reach through `host.call(name, payload)`.
 BridgeHandler = Callable[[str], str]
@@ -125,6 +131,17 @@ class MicroPythonRuntime:
         store.set_wasi(wasi)
         store.set_epoch_deadline(1)
         self._store = store
+        # Ctrl+C and --timeout in a REPL: KeyboardInterrupt inside the guest, its
+        # state kept (runtimes/mpinterrupt.py); otherwise the call is trapped.
+        self._delivery = MicroPythonDelivery()
+        self._deadline = DeadlineCallback(
+            store,
+            self._watchdog.stopped,
+            lambda: self._delivery if self._delivery.enabled else None,
+            settled=self._delivery.ready,
+        )
+        self._watchdog.keep_ticking = True
+        self._reading.keep = options.keep_on_interrupt
 
         linker = wasmtime.Linker(engine)
         linker.define_wasi()
@@ -182,6 +199,18 @@ class MicroPythonRuntime:
         assert memory is not None
         name = bytes(memory.read(caller, name_ptr, name_ptr + name_len)).decode(errors="replace")
         payload = bytes(memory.read(caller, payload_ptr, payload_ptr + payload_len))
+        if name in _PAUSES:
+            # The guest is paused in this call: the interrupt state may be touched.
+            self._delivery.locate(
+                ctypes.addressof(memory.data_ptr(caller).contents), memory.data_len(caller)
+            )
+            if name == "kbd-probe":
+                keep = self._options.keep_on_interrupt
+                reply = self._delivery.probe(payload.decode()) if keep else "0"
+                memory.write(caller, reply.encode(), result_ptr)
+                return len(reply)
+            if name == "done":
+                self._delivery.clear()
         try:
             reply = self._dispatch(name, payload).encode()
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
@@ -258,6 +287,7 @@ class MicroPythonRuntime:
             return self._dead
         if self._closed:
             raise RuntimeError("the runtime is closed")
+        self._deadline.reset()
         self._watchdog.begin(self._options.timeout if timed else None)
         if self._tmp is not None:
             self._tmp.begin()
@@ -290,7 +320,9 @@ class MicroPythonRuntime:
             if status == "raised":
                 denial = reply.get("denial")
                 denial = None if denial is None else str(denial)
-                return Raised(str(reply["type"]), str(reply["traceback"]), denial)
+                traceback = _interrupted(str(reply["type"]), str(reply["traceback"]),
+                                         self._watchdog.fired, self._options.timeout)
+                return Raised(str(reply["type"]), traceback, denial)
         except (KeyError, TypeError, ValueError):
             self._dead = Trapped("crash", "the guest's reply was malformed; its session is gone")
             return self._dead
@@ -335,3 +367,16 @@ class MicroPythonRuntime:
             # threads must not call back into a Python that is shutting down.
             del self._instance
             self._store = None  # type: ignore[assignment]
+
+
+def _interrupted(type_name: str, traceback: str, fired: str | None, timeout: float | None) -> str:
+    """The traceback of a KeyboardInterrupt that Ctrl+C or a --timeout raised, in
+    CPython's words: a bare last line, or the timeout that fired."""
+    if fired is None or type_name != "KeyboardInterrupt":
+        return traceback
+    lines = traceback.rstrip("\n").split("\n")
+    if fired == "timeout":
+        lines[-1] = f"KeyboardInterrupt: timed out after {timeout:g} s (raise it with --timeout)"
+    elif fired == "interrupt":
+        lines[-1] = "KeyboardInterrupt"
+    return "\n".join(lines) + "\n"
