@@ -163,12 +163,8 @@ class LineRepl:
             print("KeyboardInterrupt", file=sys.stderr)
         else:
             print(f"pylon: {outcome.message}", file=sys.stderr)
-        self.session.restart()
-        print(
-            f"pylon: the interpreter had to be discarded; a fresh {self.session.runtime.version} "
-            "session has started (earlier state is lost)",
-            file=sys.stderr,
-        )
+        restored = self.session.restore()
+        print(f"pylon: the interpreter had to be discarded; {restored}", file=sys.stderr)
         return None
 
     def run(self) -> int:
@@ -200,7 +196,9 @@ class LineRepl:
                 continue
             runtime = self.session.runtime
             self._hits.clear()
-            outcome = call_interruptibly(runtime, lambda r=runtime, s=source: r.run_input(s + "\n"))
+            outcome = call_interruptibly(
+                runtime, lambda s=source: self.session.run_input(s + "\n")
+            )
             status = self.handle(outcome)
             self.show_hits()
             if status is not None:
