@@ -214,3 +214,27 @@ def test_micropython_finds_its_interrupt_state_only_in_a_repl(built):
     finally:
         kept.close()
         plain.close()
+
+
+@pytest.mark.parametrize("flag", ["--cp", "--mp"])
+def test_ctrl_c_in_script_mode_still_ends_the_program_with_130(built, flag):
+    import os
+    import signal
+    import subprocess
+
+    code = "print('running', flush=True)\nwhile True: pass"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pylon_shell", flag, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ),
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"running\n"  # the loop has started
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert err.decode().strip().splitlines()[-1] == "KeyboardInterrupt"
