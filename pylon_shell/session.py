@@ -179,11 +179,13 @@ class Session:
                 outcome = runtime.run_input(source)
                 if not isinstance(outcome, Ok | Raised) or not runtime.alive:
                     break
+                if isinstance(outcome, Raised) and outcome.type_name == "KeyboardInterrupt":
+                    break  # Ctrl+C during the replay: it stopped part-way
                 replayed += 1
         finally:
             self._replaying = False
         if replayed < len(inputs):
-            # The replay itself failed (a trap, an exit): a clean interpreter.
+            # The replay itself failed (a trap, an exit, Ctrl+C): a clean interpreter.
             self.restart()
             return (
                 f"started a fresh session; replaying input {replayed + 1} failed, "
