@@ -207,9 +207,9 @@ class MicroPythonRuntime:
         # The guest is paused in this call: its interrupt state may be touched.
         if name == "kbd-probe":
             keep = self._options.keep_on_interrupt
-            reply = self._delivery.probe(payload.decode()) if keep else "0"
-            memory.write(caller, reply.encode(), result_ptr)
-            return len(reply)
+            answer = (self._delivery.probe(payload.decode()) if keep else "0").encode()
+            memory.write(caller, answer, result_ptr)
+            return len(answer)
         if name == "done":
             self._delivery.clear()
         try:
