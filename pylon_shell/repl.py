@@ -164,12 +164,8 @@ class LineRepl:
             print("KeyboardInterrupt", file=sys.stderr)
         else:
             print(f"pylon: {outcome.message}", file=sys.stderr)
-        self.session.restart()
-        print(
-            f"pylon: the interpreter had to be discarded; a fresh {self.session.runtime.version} "
-            "session has started (earlier state is lost)",
-            file=sys.stderr,
-        )
+        restored = self.session.restore()
+        print(f"pylon: the interpreter had to be discarded; {restored}", file=sys.stderr)
         return None
 
     def run(self) -> int:
@@ -201,7 +197,9 @@ class LineRepl:
                 continue
             runtime = self.session.runtime
             self._hits.clear()
-            outcome = call_interruptibly(runtime, partial(runtime.run_input, source + "\n"))
+            outcome = call_interruptibly(
+                runtime, partial(self.session.run_input, source + "\n")
+            )
             status = self.handle(outcome)
             self.show_hits()
             if status is not None:

@@ -147,11 +147,18 @@ class PylonApp(App[int]):
 
     @work(thread=True, exclusive=True, group="guest")
     def _start(
-        self, note: str | None = None, switch_to: str | None = None, load: Plan | None = None
+        self,
+        note: str | None = None,
+        switch_to: str | None = None,
+        load: Plan | None = None,
+        restore: bool = False,
     ) -> None:
         self._busy.set()
         try:
-            if load is not None:
+            if restore:
+                note = f"the interpreter had to be discarded; {self.session.restore()}"
+                runtime = self.session.runtime
+            elif load is not None:
                 runtime = self.session.load(load)
             elif switch_to is not None:
                 runtime = self.session.switch(switch_to)
@@ -171,7 +178,7 @@ class PylonApp(App[int]):
     def _run(self, source: str) -> None:
         self._busy.set()
         try:
-            outcome: Outcome = self.session.runtime.run_input(source)
+            outcome: Outcome = self.session.run_input(source)
         except Exception as error:  # noqa: BLE001 - e.g. the runtime could not start
             outcome = Trapped("crash", f"pylon: {error}")
         self._busy.clear()
@@ -310,10 +317,7 @@ class PylonApp(App[int]):
         elif isinstance(outcome, Trapped):
             what = "KeyboardInterrupt" if outcome.reason == "interrupt" else outcome.message
             scrollback.note(what, style="bold red")
-            self._start(
-                note="the interpreter had to be discarded; a fresh session has started "
-                "(earlier state is lost)"
-            )
+            self._start(restore=True)
             return
         self._set_input_ready(True)
 

@@ -129,7 +129,13 @@ class BridgeError(Exception):
 # Failures of the provider itself rather than of the call's arguments (it ran
 # out of memory, crashed or was stopped): the builtin exception, whatever the
 # shim would make of the cap's own errors.
-_PROVIDER_FAILURES = {"MemoryError": MemoryError, "InterruptedError": OSError, "OSError": OSError}
+# A provider call is only interrupted when the user pressed Ctrl+C or a REPL's
+# --timeout fired (its process was killed): KeyboardInterrupt, as they asked.
+_PROVIDER_FAILURES = {
+    "MemoryError": MemoryError,
+    "InterruptedError": KeyboardInterrupt,
+    "OSError": OSError,
+}
 
 
 def _bridge_error(kind, message):
@@ -504,11 +510,37 @@ def _guarded(function, argument):
 
 def _guarded_call():
     try:
+        _user[0] = 1
         _call[0](_call[1])
+        _user[0] = 0
+        _check()  # an interrupt delivered after the user's last jump is raised here
     except BaseException as e:  # noqa: BLE001 - everything the user raised is reported
-        return _failure(e)
+        _user[0] = 0
+        return _failure(_pending_or(e))
     _unlock_heap()
     return _OK
+
+
+# Ctrl+C and --timeout in a REPL (runtimes/mpinterrupt.py): the host sets
+# MicroPython's pending KeyboardInterrupt while _user[0] is 1, i.e. while the
+# user's code runs; the VM raises it at its next jump. Once the user's code is
+# over, no jump runs before _user[0] is 0 again, and _check/_pending_or raise
+# an interrupt still pending inside a try, so none reaches the session loop.
+_user = bytearray(1)
+_ONE = (0,)
+
+
+def _check():
+    for _ in _ONE:
+        pass
+
+
+def _pending_or(exc):
+    try:
+        _check()
+    except KeyboardInterrupt as interrupt:
+        return interrupt
+    return exc
 
 
 def _exec(code):
@@ -757,7 +789,29 @@ def _serve_other(op, request):
     return {"status": "raised", "type": "ValueError", "traceback": "unknown op " + op}
 
 
+def _probe_interrupts():
+    """Show the host where MicroPython keeps its keyboard interrupt, then let it
+    raise one as a test (runtimes/mpinterrupt.py says what is checked)."""
+    real = _original_import("micropython")
+    report = (id(sys.modules), id(KeyboardInterrupt), id(()), id(_user), id(globals()))
+    if host.call("kbd-probe", "1 %d %d %d %d %d" % report) != "1":
+        return
+    ran = []
+    raised = 0
+    try:
+        # No jump between these two calls: the scheduler is still PENDING when
+        # the host compares. It then sets the interrupt; the loop raises it.
+        real.schedule(ran.append, 1)
+        host.call("kbd-probe", "2")
+        _check()
+    except KeyboardInterrupt:
+        raised = 1
+    _check()  # runs the scheduled callback
+    host.call("kbd-probe", "3 %d" % (raised and ran == [1]))
+
+
 def _serve():
+    _probe_interrupts()
     host.call("hello", _hello())
     while _serve_one():
         pass
