@@ -68,11 +68,15 @@ def for_script(outcome: Outcome) -> Report:
 
 def for_session(outcome: Outcome) -> Report:
     """An input's outcome in an interactive session, which goes on unless
-    `status` is set (exit()); after a trap it goes on in a fresh interpreter."""
+    `status` is set (exit()); after a trap it goes on in a fresh (restored)
+    interpreter. Its lines need no "pylon:": the session is pylon's."""
     if isinstance(outcome, Ok):
         return Report()
     if isinstance(outcome, Exited):
         return Report(status=outcome.code)
     if isinstance(outcome, Raised):
-        return _raised(outcome)
-    return Report(_trapped(outcome), ERROR, restart=True)
+        if outcome.denial:
+            return Report(f"{outcome.denial}\n", ERROR)
+        return Report(outcome.traceback, TRACEBACK)
+    what = "KeyboardInterrupt" if outcome.reason == "interrupt" else outcome.message
+    return Report(f"{what}\n", ERROR, restart=True)

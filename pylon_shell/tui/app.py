@@ -20,12 +20,12 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
-from pylon_shell import __version__, paths
+from pylon_shell import __version__, paths, report
 from pylon_shell.caps.catalog import CAPS
 from pylon_shell.caps.grants import Decision, Event, GrantChanged
 from pylon_shell.options import DEFAULT_TMP_MIB
 from pylon_shell.plan import Plan
-from pylon_shell.runtimes.base import Exited, Outcome, Raised, Trapped
+from pylon_shell.runtimes.base import Outcome, Trapped
 from pylon_shell.session import Session
 from pylon_shell.themes import DEFAULT as DEFAULT_THEME
 from pylon_shell.themes import THEMES, by_textual_name
@@ -305,21 +305,17 @@ class PylonApp(App[int]):
         self._drain_output()  # the output comes before the outcome
         scrollback = self.query_one(Scrollback)
         scrollback.flush_output()
-        outcome = message.outcome
-        if isinstance(outcome, Raised):
-            if outcome.denial:
-                scrollback.note(outcome.denial, style="bold red")
-            else:
-                scrollback.traceback(outcome.traceback)
-        elif isinstance(outcome, Exited):
-            self.exit(outcome.code)  # exit() quits, as in the python REPL
-            return
-        elif isinstance(outcome, Trapped):
-            what = "KeyboardInterrupt" if outcome.reason == "interrupt" else outcome.message
-            scrollback.note(what, style="bold red")
+        shown = report.for_session(message.outcome)
+        if shown.style == report.TRACEBACK:
+            scrollback.traceback(shown.text)
+        elif shown.text:
+            scrollback.note(shown.text.rstrip("\n"), style="bold red")
+        if shown.status is not None:
+            self.exit(shown.status)  # exit() quits, as in the python REPL
+        elif shown.restart:
             self._start(restore=True)
-            return
-        self._set_input_ready(True)
+        else:
+            self._set_input_ready(True)
 
     async def on_session_ready(self, message: SessionReady) -> None:
         self._show_title()
