@@ -180,7 +180,7 @@ def wasmtime_cli() -> str | None:
 def anchor_component() -> Path:
     """The bare component, built once (~25 s) into the user cache."""
     from pylon_shell import paths
-    from pylon_shell.runtimes.engine import installed_version
+    from pylon_shell.wasmhost.engine import installed_version
 
     folder = paths.cache_dir() / "bench" / f"anchor-{installed_version('componentize-py')}"
     wasm = folder / "bench.wasm"
@@ -293,8 +293,8 @@ def _host_round_trip(evals: int) -> list[float]:
 
 
 def bench_round_trip(evals: int) -> list[Row]:
-    from pylon_shell.runtimes import start_runtime
-    from pylon_shell.runtimes.base import RuntimeOptions
+    from pylon_shell.launch import start_runtime
+    from pylon_shell.options import RuntimeOptions
 
     host = _host_round_trip(evals)
     rows = []

@@ -10,8 +10,9 @@ import pytest
 from conftest import Captured
 
 from pylon_shell.caps.grants import CapCallEvent, Event, ImportEvent
+from pylon_shell.options import Preopen
 from pylon_shell.plan import shipped
-from pylon_shell.runtimes.base import Ok, Preopen, Raised
+from pylon_shell.runtimes.base import Ok, Raised
 from pylon_shell.session import Session
 
 FLAGS = ("--cp", "--mp")

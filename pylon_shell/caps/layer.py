@@ -15,9 +15,10 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from pylon_shell.caps import dispatch, registry
 from pylon_shell.caps.bulk import GUEST_DIR as BULK_GUEST_DIR
 from pylon_shell.caps.bulk import BulkChannel, base64_bytes, base64_text
-from pylon_shell.caps.catalog import CAPS, choose_providers
+from pylon_shell.caps.catalog import CAPS, cap_for_module, choose_providers
 from pylon_shell.caps.grants import CapCallEvent, CapDenied, Grants, ImportEvent
 from pylon_shell.caps.guestfs import GuestFS
 from pylon_shell.caps.process import ProviderProcess, ProviderProxy
@@ -30,7 +31,7 @@ from pylon_shell.caps.values import (
     result_to_json,
 )
 from pylon_shell.errors import PylonError
-from pylon_shell.runtimes.base import Preopen
+from pylon_shell.options import Preopen
 
 T = TypeVar("T")
 #: Hex characters per bridge reply: MicroPython's reply buffer is 8 MiB.
@@ -153,6 +154,12 @@ class CapLayer:
 
     # -- what the guests are told at session start -------------------------
 
+    def dispatch(self, cap: str, method: str, args: list[Any]) -> list[Any]:
+        """A cap package's call (pylon:cap/dispatch): checked, then sent to the
+        provider process, which checks the grant and the arguments' fit."""
+        dispatch.check_call(cap, method, args)
+        return dispatch.results(self.process.call(cap, method, args))
+
     def guest_settings(self) -> dict[str, Any]:
         shims_table = CPYTHON_SHIMS if self.runtime == "cpython" else MICROPYTHON_SHIMS
         modules: dict[str, str] = {}
@@ -167,6 +174,9 @@ class CapLayer:
                 free[module] = cap.name
             if provider is not None:
                 shims.update(shims_table.get((cap.name, provider), {}))
+        plugins = registry.guest_modules()
+        if self.runtime == "micropython":
+            shims.update({module: module for module in plugins})  # served by the "shim" call
         return {
             "modules": modules,
             # Modules a cap serves whose import needs no grant (socket, ssl).
@@ -177,6 +187,8 @@ class CapLayer:
             "roots": [preopen.guest for preopen in self.fs.preopens],
             # Where large bulk values travel as files, if this runtime has the directory.
             "bulk": BULK_GUEST_DIR if self.bulk else None,
+            # Guest modules of cap packages (registry.py): their source comes from the host.
+            "plugins": plugins,
             # Packages that exist only to hold a shimmed module (pylon for pylon.crypto).
             "packages": sorted({name.rpartition(".")[0] for name in shims if "." in name}),
         }
@@ -189,6 +201,33 @@ class CapLayer:
         if operation == "import" and cap in ("fs", "env"):
             return self.grants.is_granted(cap)
         return self.grants.request(cap, operation, target)
+
+    def import_module(self, module: str, importer: str) -> bool:
+        """The guest's import of a module that may need a cap: the host finds
+        the cap (never the guest's word for it), decides, and publishes the
+        import's one event."""
+        if not (isinstance(module, str) and isinstance(importer, str)):
+            return False  # a malformed request from the guest (the MicroPython bridge)
+        module, importer = module[:MAX_NAME], importer[:MAX_NAME]
+        cap = cap_for_module(module)
+        if cap is None:
+            return True  # needs no cap: the guest reports it with its other events
+        if cap.name in ("fs", "env"):
+            allowed, how = self.grants.is_granted(cap.name), "grant"
+        else:
+            allowed, how = self.grants.decide(cap.name, "import", module)
+        self.grants.publish(
+            ImportEvent(
+                module=module,
+                importer=importer,
+                cap=cap.name,
+                granted=allowed,
+                toplevel=importer == "__main__",
+                provider=self.providers.get(cap.name),
+                decided_by=how,
+            )
+        )
+        return allowed
 
     def guest_events(self, batch: str) -> None:
         for line in batch.splitlines():
@@ -210,17 +249,32 @@ class CapLayer:
                     )
                 )
             elif item.get("k") == "import":
-                importer = str(item.get("i", "?"))
-                self.grants.publish(
-                    ImportEvent(
-                        module=str(item.get("m", "?")),
-                        importer=importer,
-                        cap=str(item.get("c", "stdlib")),
-                        granted=bool(item.get("g", True)),
-                        toplevel=importer == "__main__",
-                        provider=item.get("p"),
-                    )
-                )
+                self._guest_import(item)
+
+    def _guest_import(self, item: dict[str, Any]) -> None:
+        """An import the guest reports: one that needed no cap (stdlib, builtin),
+        a cap's free module (ssl), or one its gate refused by the plan's rules
+        (refuse). Imports that needed a grant were published by import_module
+        when the host decided them; the guest's word for those is not taken."""
+        module = str(item.get("m", "?"))[:MAX_NAME]
+        importer = str(item.get("i", "?"))[:MAX_NAME]
+        said = str(item.get("c", "stdlib"))
+        cap = CAPS.get(said)
+        free = cap is not None and _serves(cap.serves, module)
+        if cap is not None and not free and item.get("g", True):
+            return  # a cap-gated import the guest claims was granted: the host said so itself
+        self.grants.publish(
+            ImportEvent(
+                module=module,
+                importer=importer,
+                cap=said if cap is not None else ("builtin" if said == "builtin" else "stdlib"),
+                granted=True if free else bool(item.get("g", True)) and cap is None,
+                toplevel=importer == "__main__",
+                provider=self.providers.get(said) if cap is not None else None,
+                free=free,
+                decided_by="refuse" if cap is not None and not free else "",
+            )
+        )
 
     # -- the MicroPython bridge (JSON) ---------------------------------------
 
@@ -316,6 +370,57 @@ class CapLayer:
 
             return run
 
+        def events(payload: str) -> str:
+            self.guest_events(payload)
+            return ""
+
+        def plugin_call(payload: str) -> str:
+            """A cap package's call from MicroPython: a JSON line [cap, method,
+            args] whose bytes are [offset, length] into the bare hex after it;
+            the reply the same way ({"ok": results}, or {"err": ...} alone)."""
+            head, _, tail = payload.partition("\n")
+            try:
+                cap, method, raw = json.loads(head)
+                data = b"".join([*self._upload, bytes.fromhex(tail)])
+            except (ValueError, TypeError, RecursionError):
+                self._upload.clear()
+                return json.dumps({"err": ["TypeError", "malformed bridge arguments"]})
+            self._upload.clear()
+
+            def span(where: Any) -> bytes:
+                if not (
+                    isinstance(where, list)
+                    and len(where) == 2
+                    and all(type(n) is int and 0 <= n <= len(data) for n in where)
+                    and where[0] + where[1] <= len(data)
+                ):
+                    raise ProviderError("TypeError", "a malformed dispatch argument")
+                return data[where[0] : where[0] + where[1]]
+
+            try:
+                if not isinstance(raw, list) or not all(
+                    isinstance(a, list) and len(a) == 2 for a in raw
+                ):
+                    raise ProviderError("TypeError", "malformed bridge arguments")
+                args = [dispatch.decode(tag, value, span) for tag, value in raw]
+                out = [dispatch.encode(v) for v in guarded(self.dispatch, cap, method, args)]
+            except ProviderError as error:
+                return json.dumps({"err": [error.kind, error.message]})
+            # Bytes results as [offset, length] into bare hex after the JSON
+            # line (in parts, as _parts sends), as the arguments come:
+            # MicroPython's json is slow on long strings.
+            pairs: list[list[Any]] = []
+            blob: list[bytes] = []
+            offset = 0
+            for tag, value in out:
+                if tag == "bytes":
+                    pairs.append([tag, [offset, len(value)]])
+                    blob.append(value)
+                    offset += len(value)
+                else:
+                    pairs.append([tag, value])
+            return json.dumps({"ok": pairs}) + "\n" + self._parts(b"".join(blob).hex())
+
         def put(payload: str) -> str:
             """A part of the next raw_bytes call's input (inputs come in parts
             so the guest never holds more than one part's hex at a time)."""
@@ -359,7 +464,9 @@ class CapLayer:
             "more": lambda key: self._parts(self._pending.pop(int(key), "")),
             "put": put,
             "request": lambda payload: json.dumps(self.request(*json.loads(payload))),
-            "events": lambda payload: self.guest_events(payload) or "",
+            "import": lambda payload: json.dumps(self.import_module(*_pair(payload))),
+            "events": events,
+            "dispatch": plugin_call,
             "settings": lambda payload: json.dumps(self.guest_settings()),
             "duckdb.connect": handler(lambda db, ro: self.duckdb.connect(db, ro)),
             "duckdb.execute": handler(duckdb_execute),
@@ -387,6 +494,24 @@ def unpack_rows(packed: str) -> list[Any]:
     except (ValueError, RecursionError):
         raise ProviderError("OperationalError", "the SQLite provider sent malformed rows") from None
     return rows if isinstance(rows, list) else []
+
+
+#: The longest module or importer name an event keeps.
+MAX_NAME = 256
+
+
+def _serves(served: tuple[str, ...], module: str) -> bool:
+    """Whether `module` is one of `served` or inside one of them."""
+    return any(module == name or module.startswith(name + ".") for name in served)
+
+
+def _pair(payload: str) -> tuple[Any, Any]:
+    """A bridge call's two arguments, or two Nones when it is not a JSON pair."""
+    try:
+        found = json.loads(payload)
+    except (ValueError, RecursionError):
+        return None, None
+    return (found[0], found[1]) if isinstance(found, list) and len(found) == 2 else (None, None)
 
 
 def guarded(call: Callable[..., T], *args: Any) -> T:
@@ -609,6 +734,34 @@ def link_cpython(
             ),
         )
         tls.add_func("bio-close", lambda _store, o: layer.tls.bio_close(o))
+        tls.add_func(
+            "parse", untagged(lambda data, form: layer.tls.parse(layer.from_octets(data), form))
+        )
+        tls.add_func(
+            "check-cert-chain",
+            untagged(
+                lambda cert, key, password: layer.tls.check_cert_chain(
+                    layer.from_octets(cert),
+                    None if key is None else layer.from_octets(key),
+                    None if password is None else layer.from_octets(password),
+                )
+            ),
+        )
+        tls.add_func("context-info", untagged(lambda s: layer.tls.context_info(s)))
+    with root.add_instance(f"{package}/dispatch@{version}") as plugins:
+
+        def wit_arg(value: Any) -> Any:
+            tag, payload = dispatch.encode(value)
+            if tag == "bytes":
+                return Variant(tag, layer.to_octets(payload))
+            return Variant(tag) if tag == "none" else Variant(tag, payload)
+
+        def call(cap: str, method: str, args: list[Any]) -> list[Any]:
+            decoded = [dispatch.decode(a.tag, a.payload, layer.from_octets) for a in args]
+            return [wit_arg(v) for v in layer.dispatch(cap, method, decoded)]
+
+        plugins.add_func("call", untagged(call))
+        plugins.add_func("guest-source", lambda _store, module: registry.guest_source(module))
     with root.add_instance(f"{package}/crypto@{version}") as crypto:
         for name in CRYPTO_FUNCTIONS:
             crypto.add_func(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING, Any
 
+from pylon_shell.options import RuntimeOptions
 from pylon_shell.runtimes.base import (
     GUEST_ZONEINFO,
     MAX_INPUT,
@@ -17,21 +18,20 @@ from pylon_shell.runtimes.base import (
     Output,
     Raised,
     ReadState,
-    RuntimeOptions,
     Trapped,
     Watchdog,
     guest_cwd,
     trap_outcome,
     tzdata_dir,
 )
-from pylon_shell.runtimes.engine import shared_engine
 from pylon_shell.runtimes.interrupt import CPythonDelivery, DeadlineCallback
 from pylon_shell.runtimes.scratch import GUEST_TMP, TmpDir
+from pylon_shell.wasmhost.engine import shared_engine
 
 if TYPE_CHECKING:
     import wasmtime.component
 
-    from pylon_shell.build import CPythonArtifacts
+    from pylon_shell.artifacts import CPythonArtifacts
     from pylon_shell.caps.layer import CapLayer
 
 SHELL = "pylon:shell"
@@ -95,6 +95,7 @@ class CPythonRuntime:
             with root.add_instance(f"{SHELL}/host@{WIT_VERSION}") as host:
                 host.add_func("write", self._on_write)
                 host.add_func("request", self._on_request)
+                host.add_func("import-module", lambda _s, m, i: self.caps.import_module(m, i))
                 host.add_func("events", lambda _s, batch: self.caps.guest_events(batch))
                 host.add_func("read-line", self._on_read_line)
                 host.add_func("read-stdin", self._on_read_stdin)
@@ -146,7 +147,10 @@ class CPythonRuntime:
         exports = ("configure", "run-input", "is-complete", "run-program", "run-module", "complete")
         for export in exports:
             index = instance.get_export_index(store, export, iface)
-            self._funcs[export] = instance.get_func(store, index)
+            func = instance.get_func(store, index) if index is not None else None
+            if func is None:
+                raise RuntimeError(f"the session component lacks {export!r}; run `pylon build`")
+            self._funcs[export] = func
         callbacks = instance.get_export_index(store, "pylon:cap/sqlite-callbacks@0.1.0")
         self._callback = instance.get_func(
             store, instance.get_export_index(store, "invoke", callbacks)

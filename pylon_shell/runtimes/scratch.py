@@ -29,8 +29,6 @@ from pathlib import Path
 
 #: Where the guest sees it.
 GUEST_TMP = "/tmp"
-#: The default limit, in MiB (`--tmp-size`).
-DEFAULT_TMP_MIB = 256
 #: Seconds between two measurements while a guest call runs.
 POLL = 0.02
 #: Each file or directory counts for at least this much (an inode is not free,
@@ -122,7 +120,7 @@ class TmpDir:
         self._closed = False
         self._running = threading.Event()
         self._wake = threading.Event()
-        self._on_exceeded: Callable[[], None] | None = None
+        self._on_exceeded: Callable[[], object] | None = None
         self._thread: threading.Thread | None = None
 
     def usage(self) -> int:
@@ -155,7 +153,7 @@ class TmpDir:
             self.exceeded = True
         return self.exceeded
 
-    def watch(self, on_exceeded: Callable[[], None]) -> None:
+    def watch(self, on_exceeded: Callable[[], object]) -> None:
         """Measure every POLL seconds while a call runs; call `on_exceeded` once past it."""
         self._on_exceeded = on_exceeded
         self._thread = threading.Thread(target=self._loop, name="pylon-tmp-watch", daemon=True)

@@ -51,6 +51,7 @@ REASONS = (
     "no bind:",  # the net cap makes client connections only
     "no signals:",
     "tls policy:",  # the host's TLS policy only tightens (docs/caps/tls.md)
+    "no internet:",  # the test reaches a host on the internet; the runs' plans list none
     "wasi:",  # the WASI platform lacks it (os.chown, file locks): docs/runtimes.md
     # A relative database name lives in the sqlite provider component's /db, which
     # the guest cannot see or remove (docs/caps/sqlite.md)

@@ -33,8 +33,8 @@ from typing import Any
 
 from pylon_shell.caps.grants import Grants
 from pylon_shell.caps.values import ProviderError, sql_summary
-from pylon_shell.runtimes.base import Preopen
-from pylon_shell.runtimes.engine import shared_engine
+from pylon_shell.options import Preopen
+from pylon_shell.wasmhost.engine import shared_engine
 
 CAP = "sqlite"
 #: The most the SQLite component's own directory (/db) may hold, in MiB,

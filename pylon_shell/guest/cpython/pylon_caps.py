@@ -155,17 +155,9 @@ def _check(fullname, importer):
     if refused:
         emit({"k": "import", "m": fullname, "i": importer, "c": cap, "g": False})
         raise CapImportError(fullname, cap, refused)
-    granted = request(cap, "import", fullname)
-    emit(
-        {
-            "k": "import",
-            "m": fullname,
-            "i": importer,
-            "c": cap,
-            "g": granted,
-            "p": _settings["providers"].get(cap),
-        }
-    )
+    flush()  # keep the host's event order: the imports before this one
+    # The host finds the cap, decides and publishes this import's event itself.
+    granted = host.import_module(fullname, importer)
     if not granted:
         raise CapImportError(fullname, cap)
     return cap
@@ -193,6 +185,26 @@ class _ShimLoader:
         module.__name__ = name
 
 
+class _PluginLoader:
+    """Loads the stand-in of a cap package (pylon_dispatch), its source from the host."""
+
+    def __init__(self, cap):
+        self.cap = cap
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        import pylon_dispatch
+
+        name = module.__name__
+        source = pylon_dispatch.source(name)
+        if source is None:
+            raise ImportError(f"the {self.cap} cap serves no module {name}", name=name)
+        module.__dict__["_cap_call"] = pylon_dispatch.caller(self.cap, module.__dict__)
+        exec(compile(source, f"<pylon {self.cap} cap: {name}>", "exec"), module.__dict__)
+
+
 class _PackageLoader:
     def create_module(self, spec):
         return None
@@ -217,6 +229,14 @@ class Gate:
         shim = _settings["shims"].get(fullname)
         if shim:
             return importlib.util.spec_from_loader(fullname, _ShimLoader(shim))
+        plugins = _settings.get("plugins", {})
+        plugin = plugins.get(fullname)
+        if plugin:
+            # A package when the cap package also serves modules inside it (lz4.frame).
+            package = any(name.startswith(fullname + ".") for name in plugins)
+            return importlib.util.spec_from_loader(
+                fullname, _PluginLoader(plugin), is_package=package
+            )
         return None
 
 
@@ -365,6 +385,7 @@ _SIGNATURES = {
     "host": {
         "write": ("u32", _OCTETS),
         "request": (_STR, _STR, _STR),
+        "import_module": (_STR, _STR),
         "events": (_STR,),
         "read_line": (_STR,),
         "read_stdin": ("u32",),
@@ -427,6 +448,9 @@ _SIGNATURES = {
         "bio_new": (_STR, ("option", _STR)),
         "bio_step": ("u32", _OCTETS, _BOOL, _STR, _OCTETS, "u32"),
         "bio_close": ("u32",),
+        "parse": (_OCTETS, _STR),
+        "check_cert_chain": (_OCTETS, ("option", _OCTETS), ("option", _OCTETS)),
+        "context_info": (_STR,),
     },
 }
 

@@ -27,6 +27,7 @@ import pylon_caps
 import pylon_posix
 import pylon_bz2  # noqa: F401 - baked into the snapshot; served as `_bz2`
 import pylon_crypto  # noqa: F401 - served as `pylon.crypto`; adds hashlib's KDFs
+import pylon_dispatch  # noqa: F401 - the calls of caps that ship as packages
 import pylon_duckdb  # noqa: F401 - baked into the snapshot; served as `duckdb`
 import pylon_https  # noqa: F401 - served as `pylon.https`
 import pylon_lzma  # noqa: F401 - served as `_lzma`
@@ -181,7 +182,7 @@ def _hide_own_frames(report):
     """Drop the frames of pylon's own guest modules (the session, the cap shims)
     from a report and the exceptions chained to it."""
     report.stack = traceback.StackSummary.from_list(
-        [frame for frame in report.stack if not frame.filename.startswith(_OWN_DIR)]
+        [frame for frame in report.stack if not frame.filename.startswith((_OWN_DIR, "<pylon "))]
     )
     for chained in (report.__cause__, report.__context__, *(report.exceptions or ())):
         if chained is not None:
