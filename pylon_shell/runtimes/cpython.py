@@ -152,9 +152,11 @@ class CPythonRuntime:
                 raise RuntimeError(f"the session component lacks {export!r}; run `pylon build`")
             self._funcs[export] = func
         callbacks = instance.get_export_index(store, "pylon:cap/sqlite-callbacks@0.1.0")
-        self._callback = instance.get_func(
-            store, instance.get_export_index(store, "invoke", callbacks)
-        )
+        invoke = instance.get_export_index(store, "invoke", callbacks) if callbacks else None
+        callback = instance.get_func(store, invoke) if invoke is not None else None
+        if callback is None:
+            raise RuntimeError("the session component lacks sqlite-callbacks; run `pylon build`")
+        self._callback = callback
         self.caps.sqlite_callback = self._on_sqlite_callback
         if caps is not None:
             settings = self.caps.guest_settings()
