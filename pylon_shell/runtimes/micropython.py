@@ -170,7 +170,9 @@ class MicroPythonRuntime:
         import wasmtime
 
         try:
-            self._instance.exports(self._store)["_start"](self._store)
+            start = self._instance.exports(self._store)["_start"]
+            assert isinstance(start, wasmtime.Func)
+            start(self._store)
             self._replies.put({"error": "the MicroPython session ended"})
         except wasmtime.ExitTrap as exit_trap:
             self._replies.put({"status": "exited", "code": exit_trap.code, "final": True})
@@ -201,8 +203,10 @@ class MicroPythonRuntime:
         result_ptr: int,
         result_cap: int,
     ) -> int:
+        import wasmtime  # loaded by now (the instance runs); a local name is cheap
+
         memory = caller.get("memory")
-        assert memory is not None
+        assert isinstance(memory, wasmtime.Memory)
         name = bytes(memory.read(caller, name_ptr, name_ptr + name_len)).decode(errors="replace")
         payload = bytes(memory.read(caller, payload_ptr, payload_ptr + payload_len))
         # The guest is paused in this call: its interrupt state may be touched.

@@ -164,10 +164,13 @@ class SqliteComponentProvider:
         instance = linker.instantiate(store, component)
         iface = instance.get_export_index(store, INTERFACE)
         self._store: Any = store
-        self._funcs = {
-            name: instance.get_func(store, instance.get_export_index(store, name, iface))
-            for name in EXPORTS
-        }
+        self._funcs: dict[str, wasmtime.component.Func] = {}
+        for name in EXPORTS:
+            index = instance.get_export_index(store, name, iface) if iface else None
+            func = instance.get_func(store, index) if index is not None else None
+            if func is None:
+                raise RuntimeError(f"the SQLite provider lacks {name!r}; run `pylon build`")
+            self._funcs[name] = func
         self._open: set[int] = set()
 
     def _on_callback(self, _store: Any, target: int, method: str, arguments: str) -> Any:
@@ -226,10 +229,12 @@ class SqliteComponentProvider:
 
         if isinstance(result, Variant):
             if result.tag == "err":
-                raise ProviderError(result.payload.kind, result.payload.message)
+                failure: Any = result.payload
+                raise ProviderError(failure.kind, failure.message)
             return result.payload
         if isinstance(result, Record):
-            raise ProviderError(result.kind, result.message)
+            record: Any = result  # a failure record: kind and message
+            raise ProviderError(record.kind, record.message)
         return result
 
     def open(self, database: str, options: Any = None) -> int:
