@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pylon_shell.artifacts import (
     GUEST_CPYTHON,
@@ -41,6 +42,9 @@ from pylon_shell.artifacts import (
 )
 from pylon_shell.errors import BuildError
 from pylon_shell.progress import Progress, QuietProgress
+
+if TYPE_CHECKING:
+    import wasmtime.component
 from pylon_shell.wasmhost.engine import (
     file_identity,
     installed_version,
@@ -177,7 +181,9 @@ def _componentize_cause(report: str) -> str:
     return meaningful[-1] if meaningful else ""
 
 
-def _precompile_stdlib(artifacts: CPythonArtifacts, component: object, app: Path) -> str:
+def _precompile_stdlib(
+    artifacts: CPythonArtifacts, component: wasmtime.component.Component, app: Path
+) -> str:
     """Compile every stdlib module to .pyc inside the guest (the host is not CPython 3.14)."""
     from pylon_shell.options import RuntimeOptions
     from pylon_shell.runtimes.base import Ok
@@ -186,7 +192,7 @@ def _precompile_stdlib(artifacts: CPythonArtifacts, component: object, app: Path
     chunks: list[bytes] = []
     runtime = CPythonRuntime(
         artifacts,
-        component,  # type: ignore[arg-type]
+        component,
         RuntimeOptions(),
         lambda fd, data: chunks.append(data),
         stdlib_writable=True,

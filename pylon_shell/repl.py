@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 
 from prompt_toolkit import PromptSession
@@ -52,14 +52,14 @@ class GuestCompleter(Completer):
             yield Completion(candidate, start_position=-len(word))
 
 
-def should_accept(text: str, is_complete: object) -> bool:
+def should_accept(text: str, is_complete: Callable[[str], object]) -> bool:
     """Enter runs the input when it is complete; an empty line always ends a block."""
     if not text.strip():
         return True
     lines = text.split("\n")
     if len(lines) > 1 and not lines[-1].strip():
         return True
-    return bool(is_complete(text))  # type: ignore[operator]
+    return bool(is_complete(text))
 
 
 def next_indent(text: str) -> str:

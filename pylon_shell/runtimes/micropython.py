@@ -374,7 +374,7 @@ class MicroPythonRuntime:
             # Drop the store now, not at interpreter exit: wasmtime's WASI
             # threads must not call back into a Python that is shutting down.
             del self._instance
-            self._store = None  # type: ignore[assignment]
+            self._store = None  # type: ignore[assignment]  # the runtime is closed: no store
 
 
 def _interrupted(type_name: str, traceback: str, fired: str | None, timeout: float | None) -> str:

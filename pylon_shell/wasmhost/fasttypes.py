@@ -69,6 +69,7 @@ def install() -> None:
             found = self.__dict__["_pylon_type"] = func_type(self, store)
         return found
 
+    # Patching wasmtime-py's Func.type is this module's job (see its docstring).
     _func.Func.type = cached_type  # type: ignore[method-assign]
 
     # Host functions: wasmtime hands their type to every call; keep the

@@ -136,6 +136,7 @@ def constants() -> dict[str, Any]:
         "minimum_version": int(fresh.minimum_version),
         "maximum_version": int(fresh.maximum_version),
         "security_level": fresh.security_level,
+        # ssl.SSLContext's private attribute: typeshed leaves it out.
         "host_flags": fresh._host_flags,  # type: ignore[attr-defined]
     }
     # ssl.Purpose looks these up when the guest imports ssl.
@@ -379,7 +380,7 @@ def peer_chain(sock: ssl.SSLSocket | ssl.SSLObject, verified: bool) -> list[str]
     return out
 
 
-def session_info(sock: ssl.SSLSocket) -> dict[str, Any]:
+def session_info(sock: ssl.SSLSocket | ssl.SSLObject) -> dict[str, Any]:
     der = sock.getpeercert(binary_form=True)
     binding = sock.get_channel_binding("tls-unique")
     return {
@@ -541,7 +542,7 @@ class TLSProvider:
             raise ProviderError("SSLError", "too many encrypted bytes left unsent")
         session = None
         if error is None and op == "handshake":
-            session = session_info(bio.sslobj)  # type: ignore[arg-type]
+            session = session_info(bio.sslobj)
         return json.dumps(
             {
                 "error": error,

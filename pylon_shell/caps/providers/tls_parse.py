@@ -127,6 +127,7 @@ def certificates(data: bytes, form: str) -> list[dict[str, Any]]:
     try:
         if form == "decode":
             with _files(cert=data) as paths:
+                # _ssl's private decoder, which CPython's own tests use; not in typeshed.
                 decoded = _ssl._test_decode_cert(paths["cert"])  # type: ignore[attr-defined]
             return [{"der": None, "ca": False, "decoded": decoded}]
         if form == "dhparams":
