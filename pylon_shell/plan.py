@@ -18,7 +18,6 @@ import json
 import os
 import posixpath
 import re
-import stat
 from dataclasses import dataclass, field, replace
 from importlib.resources import files
 from pathlib import Path, PurePosixPath
@@ -26,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from pylon_shell.caps.hosts import HostSpecError, parse_pattern
 from pylon_shell.errors import PlanError, UsageError
-from pylon_shell.runtimes.base import Preopen, RuntimeOptions
+from pylon_shell.files import NotRegular, TooLarge, file_sha256, read_regular_file
+from pylon_shell.options import Preopen, RuntimeOptions
 
 if TYPE_CHECKING:
     # pylon_shell.packages (resolution, the store, the wheel unpacker) is
@@ -167,7 +167,7 @@ class Plan:
     @property
     def tmp_mib(self) -> int | None:
         """The /tmp limit a session gets (None: no /tmp at all)."""
-        from pylon_shell.runtimes.scratch import DEFAULT_TMP_MIB
+        from pylon_shell.options import DEFAULT_TMP_MIB
 
         if self.tmp_size_mib is None:
             return DEFAULT_TMP_MIB
@@ -194,12 +194,12 @@ class Plan:
         digests are never null."""
         if all(c.digest is not None for c in self.components):
             return self
-        from pylon_shell import build
+        from pylon_shell import artifacts, build
         from pylon_shell.progress import TerminalProgress
 
         digests = {
             "cpython": lambda: build.cpython_artifacts(TerminalProgress()).wasm_sha256,
-            "micropython": lambda: build.micropython_artifacts().wasm_sha256,
+            "micropython": lambda: artifacts.micropython_artifacts().wasm_sha256,
             "sqlite-provider": lambda: (
                 build.sqlite_provider_artifacts(TerminalProgress()).wasm_sha256
             ),
@@ -290,6 +290,67 @@ class Plan:
         others = tuple(c for c in self.components if c.id not in (self.root, root.id))
         return replace(self, runtime=runtime, root=root.id, components=(root,) + others)
 
+    # -- changes a user makes on top of a plan (flags, toggles) ---------------
+    # Each returns a new plan, or raises ValueError with the one line that says
+    # what is wrong (the caller names the flag it came from).
+
+    def granting(self, cap: str) -> Plan:
+        _known_cap(cap)
+        return self if cap in self.capabilities else replace(
+            self, capabilities=(*self.capabilities, cap)
+        )
+
+    def revoking(self, cap: str) -> Plan:
+        _known_cap(cap)
+        return replace(self, capabilities=tuple(c for c in self.capabilities if c != cap))
+
+    def with_preopen(self, preopen: Preopen) -> Plan:
+        """A host directory the guest sees (replacing one at the same guest
+        path): a grant of the fs cap."""
+        problem = guest_path_problem(preopen.guest)
+        if problem:
+            raise ValueError(problem)
+        kept = tuple(p for p in self.preopens if p.guest != preopen.guest)
+        return replace(self, preopens=(*kept, preopen)).granting("fs")
+
+    def with_env(self, key: str, value: str) -> Plan:
+        """One environment variable: a grant of the env cap."""
+        if not key:
+            raise ValueError("expected KEY=VALUE")
+        env = {**dict(self.env), key: value}
+        return replace(self, env=tuple(sorted(env.items()))).granting("env")
+
+    def with_host(self, pattern: str) -> Plan:
+        """A host:port pattern the net and tls caps may reach (already parsed by
+        caps.hosts.parse_pattern); a grant of tls unless net or tls is granted,
+        since plaintext needs net explicitly."""
+        hosts = self.hosts if pattern in self.hosts else (*self.hosts, pattern)
+        plan = replace(self, hosts=hosts)
+        granted = "net" in plan.capabilities or "tls" in plan.capabilities
+        return plan if granted else plan.granting("tls")
+
+    def with_provider(self, cap: str, provider: str) -> Plan:
+        from pylon_shell.caps.catalog import CAPS
+
+        if cap not in CAPS:
+            raise ValueError(f"unknown cap {cap!r} (known: {', '.join(sorted(CAPS))})")
+        names = [p.name for p in CAPS[cap].providers]
+        if provider not in names:
+            raise ValueError(
+                f"the {cap} cap has no provider {provider!r} (it has {', '.join(names)})"
+            )
+        providers = {**dict(self.providers), cap: provider}
+        return replace(self, providers=tuple(sorted(providers.items())))
+
+    def with_limits(self, timeout: float | None, memory_mib: int | None) -> Plan:
+        """The plan's limits with those given (None keeps the plan's own)."""
+        memory = memory_mib if memory_mib is not None else self.memory_mib
+        problem = memory_problem(self.runtime, memory)
+        if problem:
+            raise ValueError(problem)
+        timeout = timeout if timeout is not None else self.timeout_seconds
+        return replace(self, timeout_seconds=timeout, memory_mib=memory)
+
     def with_provider_components(self) -> Plan:
         """The plan naming the provider components its granted caps load, each
         bound to the root's import of the cap's interface, so `plan build` pins
@@ -375,6 +436,13 @@ class Plan:
 # -- loading -----------------------------------------------------------------
 
 
+def _known_cap(cap: str) -> None:
+    from pylon_shell.caps.catalog import CAPS
+
+    if cap not in CAPS:
+        raise ValueError(f"unknown cap {cap!r} (known: {', '.join(sorted(CAPS))})")
+
+
 def is_shipped(name: str) -> bool:
     return files("pylon_shell.plans").joinpath(f"{name}.json").is_file()
 
@@ -427,9 +495,9 @@ def load(path: Path) -> Plan:
     try:
         data = read_regular_file(path, MAX_PLAN_BYTES, what="plan file")
         text = data.decode("utf-8")
-    except _NotRegular as error:
+    except NotRegular as error:
         raise PlanError("$", str(error), source=source) from None
-    except _TooLarge:
+    except TooLarge:
         raise PlanError(
             "$",
             f"the file is larger than {MAX_PLAN_BYTES} bytes; a plan is at most 1 MiB",
@@ -443,79 +511,6 @@ def load(path: Path) -> Plan:
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise PlanError("$", f"cannot be read ({reason})", source=source) from None
     return parse(text, source=source, base=path.resolve().parent)
-
-
-class _NotRegular(Exception):
-    """The path is not a regular file; the message says what it is."""
-
-
-class _TooLarge(Exception):
-    """The file holds more than the limit."""
-
-
-def _open_regular(path: Path, what: str) -> int:
-    """A read-only descriptor of `path`, which must be a regular file. Opened
-    non-blocking so a FIFO with no writer cannot hang pylon before fstat says
-    what it is."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = (
-                "a directory"
-                if stat.S_ISDIR(mode)
-                else "a FIFO"
-                if stat.S_ISFIFO(mode)
-                else "a device"
-                if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-                else "not a regular file"
-            )
-            raise _NotRegular(f"is {kind}, not a {what}" if kind[0] == "a" else f"is {kind}")
-        os.set_blocking(fd, True)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def read_regular_file(path: Path, limit: int, *, what: str = "file") -> bytes:
-    """The bytes of the regular file `path`; _TooLarge past `limit` bytes,
-    found by reading at most limit + 1 of them (a size stat can lie: the file
-    may grow while it is read)."""
-    fd = _open_regular(path, what)
-    try:
-        chunks: list[bytes] = []
-        left = limit + 1
-        while left > 0:
-            chunk = os.read(fd, min(left, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            left -= len(chunk)
-    finally:
-        os.close(fd)
-    if left <= 0:
-        raise _TooLarge
-    return b"".join(chunks)
-
-
-def _file_sha256(path: Path, limit: int) -> str:
-    """SHA-256 of the regular file `path`, read at most limit + 1 bytes."""
-    fd = _open_regular(path, "component file")
-    digest = hashlib.sha256()
-    read = 0
-    try:
-        while read <= limit:
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                break
-            digest.update(chunk)
-            read += len(chunk)
-    finally:
-        os.close(fd)
-    if read > limit:
-        raise _TooLarge
-    return digest.hexdigest()
 
 
 def parse(text: str, *, source: str | None = None, base: Path | None = None) -> Plan:
@@ -826,10 +821,10 @@ class _Validator:
             file = (self.base or Path.cwd()) / file
         try:
             file = file.resolve()
-            found = _file_sha256(file, MAX_COMPONENT_BYTES)
-        except _NotRegular as error:
+            found = file_sha256(file, MAX_COMPONENT_BYTES)
+        except NotRegular as error:
             raise self.fail(f"{path}.path", f"{file} {error}") from None
-        except _TooLarge:
+        except TooLarge:
             raise self.fail(
                 f"{path}.path", f"{file} is larger than {MAX_COMPONENT_BYTES} bytes"
             ) from None
@@ -1106,11 +1101,11 @@ def resolve_secrets(secrets: tuple[Secret, ...]) -> dict[str, str]:
                 raise PylonError(f"{what}: resolves outside {folder}", status=2)
             try:
                 data = read_regular_file(file, MAX_SECRET_BYTES, what="secret file")
-            except _TooLarge:
+            except TooLarge:
                 raise PylonError(
                     f"{what}: larger than {MAX_SECRET_BYTES} bytes", status=2
                 ) from None
-            except (OSError, _NotRegular) as error:
+            except (OSError, NotRegular) as error:
                 reason = error.strerror if isinstance(error, OSError) else str(error)
                 raise PylonError(f"{what}: cannot be read ({reason})", status=2) from None
             try:

@@ -9,9 +9,25 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from typing import TextIO
+from typing import Protocol, TextIO
 
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+
+class Progress(Protocol):
+    """Told what the build is doing, so the user sees progress and not a frozen screen."""
+
+    def step(self, index: int, total: int, label: str) -> None: ...
+
+    def finish(self, message: str) -> None: ...
+
+
+class QuietProgress:
+    def step(self, index: int, total: int, label: str) -> None:
+        pass
+
+    def finish(self, message: str) -> None:
+        pass
 
 
 BUILD_INTRO = "pylon: first run: building the runtime artifacts (about a minute, once)\n"

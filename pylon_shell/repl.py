@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
@@ -20,14 +21,14 @@ from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.lexers import PygmentsLexer
 from pygments.lexers.python import PythonLexer, PythonTracebackLexer
 
-from pylon_shell import __version__, paths
+from pylon_shell import __version__, paths, report
 from pylon_shell.caps.catalog import CAPS
 from pylon_shell.caps.grants import CapCallEvent, Event, ImportEvent
 from pylon_shell.meta import MetaError, run_meta
+from pylon_shell.options import DEFAULT_TMP_MIB
 from pylon_shell.plan import Plan
 from pylon_shell.progress import TerminalProgress
-from pylon_shell.runtimes.base import Exited, FdInput, Ok, Outcome, Raised, Trapped
-from pylon_shell.runtimes.scratch import DEFAULT_TMP_MIB
+from pylon_shell.runtimes.base import FdInput, Outcome
 from pylon_shell.session import Session, call_interruptibly
 
 INDENT = "    "
@@ -51,14 +52,14 @@ class GuestCompleter(Completer):
             yield Completion(candidate, start_position=-len(word))
 
 
-def should_accept(text: str, is_complete: object) -> bool:
+def should_accept(text: str, is_complete: Callable[[str], object]) -> bool:
     """Enter runs the input when it is complete; an empty line always ends a block."""
     if not text.strip():
         return True
     lines = text.split("\n")
     if len(lines) > 1 and not lines[-1].strip():
         return True
-    return bool(is_complete(text))  # type: ignore[operator]
+    return bool(is_complete(text))
 
 
 def next_indent(text: str) -> str:
@@ -104,7 +105,7 @@ class LineRepl:
 
     def _note_hit(self, event: Event) -> None:
         if isinstance(event, ImportEvent) and event.cap in CAPS:
-            verdict = "granted" if event.granted else "denied"
+            verdict = "free" if event.free else "granted" if event.granted else "denied"
             line = f"import {event.module} → {event.cap} ({verdict})"
         elif isinstance(event, CapCallEvent) and not event.granted:
             line = f"{event.operation} {event.target} → {event.cap} (denied)".strip()
@@ -150,26 +151,16 @@ class LineRepl:
         sys.stderr.flush()
 
     def handle(self, outcome: Outcome) -> int | None:
-        """Show the outcome; a status when the session should end."""
-        if isinstance(outcome, Ok):
-            return None
-        if isinstance(outcome, Exited):
-            return outcome.code
-        if isinstance(outcome, Raised):
-            self.show_traceback(f"{outcome.denial}\n" if outcome.denial else outcome.traceback)
-            return None
-        assert isinstance(outcome, Trapped)
-        if outcome.reason == "interrupt":
-            print("KeyboardInterrupt", file=sys.stderr)
-        else:
-            print(f"pylon: {outcome.message}", file=sys.stderr)
-        self.session.restart()
-        print(
-            f"pylon: the interpreter had to be discarded; a fresh {self.session.runtime.version} "
-            "session has started (earlier state is lost)",
-            file=sys.stderr,
-        )
-        return None
+        """Show the outcome (report.py says how); a status when the session should end."""
+        shown = report.for_session(outcome)
+        if shown.style == report.TRACEBACK:
+            self.show_traceback(shown.text)
+        elif shown.text:
+            print(shown.text, end="", file=sys.stderr)
+        if shown.restart:
+            restored = self.session.restore()
+            print(f"pylon: the interpreter had to be discarded; {restored}", file=sys.stderr)
+        return shown.status
 
     def run(self) -> int:
         history = paths.history_file()
@@ -200,7 +191,9 @@ class LineRepl:
                 continue
             runtime = self.session.runtime
             self._hits.clear()
-            outcome = call_interruptibly(runtime, lambda r=runtime, s=source: r.run_input(s + "\n"))
+            outcome = call_interruptibly(
+                runtime, partial(self.session.run_input, source + "\n")
+            )
             status = self.handle(outcome)
             self.show_hits()
             if status is not None:

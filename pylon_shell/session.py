@@ -11,14 +11,16 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from pylon_shell.build import ComponentArtifacts, Progress
+from pylon_shell.artifacts import ComponentArtifacts
 from pylon_shell.caps.grants import Grants, Prompter
 from pylon_shell.caps.layer import CapLayer
 from pylon_shell.caps.providers.sqlite import SqliteComponentProvider
+from pylon_shell.launch import start_runtime
+from pylon_shell.options import DEFAULT_TMP_MIB, GuestInput, Preopen
 from pylon_shell.plan import Plan
-from pylon_shell.runtimes import start_runtime
-from pylon_shell.runtimes.base import GuestInput, Output, Preopen, Runtime
-from pylon_shell.runtimes.scratch import DEFAULT_TMP_MIB
+from pylon_shell.progress import Progress
+from pylon_shell.replay import CountedInput, ReplayLog
+from pylon_shell.runtimes.base import Ok, Outcome, Output, Raised, Runtime
 
 T = TypeVar("T")
 
@@ -43,11 +45,16 @@ class Session:
         self.keep_on_interrupt = keep_on_interrupt
         #: The live grants table; it outlives restarts and runtime switches.
         self.grants = Grants(plan.capabilities, hosts=plan.hosts, audit=audit, prompter=prompter)
-        self._output = output
+        #: The REPL inputs a fresh interpreter can be restored with (replay.py).
+        self.replay = ReplayLog()
+        self.replay.watch(self.grants)
+        #: True while earlier inputs are replayed: their output is not shown again.
+        self._replaying = False
+        self._output = lambda fd, data: None if self._replaying else output(fd, data)
         self._progress = progress
         self._inherit_stdin = inherit_stdin
         #: What input() and sys.stdin read (None: the launcher's stdin when inherited).
-        self._stdin = stdin
+        self._stdin = None if stdin is None else CountedInput(stdin, self.replay.read_stdin)
         #: The size limit of each interpreter's private /tmp, in MiB (None: no /tmp).
         self.tmp_mib = tmp_mib
         self._runtime: Runtime | None = None
@@ -85,7 +92,7 @@ class Session:
             dict(self.plan.providers),
             memory_mib=options.memory_mib,
         )
-        caps.sqlite_factory = lambda: self._sqlite_provider(options.preopens)
+        caps.sqlite_factory = lambda: self._sqlite_provider(options.preopens, caps)
         declared = self.plan.builtin_component("sqlite-provider")
         if declared is not None and declared.digest is not None:
             # A plan that names the component is refused at start, not at first use.
@@ -108,11 +115,13 @@ class Session:
             raise packages.PackageError(packages.MICROPYTHON_REFUSAL)
         return packages.mounts(self.plan.packages, packages.progress_for(self._progress))
 
-    def _sqlite_provider(self, preopens: list[Preopen]) -> SqliteComponentProvider:
+    def _sqlite_provider(
+        self, preopens: list[Preopen], caps: CapLayer
+    ) -> SqliteComponentProvider:
         """Start the SQLite provider component (first use only), its digest checked."""
         from pylon_shell import paths
         from pylon_shell.build import cpython_artifacts
-        from pylon_shell.runtimes.engine import load_component
+        from pylon_shell.wasmhost.engine import load_component
 
         artifacts = self._sqlite_artifacts()
         component = load_component(artifacts.wasm, artifacts.wasm_sha256, artifacts.native)
@@ -122,12 +131,13 @@ class Session:
             preopens,
             cpython_artifacts(self._progress).stdlib,
             component,
+            callback=lambda: caps.sqlite_callback,
         )
 
     def _sqlite_artifacts(self) -> ComponentArtifacts:
         """The built SQLite provider, checked against the digest the plan trusts."""
         from pylon_shell.build import sqlite_provider_artifacts
-        from pylon_shell.runtimes import check_digest
+        from pylon_shell.launch import check_digest
 
         artifacts = sqlite_provider_artifacts(self._progress)
         declared = self.plan.builtin_component("sqlite-provider")
@@ -146,10 +156,51 @@ class Session:
         hosts = tuple(str(pattern) for pattern in self.grants.hosts)
         return replace(self.plan, capabilities=tuple(order), hosts=hosts)
 
+    def run_input(self, source: str) -> Outcome:
+        """One REPL input, noted for a later restore."""
+        runtime = self.runtime
+        self.replay.begin()
+        outcome = runtime.run_input(source)
+        self.replay.end(source, outcome)
+        return outcome
+
     def restart(self) -> Runtime:
         """A fresh interpreter under the same plan (state is lost)."""
         self.close()
         return self.runtime
+
+    def restore(self) -> str:
+        """A fresh interpreter after a trap, with the earlier inputs that are safe
+        to run again replayed into it (replay.py); one line saying what it holds."""
+        summary = self.replay
+        inputs = list(summary.inputs)
+        self._runtime_close()
+        runtime = self.runtime
+        replayed = 0
+        self._replaying = True
+        try:
+            for source in inputs:
+                outcome = runtime.run_input(source)
+                if not isinstance(outcome, Ok | Raised) or not runtime.alive:
+                    break
+                if isinstance(outcome, Raised) and outcome.type_name == "KeyboardInterrupt":
+                    break  # Ctrl+C during the replay: it stopped part-way
+                replayed += 1
+        finally:
+            self._replaying = False
+        if replayed < len(inputs):
+            # The replay itself failed (a trap, an exit, Ctrl+C): a clean interpreter.
+            self.restart()
+            return (
+                f"started a fresh session; replaying input {replayed + 1} failed, "
+                "so earlier state is lost"
+            )
+        line = summary.summary(replayed)
+        # The fresh interpreter holds exactly the replayed inputs' state, so
+        # what is typed next may be replayed after them.
+        summary.stopped = ""
+        summary.after = 0
+        return line
 
     def switch(self, runtime: str) -> Runtime:
         """The same plan on the other interpreter."""
@@ -165,6 +216,10 @@ class Session:
         return self.runtime
 
     def close(self) -> None:
+        self.replay.clear()
+        self._runtime_close()
+
+    def _runtime_close(self) -> None:
         if self._runtime is not None:
             self._runtime.close()
             self._runtime = None

@@ -118,16 +118,16 @@ def get(digest: str) -> Entry | None:
 def _copy_hashed(source: Path, limit: int) -> tuple[Path, str]:
     """Copy the regular file `source` into a temporary file of the store,
     hashing it on the way; at most `limit` bytes."""
-    from pylon_shell.plan import _open_regular
+    from pylon_shell.files import open_regular
 
     _dirs()
     try:
-        fd = _open_regular(source, "component file")
+        fd = open_regular(source, "component file")
     except FileNotFoundError:
         raise StoreError(f"{source}: no such file") from None
     except OSError as error:
         raise StoreError(f"{source}: cannot be read ({error.strerror or error})") from None
-    except Exception as error:  # _NotRegular
+    except Exception as error:  # NotRegular
         raise StoreError(f"{source} {error}") from None
     out_fd, tmp = tempfile.mkstemp(prefix=".add.", dir=root() / "blobs")
     digest = hashlib.sha256()
@@ -223,23 +223,23 @@ def entries() -> list[Entry]:
 def current_builds() -> dict[str, tuple[Path, str]]:
     """pylon's own artifacts as the cache holds them now, never building any:
     {kind: (wasm, sha256)}."""
-    from pylon_shell import build
+    from pylon_shell import artifacts
 
     out: dict[str, tuple[Path, str]] = {}
     try:
-        cpython = build.built_cpython()
+        cpython = artifacts.built_cpython()
         if cpython is not None:
             out["cpython"] = (cpython.wasm, cpython.wasm_sha256)
     except Exception:  # noqa: BLE001 - an unreadable cache is "not built"
         pass
     try:
-        sqlite = build.built_sqlite_provider()
+        sqlite = artifacts.built_sqlite_provider()
         if sqlite is not None:
             out["sqlite-provider"] = (sqlite.wasm, sqlite.wasm_sha256)
     except Exception:  # noqa: BLE001
         pass
     try:
-        mp = build.micropython_artifacts()
+        mp = artifacts.micropython_artifacts()
         out["micropython"] = (mp.wasm, mp.wasm_sha256)
     except Exception:  # noqa: BLE001
         pass

@@ -78,9 +78,8 @@ class Recorder:
                 else:
                     self.refused_files[event.target] = None
                 return
-            if event.operation != "import":
-                self._hit(event.cap).calls += 1
-                self._hit(event.cap).operations.add(event.operation)
+            self._hit(event.cap).calls += 1
+            self._hit(event.cap).operations.add(event.operation)
             if CAPS[event.cap].per_host and event.ok and exact_host(event.target):
                 self._hit(event.cap).hosts[event.target] = None
             if (event.cap, event.operation) in _FILE_OPERATIONS and self._fs.to_host(event.target):

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 
 from pylon_shell.build import cpython_artifacts
-from pylon_shell.runtimes import start_runtime
-from pylon_shell.runtimes.base import Runtime, RuntimeOptions
+from pylon_shell.launch import start_runtime
+from pylon_shell.options import RuntimeOptions
+from pylon_shell.runtimes.base import Runtime
 
 RUNTIMES = ("cpython", "micropython")
 

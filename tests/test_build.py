@@ -9,17 +9,18 @@ import shutil
 import pytest
 from conftest import Captured
 
-from pylon_shell import build
-from pylon_shell.runtimes import start_runtime
-from pylon_shell.runtimes.base import Ok, RuntimeOptions
+from pylon_shell import artifacts, build
+from pylon_shell.launch import start_runtime
+from pylon_shell.options import RuntimeOptions
+from pylon_shell.runtimes.base import Ok
 
 
 @pytest.fixture
 def private_cache(built, tmp_path, monkeypatch):
     """A cache of our own holding a copy of the built CPython entry."""
-    entry = build.cpython_entry()
+    entry = artifacts.cpython_entry()
     monkeypatch.setenv("PYLON_CACHE_DIR", str(tmp_path))
-    copy = build.cpython_entry()
+    copy = artifacts.cpython_entry()
     shutil.copytree(entry, copy)
     return copy
 
@@ -35,14 +36,14 @@ def hello(kind: str = "cpython") -> str:
 
 
 def test_key_changes_with_guest_sources(tmp_path, monkeypatch):
-    before = build.cpython_key()
+    before = artifacts.cpython_key()
     guest = tmp_path / "cpython"
-    shutil.copytree(build.GUEST_CPYTHON, guest)
+    shutil.copytree(artifacts.GUEST_CPYTHON, guest)
     (guest / "pylon_session.py").write_text(
         (guest / "pylon_session.py").read_text() + "\n# changed\n"
     )
-    monkeypatch.setattr(build, "GUEST_CPYTHON", guest)
-    assert build.cpython_key() != before
+    monkeypatch.setattr(artifacts, "GUEST_CPYTHON", guest)
+    assert artifacts.cpython_key() != before
 
 
 def test_the_remembered_key_still_changes_when_a_source_changes(tmp_path, monkeypatch):
@@ -50,26 +51,26 @@ def test_the_remembered_key_still_changes_when_a_source_changes(tmp_path, monkey
     a source's size and mtime still changes its ctime, so it is hashed again."""
     monkeypatch.setenv("PYLON_CACHE_DIR", str(tmp_path / "cache"))
     guest = tmp_path / "cpython"
-    shutil.copytree(build.GUEST_CPYTHON, guest)
-    monkeypatch.setattr(build, "GUEST_CPYTHON", guest)
-    first = build.cpython_key()
-    assert (build.runtimes_dir() / build.KEY_MEMO).is_file()
+    shutil.copytree(artifacts.GUEST_CPYTHON, guest)
+    monkeypatch.setattr(artifacts, "GUEST_CPYTHON", guest)
+    first = artifacts.cpython_key()
+    assert (artifacts.runtimes_dir() / artifacts.KEY_MEMO).is_file()
     reads = []
     original = type(guest).read_bytes
     monkeypatch.setattr(type(guest), "read_bytes", lambda p: reads.append(p) or original(p))
-    assert build.cpython_key() == first
+    assert artifacts.cpython_key() == first
     assert reads == []  # remembered, not hashed again
     session = guest / "pylon_session.py"
     st = session.stat()
     text = session.read_text()
     session.write_text(text.replace("import", "imporT", 1))  # same size
     os.utime(session, ns=(st.st_atime_ns, st.st_mtime_ns))
-    changed = build.cpython_key()
+    changed = artifacts.cpython_key()
     assert changed != first and reads
     session.write_text(text)
-    assert build.cpython_key() == first
+    assert artifacts.cpython_key() == first
     (guest / "pylon_extra.py").write_text("")
-    assert build.cpython_key() != first
+    assert artifacts.cpython_key() != first
 
 
 def test_corrupt_native_code_is_recompiled_not_used(private_cache):
@@ -101,7 +102,7 @@ def test_native_code_changed_with_its_times_restored_is_not_used(private_cache):
 
 
 def test_intact_native_code_is_trusted_by_identity_without_rehashing(private_cache, monkeypatch):
-    from pylon_shell.runtimes import engine
+    from pylon_shell.wasmhost import engine
 
     artifacts = build.cpython_artifacts()
     assert artifacts.native.load(artifacts.wasm_sha256) == artifacts.native.path
@@ -116,7 +117,7 @@ def test_intact_native_code_is_trusted_by_identity_without_rehashing(private_cac
 def test_truncated_micropython_code_is_recompiled(built, tmp_path, monkeypatch):
     monkeypatch.setenv("PYLON_CACHE_DIR", str(tmp_path))
     assert hello("micropython") == "hello\n"
-    mp = build.micropython_artifacts()
+    mp = artifacts.micropython_artifacts()
     data = mp.native.path.read_bytes()
     mp.native.path.write_bytes(data[: len(data) // 3])
     assert mp.native.load(mp.wasm_sha256) is None
@@ -135,9 +136,9 @@ def test_truncated_micropython_code_is_recompiled(built, tmp_path, monkeypatch):
     ids=["no-manifest", "bad-manifest", "partial-stdlib", "truncated-component"],
 )
 def test_damaged_entry_is_detected(private_cache, damage):
-    assert build._read_manifest(private_cache) is not None
+    assert artifacts.read_manifest(private_cache) is not None
     damage(private_cache)
-    assert build._read_manifest(private_cache) is None
+    assert artifacts.read_manifest(private_cache) is None
 
 
 def test_partial_entry_is_rebuilt_and_works(private_cache):
@@ -185,12 +186,12 @@ def test_a_changed_component_is_rebuilt_never_run(private_cache, monkeypatch, re
     even the mtime set back): the entry no longer checks out, and asking for the
     runtime rebuilds it rather than hand out the changed bytes under the digest
     the manifest recorded (which a pinned plan trusts)."""
-    assert build.built_cpython() is not None  # the copy's identity is recorded now
-    pinned = build.built_cpython().wasm_sha256
+    assert artifacts.built_cpython() is not None  # the copy's identity is recorded now
+    pinned = artifacts.built_cpython().wasm_sha256
     wasm = private_cache / "session.wasm"
     _flip_one_byte(wasm, restore_mtime)
-    assert build.built_cpython() is None
-    assert build._read_manifest(private_cache) is None
+    assert artifacts.built_cpython() is None
+    assert artifacts.read_manifest(private_cache) is None
 
     def rebuild(entry, progress):
         raise _Rebuilt(entry)
@@ -202,15 +203,15 @@ def test_a_changed_component_is_rebuilt_never_run(private_cache, monkeypatch, re
 
 
 def test_a_changed_sqlite_provider_is_not_used(built, tmp_path, monkeypatch):
-    entry = build.sqlite_provider_entry()
-    if build.built_sqlite_provider() is None:
+    entry = artifacts.sqlite_provider_entry()
+    if artifacts.built_sqlite_provider() is None:
         build.sqlite_provider_artifacts()
     monkeypatch.setenv("PYLON_CACHE_DIR", str(tmp_path))
-    copy = build.sqlite_provider_entry()
+    copy = artifacts.sqlite_provider_entry()
     shutil.copytree(entry, copy)
-    assert build.built_sqlite_provider() is not None
+    assert artifacts.built_sqlite_provider() is not None
     _flip_one_byte(copy / "component.wasm", restore_mtime=True)
-    assert build.built_sqlite_provider() is None
+    assert artifacts.built_sqlite_provider() is None
 
 
 def test_the_identity_check_does_not_rehash_on_every_start(private_cache, monkeypatch):
@@ -218,7 +219,7 @@ def test_the_identity_check_does_not_rehash_on_every_start(private_cache, monkey
     recorded; the starts after that compare a stat, not 19 MB of SHA-256."""
     manifest = json.loads((private_cache / "manifest.json").read_text())
     assert manifest["wasm_identity"]["ino"] != (private_cache / "session.wasm").stat().st_ino
-    assert build.built_cpython() is not None
+    assert artifacts.built_cpython() is not None
     recorded = json.loads((private_cache / "manifest.json").read_text())["wasm_identity"]
     assert recorded["ino"] == (private_cache / "session.wasm").stat().st_ino
 
@@ -226,7 +227,7 @@ def test_the_identity_check_does_not_rehash_on_every_start(private_cache, monkey
         raise AssertionError(f"hashed {path} on start")
 
     monkeypatch.setattr(build, "sha256_file", no_hash)
-    assert build.built_cpython() is not None
+    assert artifacts.built_cpython() is not None
 
 
 def test_a_component_swapped_in_with_the_same_size_and_mtime_is_refused(private_cache):
@@ -238,4 +239,4 @@ def test_a_component_swapped_in_with_the_same_size_and_mtime_is_refused(private_
     swapped.write_bytes(bytes(data))
     os.utime(swapped, ns=(before.st_atime_ns, before.st_mtime_ns))
     os.replace(swapped, wasm)
-    assert build._read_manifest(private_cache) is None
+    assert artifacts.read_manifest(private_cache) is None

@@ -10,8 +10,9 @@ import pytest
 from conftest import Captured
 
 from pylon_shell.caps.grants import CapCallEvent, Event, ImportEvent
+from pylon_shell.options import Preopen
 from pylon_shell.plan import shipped
-from pylon_shell.runtimes.base import Ok, Preopen, Raised
+from pylon_shell.runtimes.base import Ok, Raised
 from pylon_shell.session import Session
 
 FLAGS = ("--cp", "--mp")
@@ -122,7 +123,7 @@ def test_the_sqlite_component_cannot_attach_outside_granted_dirs(pylon, tmp_path
     assert result.stderr.strip().splitlines()[-1] == (
         f"{error}: unable to open database: {outside}"
     ), result.stderr
-    assert "pylon_sqlite" not in result.stderr
+    assert "pylon_sqlite" not in result.stderr  # pylon_sqlite3, the provider
 
 
 DUCKDB_PROGRAM = """

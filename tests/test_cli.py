@@ -206,3 +206,27 @@ def test_too_little_memory_is_a_usage_error_naming_the_minimum(tmp_path, flags, 
 def test_the_smallest_memory_limit_named_does_start(pylon, flag, least):
     result = pylon(flag, "--memory", str(least), "-c", "print('ran')")
     assert (result.status, result.stdout) == (0, "ran\n"), result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ["--provider", "sqlite=x", "-c", "pass"],
+            "pylon: --provider sqlite=x: the sqlite cap has no provider 'x' "
+            "(it has builtin, component)",
+        ),
+        (["--provider", "sqlite", "-c", "pass"],
+         "pylon: --provider sqlite: expected CAP=PROVIDER, see `pylon caps`"),
+        (
+            ["trace"],
+            "pylon: pylon trace needs the script to run: pylon trace [FLAGS] SCRIPT [ARGS]",
+        ),
+        (["--cap", "nope", "-c", "pass"], "pylon: --cap nope: unknown cap 'nope' (known: "
+         "compression, crypto, duckdb, env, fs, hash, net, sqlite, tls)"),
+    ],
+)
+def test_usage_errors_say_what_is_wrong_in_one_line(pylon, args, line):
+    result = pylon(*args)
+    assert result.status == 2
+    assert result.stderr.splitlines() == [line]

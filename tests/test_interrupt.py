@@ -1,5 +1,6 @@
 """Ctrl+C and --timeout in a REPL raise KeyboardInterrupt inside the guest and keep
-its state (runtimes/interrupt.py); a C loop that never yields is still trapped.
+its state (runtimes/interrupt.py, runtimes/mpinterrupt.py), on both runtimes; a C
+loop that never yields is still trapped.
 
 Timing bounds are generous (no assertion depends on machine load): what is
 checked is that the call ends, with KeyboardInterrupt, and that state survived.
@@ -15,18 +16,27 @@ from collections.abc import Iterator
 import pytest
 from conftest import Captured
 
-from pylon_shell.runtimes import start_runtime
-from pylon_shell.runtimes.base import Ok, Raised, RuntimeOptions, Trapped
+from pylon_shell.launch import start_runtime
+from pylon_shell.options import RuntimeOptions
+from pylon_shell.runtimes.base import Ok, Raised, Trapped
 
 pytestmark = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="in-place interrupts read /proc/self/maps"
 )
 
 
-@pytest.fixture
-def repl_runtime(built: None) -> Iterator[tuple[object, Captured]]:
+RUNTIMES = ["cpython", "micropython"]
+#: A C loop that never returns to bytecode (MicroPython's ints overflow range(10**15)).
+C_LOOP = {"cpython": "sum(range(10**15))", "micropython": "sum(range(10**9))"}
+#: Deep, but inside each runtime's recursion limit (MicroPython's C stack is 40 kB).
+DEPTH = {"cpython": 500, "micropython": 40}
+
+
+@pytest.fixture(params=RUNTIMES)
+def repl_runtime(built: None, request: pytest.FixtureRequest) -> Iterator[tuple[object, Captured]]:
     out = Captured()
-    rt = start_runtime("cpython", RuntimeOptions(timeout=None, keep_on_interrupt=True), out)
+    options = RuntimeOptions(timeout=None, keep_on_interrupt=True)
+    rt = start_runtime(request.param, options, out)
     try:
         yield rt, out
     finally:
@@ -42,7 +52,7 @@ def _interrupt_after(rt: object, seconds: float) -> None:
 BUSY = {
     "busy-loop": "while True: pass",
     "deep-recursion": (
-        "def f(n):\n    if n:\n        return f(n - 1)\n    while True: pass\n\nf(500)"
+        "def f(n):\n    if n:\n        return f(n - 1)\n    while True: pass\n\nf(DEPTH)"
     ),
     "sleep": "import time\ntime.sleep(30)",
 }
@@ -54,7 +64,7 @@ def test_ctrl_c_raises_keyboard_interrupt_and_keeps_the_session(repl_runtime, co
     assert rt.run_input("x = 41") == Ok()
     _interrupt_after(rt, 0.5)
     started = time.monotonic()
-    outcome = rt.run_input(code)
+    outcome = rt.run_input(code.replace("DEPTH", str(DEPTH[rt.name])))
     assert time.monotonic() - started < 10
     assert isinstance(outcome, Raised), outcome
     assert outcome.type_name == "KeyboardInterrupt"
@@ -101,15 +111,16 @@ def test_a_c_loop_that_never_yields_is_still_stopped(repl_runtime):
     assert rt.run_input("x = 41") == Ok()
     _interrupt_after(rt, 0.5)
     started = time.monotonic()
-    outcome = rt.run_input("sum(range(10**15))")
+    outcome = rt.run_input(C_LOOP[rt.name])
     assert time.monotonic() - started < 20
     assert isinstance(outcome, Trapped) and outcome.reason == "interrupt"
     assert not rt.alive
 
 
-def test_a_timeout_in_a_repl_keeps_the_session(built):
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_timeout_in_a_repl_keeps_the_session(built, runtime):
     out = Captured()
-    rt = start_runtime("cpython", RuntimeOptions(timeout=1, keep_on_interrupt=True), out)
+    rt = start_runtime(runtime, RuntimeOptions(timeout=1, keep_on_interrupt=True), out)
     try:
         assert rt.run_input("x = 41") == Ok()
         outcome = rt.run_input("while True: pass")
@@ -124,9 +135,10 @@ def test_a_timeout_in_a_repl_keeps_the_session(built):
         rt.close()
 
 
-def test_without_keep_on_interrupt_a_call_is_trapped_as_before(built):
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_without_keep_on_interrupt_a_call_is_trapped_as_before(built, runtime):
     out = Captured()
-    rt = start_runtime("cpython", RuntimeOptions(timeout=None), out)
+    rt = start_runtime(runtime, RuntimeOptions(timeout=None), out)
     try:
         _interrupt_after(rt, 0.5)
         outcome = rt.run_input("while True: pass")
@@ -135,14 +147,15 @@ def test_without_keep_on_interrupt_a_call_is_trapped_as_before(built):
         rt.close()
 
 
-def test_ctrl_c_on_a_duckdb_query_keeps_the_session(built):
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_ctrl_c_on_a_duckdb_query_keeps_the_session(built, runtime):
     from pylon_shell.caps.grants import Grants
     from pylon_shell.caps.layer import CapLayer
 
     out = Captured()
-    caps = CapLayer("cpython", Grants(["duckdb"]), [])
+    caps = CapLayer(runtime, Grants(["duckdb"]), [])
     options = RuntimeOptions(timeout=None, keep_on_interrupt=True)
-    rt = start_runtime("cpython", options, out, caps=caps)
+    rt = start_runtime(runtime, options, out, caps=caps)
     try:
         assert rt.run_input("import duckdb\nx = 41") == Ok()
         _interrupt_after(rt, 1.5)
@@ -159,3 +172,70 @@ def test_ctrl_c_on_a_duckdb_query_keeps_the_session(built):
         assert out.text() == "42 [(1,)]\n"
     finally:
         rt.close()
+
+
+KDF = {
+    "cpython": "import hashlib\nhashlib.pbkdf2_hmac('sha256', b'pw', b'salt', 10**9)",
+    "micropython": "from pylon import crypto\ncrypto.pbkdf2_hmac('sha256', b'pw', b'salt', 10**9)",
+}
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_ctrl_c_on_a_kdf_keeps_the_session(built, runtime):
+    """The KDF runs in the provider process, which Ctrl+C kills (caps/process.py)."""
+    from pylon_shell.caps.grants import Grants
+    from pylon_shell.caps.layer import CapLayer
+
+    out = Captured()
+    caps = CapLayer(runtime, Grants(["crypto"]), [])
+    options = RuntimeOptions(timeout=None, keep_on_interrupt=True)
+    rt = start_runtime(runtime, options, out, caps=caps)
+    try:
+        assert rt.run_input("x = 41") == Ok()
+        _interrupt_after(rt, 1.5)
+        outcome = rt.run_input(KDF[runtime])
+        assert isinstance(outcome, Raised), outcome
+        assert outcome.type_name == "KeyboardInterrupt", outcome.traceback
+        assert outcome.traceback.splitlines()[-1] == "KeyboardInterrupt"
+        out.clear()
+        assert rt.run_input("print(x + 1)") == Ok()
+        assert out.text() == "42\n"
+    finally:
+        rt.close()
+
+
+def test_micropython_finds_its_interrupt_state_only_in_a_repl(built):
+    """The probe at start is answered (and self-tested) only when a REPL asks to keep
+    its session; a script's interpreter keeps today's trap."""
+    kept = start_runtime("micropython", RuntimeOptions(keep_on_interrupt=True), Captured())
+    plain = start_runtime("micropython", RuntimeOptions(), Captured())
+    try:
+        assert kept._delivery.enabled  # type: ignore[attr-defined]
+        assert not plain._delivery.enabled  # type: ignore[attr-defined]
+    finally:
+        kept.close()
+        plain.close()
+
+
+@pytest.mark.parametrize("flag", ["--cp", "--mp"])
+def test_ctrl_c_in_script_mode_still_ends_the_program_with_130(built, flag):
+    import os
+    import signal
+    import subprocess
+
+    code = "print('running', flush=True)\nwhile True: pass"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pylon_shell", flag, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ),
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"running\n"  # the loop has started
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130
+    assert err.decode().strip().splitlines()[-1] == "KeyboardInterrupt"

@@ -21,8 +21,9 @@ import trustme
 from conftest import Captured
 
 from pylon_shell.caps.grants import CapCallEvent, Event, ImportEvent
+from pylon_shell.options import Preopen
 from pylon_shell.plan import shipped
-from pylon_shell.runtimes.base import Ok, Preopen, Raised
+from pylon_shell.runtimes.base import Ok, Raised
 from pylon_shell.session import Session
 
 
@@ -404,3 +405,53 @@ def test_the_host_policy_holds_whatever_the_settings_ask():
     )
     with pytest.raises(PolicyError, match=r"^bad TLS settings: options is not an integer$"):
         build_context({"options": "0x4"})
+
+
+@pytest.fixture(scope="module")
+def chained(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, list[bytes]]]:
+    """A server whose certificate comes from an intermediate CA: leaf, intermediate, root."""
+    root = trustme.CA()
+    intermediate = root.create_child_ca()
+    leaf = intermediate.issue_cert("localhost")
+    certs = tmp_path_factory.mktemp("chain-certs")
+    root.cert_pem.write_to_path(str(certs / "ca.pem"))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    leaf.configure_cert(context)
+    server, port = _serve(context)
+    pems = [blob.bytes().decode() for blob in leaf.cert_chain_pems]
+    pems.append(root.cert_pem.bytes().decode())
+    yield Server(port, certs), [ssl.PEM_cert_to_DER_cert(pem) for pem in pems]
+    server.shutdown()
+
+
+CHAIN = """
+import socket, ssl
+ctx = ssl.create_default_context(cafile="/certs/ca.pem")
+sock = ctx.wrap_socket(socket.create_connection(("localhost", {port})), server_hostname="localhost")
+print([der.hex() for der in sock.get_unverified_chain()])
+print([der.hex() for der in sock.get_verified_chain()])
+print(sock.getpeercert(binary_form=True).hex())
+cert = sock._sslobj.get_verified_chain()[1]
+print(cert.public_bytes() == ssl.DER_cert_to_PEM_cert(cert.public_bytes(ssl._ssl.ENCODING_DER)))
+print(dict(x[0] for x in cert.get_info()["subject"]).get("organizationName"))
+try:
+    ssl._ssl.Certificate()
+except TypeError as error:
+    print(error)
+sock.close()
+"""
+
+
+def test_the_peer_certificate_chain_as_cpython_314_gives_it(pylon, chained):
+    server, ders = chained
+    code = CHAIN.format(port=server.port)
+    result = pylon("--dir", f"{server.certs}:/certs:ro", "--host", server.target, "-c", code)
+    assert result.status == 0, result.stderr
+    lines = result.stdout.splitlines()
+    leaf, intermediate, root = (der.hex() for der in ders)
+    assert lines[0] == str([leaf, intermediate])  # as the server sent it
+    assert lines[1] == str([leaf, intermediate, root])  # as OpenSSL verified it, to the anchor
+    assert lines[2] == leaf
+    assert lines[3] == "True"
+    assert lines[4].startswith("trustme")  # the intermediate, decoded by get_info()
+    assert lines[5:] == ["cannot create '_ssl.Certificate' instances"]

@@ -112,6 +112,62 @@ def test_micropython_line_repl(built, tmp_path):
         term.close()
 
 
+def test_micropython_line_repl_keeps_its_session_after_ctrl_c(built, tmp_path):
+    term = Terminal(["--mp", "--no-tui"], env={"PYLON_DATA_DIR": str(tmp_path)})
+    try:
+        term.wait_for(">>>")
+        term.type("x = 41")
+        term.send("Enter")
+        term.type("while True: pass")
+        term.send("Enter")
+        term.send("Enter")
+        time.sleep(0.5)
+        term.send("C-c")
+        term.wait_for("KeyboardInterrupt", timeout=20)
+        term.type("x + 1")
+        term.send("Enter")
+        term.wait_for("\n42\n")
+        # A 30 s sleep: the interrupt comes long before it would have ended.
+        term.type("import time; time.sleep(30)")
+        term.send("Enter")
+        time.sleep(0.5)
+        term.send("C-c")
+        # Well before the 30 s are up (the bound is 1 s; this one is
+        # loose so that a loaded machine does not fail it).
+        deadline = time.monotonic() + 20
+        while term.screen().count("KeyboardInterrupt") < 2:
+            assert time.monotonic() < deadline, term.screen()
+            time.sleep(0.1)
+        assert "discarded" not in term.screen()
+        term.type("x * 3")
+        term.send("Enter")
+        term.wait_for("\n123\n")
+    finally:
+        term.close()
+
+
+def test_line_repl_replays_the_session_after_a_trap(built, tmp_path):
+    term = Terminal(["--mp", "--no-tui"], env={"PYLON_DATA_DIR": str(tmp_path)})
+    try:
+        term.wait_for(">>>")
+        term.type("x = 41")
+        term.send("Enter")
+        term.type("sum(range(10**9))")  # a C loop: it never checks for Ctrl+C
+        term.send("Enter")
+        time.sleep(0.5)
+        term.send("C-c")
+        term.wait_for(
+            "pylon: the interpreter had to be discarded; "
+            "replayed 1 earlier input into a fresh session",
+            timeout=30,
+        )
+        term.type("x + 1")
+        term.send("Enter")
+        term.wait_for("\n42\n")
+    finally:
+        term.close()
+
+
 def test_input_in_the_line_repl_reads_the_next_line(built, tmp_path):
     term = Terminal(["--no-tui"], env={"PYLON_DATA_DIR": str(tmp_path / "data")})
     try:

@@ -126,7 +126,7 @@ def test_pylons_builds_are_registered_in_the_store(built):
 def command_wasm(request) -> Path:
     """The test command component, built once and kept in pytest's cache
     (keyed by its source and componentize-py's version); never committed."""
-    from pylon_shell.build import installed_version
+    from pylon_shell.wasmhost.engine import installed_version
 
     key = hashlib.sha256(
         (COMMAND_APP + RUN_WIT + WORLD_WIT + installed_version("componentize-py")).encode()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from pylon_shell.caps.grants import CapCallEvent, ImportEvent
 from pylon_shell.caps.guestfs import GuestFS
+from pylon_shell.options import Preopen
 from pylon_shell.plan import shipped
-from pylon_shell.runtimes.base import Preopen
 from pylon_shell.trace import Recorder, report_lines, smallest_plan
 
 DATA = Preopen(Path("/host/data"), "/data")
@@ -43,8 +43,7 @@ def test_a_pure_computation_needs_no_caps():
 def test_caps_come_from_imports_and_calls():
     plan = base_plan()
     recorder = recorder_for(plan)
-    recorder(ImportEvent("sqlite3", "__main__", "sqlite", True, True))
-    recorder(CapCallEvent("sqlite", "import", "sqlite3", True, decided_by="audit"))
+    recorder(ImportEvent("sqlite3", "__main__", "sqlite", True, True, decided_by="audit"))
     recorder(CapCallEvent("sqlite", "execute", "select 1", True, decided_by="audit"))
     recorder(ImportEvent("duckdb", "helpers", "duckdb", True, False))
     smallest = smallest_plan(plan, recorder, "traced")

@@ -169,6 +169,36 @@ def test_ctrl_c_interrupts_and_the_runtime_switch_restarts_on_micropython(built,
     drive(make_app(tmp_path), steps)
 
 
+def test_ctrl_c_keeps_the_micropython_session_and_a_trap_replays_it(built, tmp_path):
+    async def steps(pilot, app: PylonApp) -> None:
+        assert "MicroPython" in app.title
+        await run(pilot, app, "x = 41")
+        await pilot.press(*"while True: pass", "enter", "enter")
+        await pilot.pause(0.5)
+        await pilot.press("ctrl+c")
+        await until(pilot, lambda: "KeyboardInterrupt" in lines(app))
+        await ready(pilot, app)
+        await run(pilot, app, "print(x + 1)")
+        assert "42" in lines(app)
+        assert "discarded" not in shown(app)
+        # A C loop never checks for Ctrl+C: the interpreter is trapped, and the
+        # inputs that had no effect outside it are replayed into a fresh one, up
+        # to the interrupted loop (where it stopped cannot be reproduced).
+        await pilot.press(*"sum(range(10**9))", "enter")
+        await pilot.pause(0.5)
+        await pilot.press("ctrl+c")
+        note = (
+            "replayed 1 earlier input into a fresh session "
+            "(not input 2 or later: it was interrupted)"
+        )
+        await until(pilot, lambda: note in shown(app))
+        await ready(pilot, app)
+        await run(pilot, app, "print(x * 3)")
+        assert "123" in lines(app)
+
+    drive(make_app(tmp_path, runtime="micropython"), steps)
+
+
 def test_saving_writes_the_plan_as_toggled(built, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 

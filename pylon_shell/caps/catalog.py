@@ -2,81 +2,21 @@
 
 This table is the one source of truth: the guests learn their import gate
 from it at session start, `pylon caps` prints it, plans are checked against it
-and the TUI draws its switches from it. A new cap is one entry here plus its
-interface, provider and shims.
+and the TUI draws its switches from it. The caps written into pylon are the
+entries below; a cap shipped as a package (pylon_shell/caps/<name>/, or a
+distribution of its own) is found by registry.py and joins them, so adding
+one touches only its own package (docs/caps/writing-a-cap.md).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 
-#: How a grant is enforced. "boundary": the host checks it on every call and the
-#: guest cannot get around it. "policy": the guest's import gate checks it; it
-#: keeps plans honest but code inside the guest could reach the power anyway.
-BOUNDARY = "boundary"
-POLICY = "policy"
-CAP_PACKAGE = "pylon:cap"
-CAP_VERSION = "0.1.0"
+from pylon_shell.caps import registry
+from pylon_shell.caps.model import BOTH, BOUNDARY, POLICY, Cap, Provider, iface
 
-
-@dataclass(frozen=True)
-class Provider:
-    #: Name used in plans (`providers: {"sqlite": "component"}`).
-    name: str
-    #: "builtin" (inside the interpreter), "component" (a wasm component pylon
-    #: loads and trusts by digest), "host" (the launcher, on a well-kept library),
-    #: or "wasi" (the engine's own WASI implementation).
-    kind: str
-    enforcement: str
-    runtimes: tuple[str, ...]
-    description: str
-
-
-@dataclass(frozen=True)
-class Cap:
-    name: str
-    summary: str
-    #: Guest modules whose import needs the cap, with their submodules
-    #: ("compression.zstd" covers compression.zstd._zstdfile, not compression.zlib).
-    modules: tuple[str, ...]
-    #: The WIT interface, or None when the power comes through WASI itself.
-    interface: str | None
-    providers: tuple[Provider, ...]
-    #: Whether a live toggle applies to the running interpreter (False: WASI
-    #: state such as preopens is fixed when the instance starts).
-    live: bool = True
-    #: Guest modules the cap serves whose import needs no grant, because the
-    #: stdlib imports them whether or not it will use them (http.client imports
-    #: ssl): each call is checked instead, so a grant given later still works.
-    serves: tuple[str, ...] = ()
-    #: Whether a grant reaches only the hosts of the plan's allowlist (`hosts`).
-    per_host: bool = False
-
-    @property
-    def default_provider(self) -> Provider:
-        return self.providers[0]
-
-    def provider(self, name: str | None) -> Provider:
-        for provider in self.providers:
-            if provider.name == (name or self.default_provider.name):
-                return provider
-        raise KeyError(name)
-
-    @property
-    def runtimes(self) -> tuple[str, ...]:
-        seen: list[str] = []
-        for provider in self.providers:
-            seen.extend(r for r in provider.runtimes if r not in seen)
-        return tuple(seen)
-
-
-def _iface(name: str) -> str:
-    return f"{CAP_PACKAGE}/{name}@{CAP_VERSION}"
-
-
-BOTH = ("cpython", "micropython")
-
-CAPS: dict[str, Cap] = {
+#: The caps written into pylon itself; plugin caps (registry.py) join them below.
+_BUILTIN: dict[str, Cap] = {
     cap.name: cap
     for cap in (
         Cap(
@@ -99,7 +39,7 @@ CAPS: dict[str, Cap] = {
             "sqlite",
             "SQLite databases through sqlite3",
             ("sqlite3", "_sqlite3"),
-            _iface("sqlite"),
+            iface("sqlite"),
             (
                 Provider(
                     "builtin",
@@ -121,7 +61,7 @@ CAPS: dict[str, Cap] = {
             "duckdb",
             "DuckDB analytics through duckdb",
             ("duckdb",),
-            _iface("duckdb"),
+            iface("duckdb"),
             (
                 Provider(
                     "host",
@@ -145,7 +85,7 @@ CAPS: dict[str, Cap] = {
                 "compression.zstd",
                 "_zstd",
             ),
-            _iface("compression"),
+            iface("compression"),
             (
                 Provider(
                     "host",
@@ -160,7 +100,7 @@ CAPS: dict[str, Cap] = {
             "crypto",
             "hashlib.pbkdf2_hmac and hashlib.scrypt, AEAD, Ed25519 and X25519 (pylon.crypto)",
             ("pylon.crypto",),
-            _iface("crypto"),
+            iface("crypto"),
             (
                 Provider(
                     "host",
@@ -175,7 +115,7 @@ CAPS: dict[str, Cap] = {
             "net",
             "TCP client connections to the plan's hosts (socket)",
             (),
-            _iface("net"),
+            iface("net"),
             (
                 Provider(
                     "host",
@@ -192,7 +132,7 @@ CAPS: dict[str, Cap] = {
             "tls",
             "TLS to the plan's hosts on the host's OpenSSL (ssl; MicroPython: pylon.https)",
             (),
-            _iface("tls"),
+            iface("tls"),
             (
                 Provider(
                     "host",
@@ -207,6 +147,26 @@ CAPS: dict[str, Cap] = {
         ),
     )
 }
+
+
+
+
+def _with_packages(builtin: dict[str, Cap]) -> dict[str, Cap]:
+    """The built-in caps, the caps packages define (never replacing one), and
+    each cap with the modules packages add to it."""
+    caps = dict(builtin)
+    for package in registry.plugins().values():
+        if package.cap is not None and package.cap.name not in caps:
+            caps[package.cap.name] = package.cap
+    for name, cap in caps.items():
+        added = tuple(m for pkg in registry.extending(name) for m in pkg.modules)
+        if added:
+            caps[name] = replace(cap, modules=cap.modules + added)
+    return caps
+
+
+#: Every cap pylon has now.
+CAPS: dict[str, Cap] = _with_packages(_BUILTIN)
 
 
 def cap_for_module(module: str) -> Cap | None:

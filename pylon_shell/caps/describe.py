@@ -11,25 +11,36 @@ import re
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from pylon_shell.caps import confine
+from pylon_shell.caps import confine, registry
 from pylon_shell.caps.catalog import CAPS, Cap, Provider
 
 #: The library a host or builtin provider runs on, by (cap, provider).
-_LIBRARIES = {("duckdb", "host"): "duckdb", ("crypto", "host"): "cryptography"}
+_LIBRARIES = {("duckdb", "host"): ("duckdb",), ("crypto", "host"): ("cryptography",)}
 #: The WASI interfaces behind the caps the engine serves itself.
 _WASI_INTERFACES = {"fs": "wasi:filesystem (preopened directories)", "env": "wasi:cli/environment"}
 
 
 def _backing(cap: Cap, provider: Provider) -> str:
-    """A digest for a component, a library version for a host provider."""
-    from pylon_shell import build
+    """A digest for a component, a library version for a host provider; and
+    the libraries of the packages that add modules to the cap."""
+    base = _own_backing(cap, provider)
+    if provider.kind != "host":
+        return base
+    added = [_library_version(lib) for pkg in registry.extending(cap.name) for lib in pkg.libraries]
+    return "; ".join(text for text in (base, ", ".join(added)) if text)
+
+
+def _own_backing(cap: Cap, provider: Provider) -> str:
+    from pylon_shell import artifacts
 
     if provider.kind == "component" and cap.name == "sqlite":
-        found = build.built_sqlite_provider()
+        found = artifacts.built_sqlite_provider()
         return f"sha256:{found.wasm_sha256}" if found else "not built yet (pylon build)"
     if provider.kind == "builtin":
-        found = build.built_cpython()
-        return f"in the interpreter, sha256:{found.wasm_sha256}" if found else "in the interpreter"
+        cpython = artifacts.built_cpython()
+        return (
+            f"in the interpreter, sha256:{cpython.wasm_sha256}" if cpython else "in the interpreter"
+        )
     if cap.name == "compression":
         import platform
 
@@ -44,13 +55,18 @@ def _backing(cap: Cap, provider: Provider) -> str:
         import ssl
 
         return f"{ssl.OPENSSL_VERSION}; trust store: the host's default, plus CAs the guest loads"
-    library = _LIBRARIES.get((cap.name, provider.name))
-    if library:
-        try:
-            return f"{library} {version(library)}"
-        except PackageNotFoundError:
-            return f"{library} (not installed: pip install {library})"
+    package = registry.plugin(cap.name)
+    libraries = package.libraries if package else _LIBRARIES.get((cap.name, provider.name), ())
+    if libraries:
+        return ", ".join(_library_version(library) for library in libraries)
     return "the engine (wasmtime)" if provider.kind == "wasi" else ""
+
+
+def _library_version(library: str) -> str:
+    try:
+        return f"{library} {version(library)}"
+    except PackageNotFoundError:
+        return f"{library} (not installed: pip install {library})"
 
 
 def _sqlite_quota() -> str:
@@ -138,7 +154,8 @@ def catalog_text() -> str:
     lines.append("          guest could get around it.")
     confinement = confine.status()
     lines.append(f"host:     runs in the session's provider process, confined by {confinement}")
-    from pylon_shell.runtimes import tmpfs
+    from pylon_shell import tmpfs
 
     lines.append(f"/tmp:     the private /tmp's size is kept by {tmpfs.status()}")
+    lines.extend(f"warning:  {problem}" for problem in registry.problems)
     return "\n".join(lines) + "\n"

@@ -40,6 +40,11 @@ class ImportEvent:
     toplevel: bool
     at: float = field(default_factory=time.time)
     provider: str | None = None
+    #: A module the cap serves whose import needs no grant (ssl, socket): its
+    #: calls are checked instead.
+    free: bool = False
+    #: How the grants decided (CapCallEvent.decided_by); "" when no cap was asked.
+    decided_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -188,6 +193,11 @@ class Grants:
         revoked since. Not published, so a stream of reads does not flood the
         monitor; what the user allowed once stays allowed for that connection."""
         return decided_by != "grant" or self.reaches(cap, target)
+
+    def decide(self, cap: str, operation: str, target: str) -> tuple[bool, str]:
+        """Decide one check without publishing it (the caller publishes the
+        event that says what was decided): (allowed, how)."""
+        return self._decide(cap, operation, target)
 
     def request(self, cap: str, operation: str, target: str) -> bool:
         """Decide one check that is not itself a call (an import) and publish it."""

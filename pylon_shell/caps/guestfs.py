@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from pylon_shell.caps.values import ProviderError
-from pylon_shell.runtimes.base import Preopen
+from pylon_shell.options import Preopen
 
 _LITERAL = re.compile(r"'((?:[^']|'')*)'")
 #: Linux's limits; a longer guest path or name could not be opened by the guest either.

@@ -15,9 +15,10 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from pylon_shell.caps import dispatch, registry
 from pylon_shell.caps.bulk import GUEST_DIR as BULK_GUEST_DIR
 from pylon_shell.caps.bulk import BulkChannel, base64_bytes, base64_text
-from pylon_shell.caps.catalog import CAPS, choose_providers
+from pylon_shell.caps.catalog import CAPS, cap_for_module, choose_providers
 from pylon_shell.caps.grants import CapCallEvent, CapDenied, Grants, ImportEvent
 from pylon_shell.caps.guestfs import GuestFS
 from pylon_shell.caps.process import ProviderProcess, ProviderProxy
@@ -30,7 +31,7 @@ from pylon_shell.caps.values import (
     result_to_json,
 )
 from pylon_shell.errors import PylonError
-from pylon_shell.runtimes.base import Preopen
+from pylon_shell.options import Preopen
 
 T = TypeVar("T")
 #: Hex characters per bridge reply: MicroPython's reply buffer is 8 MiB.
@@ -56,7 +57,8 @@ MAX_PENDING = 64 << 20
 #: Guest modules that stand in for a cap's module, per (cap, provider).
 CPYTHON_SHIMS = {
     ("duckdb", "host"): {"duckdb": "pylon_duckdb"},
-    ("sqlite", "component"): {"sqlite3": "pylon_sqlite"},
+    # The stdlib's sqlite3 package runs unchanged over this _sqlite3.
+    ("sqlite", "component"): {"_sqlite3": "pylon_sqlite3"},
     # The stdlib's bz2, lzma and compression.zstd run unchanged over these.
     ("compression", "host"): {"_bz2": "pylon_bz2", "_lzma": "pylon_lzma", "_zstd": "pylon_zstd"},
     ("crypto", "host"): {"pylon.crypto": "pylon_crypto"},
@@ -102,6 +104,9 @@ class CapLayer:
         self._part_keys = itertools.count(1)
         self._sqlite: Any = None
         self.sqlite_factory: Callable[[], Any] | None = None
+        #: How the SQLite provider calls the program's sqlite3 callbacks back
+        #: (set by the CPython runtime; MicroPython's sqlite3 registers none).
+        self.sqlite_callback: Callable[[int, str, str], Any] | None = None
         #: The CPython runtime's directory for large bulk values, once it has one.
         self.bulk: BulkChannel | None = None
 
@@ -149,6 +154,12 @@ class CapLayer:
 
     # -- what the guests are told at session start -------------------------
 
+    def dispatch(self, cap: str, method: str, args: list[Any]) -> list[Any]:
+        """A cap package's call (pylon:cap/dispatch): checked, then sent to the
+        provider process, which checks the grant and the arguments' fit."""
+        dispatch.check_call(cap, method, args)
+        return dispatch.results(self.process.call(cap, method, args))
+
     def guest_settings(self) -> dict[str, Any]:
         shims_table = CPYTHON_SHIMS if self.runtime == "cpython" else MICROPYTHON_SHIMS
         modules: dict[str, str] = {}
@@ -163,11 +174,9 @@ class CapLayer:
                 free[module] = cap.name
             if provider is not None:
                 shims.update(shims_table.get((cap.name, provider), {}))
-        if self.providers.get("sqlite") == "component":
-            refuse["_sqlite3"] = (
-                "_sqlite3 is the interpreter's built-in SQLite; this plan serves the sqlite "
-                "cap through its provider component: use sqlite3"
-            )
+        plugins = registry.guest_modules()
+        if self.runtime == "micropython":
+            shims.update({module: module for module in plugins})  # served by the "shim" call
         return {
             "modules": modules,
             # Modules a cap serves whose import needs no grant (socket, ssl).
@@ -178,6 +187,8 @@ class CapLayer:
             "roots": [preopen.guest for preopen in self.fs.preopens],
             # Where large bulk values travel as files, if this runtime has the directory.
             "bulk": BULK_GUEST_DIR if self.bulk else None,
+            # Guest modules of cap packages (registry.py): their source comes from the host.
+            "plugins": plugins,
             # Packages that exist only to hold a shimmed module (pylon for pylon.crypto).
             "packages": sorted({name.rpartition(".")[0] for name in shims if "." in name}),
         }
@@ -190,6 +201,33 @@ class CapLayer:
         if operation == "import" and cap in ("fs", "env"):
             return self.grants.is_granted(cap)
         return self.grants.request(cap, operation, target)
+
+    def import_module(self, module: str, importer: str) -> bool:
+        """The guest's import of a module that may need a cap: the host finds
+        the cap (never the guest's word for it), decides, and publishes the
+        import's one event."""
+        if not (isinstance(module, str) and isinstance(importer, str)):
+            return False  # a malformed request from the guest (the MicroPython bridge)
+        module, importer = module[:MAX_NAME], importer[:MAX_NAME]
+        cap = cap_for_module(module)
+        if cap is None:
+            return True  # needs no cap: the guest reports it with its other events
+        if cap.name in ("fs", "env"):
+            allowed, how = self.grants.is_granted(cap.name), "grant"
+        else:
+            allowed, how = self.grants.decide(cap.name, "import", module)
+        self.grants.publish(
+            ImportEvent(
+                module=module,
+                importer=importer,
+                cap=cap.name,
+                granted=allowed,
+                toplevel=importer == "__main__",
+                provider=self.providers.get(cap.name),
+                decided_by=how,
+            )
+        )
+        return allowed
 
     def guest_events(self, batch: str) -> None:
         for line in batch.splitlines():
@@ -211,17 +249,32 @@ class CapLayer:
                     )
                 )
             elif item.get("k") == "import":
-                importer = str(item.get("i", "?"))
-                self.grants.publish(
-                    ImportEvent(
-                        module=str(item.get("m", "?")),
-                        importer=importer,
-                        cap=str(item.get("c", "stdlib")),
-                        granted=bool(item.get("g", True)),
-                        toplevel=importer == "__main__",
-                        provider=item.get("p"),
-                    )
-                )
+                self._guest_import(item)
+
+    def _guest_import(self, item: dict[str, Any]) -> None:
+        """An import the guest reports: one that needed no cap (stdlib, builtin),
+        a cap's free module (ssl), or one its gate refused by the plan's rules
+        (refuse). Imports that needed a grant were published by import_module
+        when the host decided them; the guest's word for those is not taken."""
+        module = str(item.get("m", "?"))[:MAX_NAME]
+        importer = str(item.get("i", "?"))[:MAX_NAME]
+        said = str(item.get("c", "stdlib"))
+        cap = CAPS.get(said)
+        free = cap is not None and _serves(cap.serves, module)
+        if cap is not None and not free and item.get("g", True):
+            return  # a cap-gated import the guest claims was granted: the host said so itself
+        self.grants.publish(
+            ImportEvent(
+                module=module,
+                importer=importer,
+                cap=said if cap is not None else ("builtin" if said == "builtin" else "stdlib"),
+                granted=True if free else bool(item.get("g", True)) and cap is None,
+                toplevel=importer == "__main__",
+                provider=self.providers.get(said) if cap is not None else None,
+                free=free,
+                decided_by="refuse" if cap is not None and not free else "",
+            )
+        )
 
     # -- the MicroPython bridge (JSON) ---------------------------------------
 
@@ -270,13 +323,27 @@ class CapLayer:
             rows, more = self.duckdb.fetch(handle, max_rows)
             return {"rows": result_to_json(ResultSet([], rows))["rows"], "more": more}
 
-        def sqlite_execute(handle: int, sql: str, params: list[Any]) -> dict[str, Any]:
-            rows = self.sqlite.execute(handle, sql, [from_json(p) for p in params])
-            return result_to_json(rows)
+        def sqlite_outcome(outcome: Any) -> dict[str, Any]:
+            return {
+                "columns": [c.name for c in outcome.columns],
+                "rows": unpack_rows(outcome.rows),
+                "more": bool(outcome.more),
+                "rowcount": outcome.rowcount,
+                "lastrowid": outcome.lastrowid,
+            }
 
-        def sqlite_execute_many(handle: int, sql: str, rows: list[list[Any]]) -> dict[str, Any]:
-            decoded = [[from_json(p) for p in row] for row in rows]
-            return result_to_json(self.sqlite.execute_many(handle, sql, decoded))
+        def sqlite_execute(cursor: int, sql: str, params: Any, prefetch: int) -> dict[str, Any]:
+            # MicroPython sends its values as JSON (blobs as {"b": base64}): the
+            # provider's packed form, so they go on as text, unread.
+            packed = json.dumps(params)
+            return sqlite_outcome(self.sqlite.execute(cursor, sql, packed, None, int(prefetch)))
+
+        def sqlite_execute_many(cursor: int, sql: str, rows: Any) -> dict[str, Any]:
+            return sqlite_outcome(self.sqlite.execute_many(cursor, sql, json.dumps(rows)))
+
+        def sqlite_fetch(cursor: int, max_rows: int) -> dict[str, Any]:
+            rows, more = self.sqlite.fetch(cursor, int(max_rows))
+            return {"rows": unpack_rows(rows), "more": more}
 
         def raw_bytes(call: Callable[..., bytes]) -> Callable[[str], str]:
             """A call that takes and returns bytes. MicroPython's json is quadratic
@@ -302,6 +369,57 @@ class CapLayer:
                 return self._parts(out.hex())
 
             return run
+
+        def events(payload: str) -> str:
+            self.guest_events(payload)
+            return ""
+
+        def plugin_call(payload: str) -> str:
+            """A cap package's call from MicroPython: a JSON line [cap, method,
+            args] whose bytes are [offset, length] into the bare hex after it;
+            the reply the same way ({"ok": results}, or {"err": ...} alone)."""
+            head, _, tail = payload.partition("\n")
+            try:
+                cap, method, raw = json.loads(head)
+                data = b"".join([*self._upload, bytes.fromhex(tail)])
+            except (ValueError, TypeError, RecursionError):
+                self._upload.clear()
+                return json.dumps({"err": ["TypeError", "malformed bridge arguments"]})
+            self._upload.clear()
+
+            def span(where: Any) -> bytes:
+                if not (
+                    isinstance(where, list)
+                    and len(where) == 2
+                    and all(type(n) is int and 0 <= n <= len(data) for n in where)
+                    and where[0] + where[1] <= len(data)
+                ):
+                    raise ProviderError("TypeError", "a malformed dispatch argument")
+                return data[where[0] : where[0] + where[1]]
+
+            try:
+                if not isinstance(raw, list) or not all(
+                    isinstance(a, list) and len(a) == 2 for a in raw
+                ):
+                    raise ProviderError("TypeError", "malformed bridge arguments")
+                args = [dispatch.decode(tag, value, span) for tag, value in raw]
+                out = [dispatch.encode(v) for v in guarded(self.dispatch, cap, method, args)]
+            except ProviderError as error:
+                return json.dumps({"err": [error.kind, error.message]})
+            # Bytes results as [offset, length] into bare hex after the JSON
+            # line (in parts, as _parts sends), as the arguments come:
+            # MicroPython's json is slow on long strings.
+            pairs: list[list[Any]] = []
+            blob: list[bytes] = []
+            offset = 0
+            for tag, value in out:
+                if tag == "bytes":
+                    pairs.append([tag, [offset, len(value)]])
+                    blob.append(value)
+                    offset += len(value)
+                else:
+                    pairs.append([tag, value])
+            return json.dumps({"ok": pairs}) + "\n" + self._parts(b"".join(blob).hex())
 
         def put(payload: str) -> str:
             """A part of the next raw_bytes call's input (inputs come in parts
@@ -346,21 +464,54 @@ class CapLayer:
             "more": lambda key: self._parts(self._pending.pop(int(key), "")),
             "put": put,
             "request": lambda payload: json.dumps(self.request(*json.loads(payload))),
-            "events": lambda payload: self.guest_events(payload) or "",
+            "import": lambda payload: json.dumps(self.import_module(*_pair(payload))),
+            "events": events,
+            "dispatch": plugin_call,
             "settings": lambda payload: json.dumps(self.guest_settings()),
             "duckdb.connect": handler(lambda db, ro: self.duckdb.connect(db, ro)),
             "duckdb.execute": handler(duckdb_execute),
             "duckdb.fetch": handler(duckdb_fetch),
             "duckdb.close": handler(lambda h: self.duckdb.close(h)),
-            "sqlite.open": handler(lambda db: self.sqlite.open(db)),
+            "sqlite.open": handler(lambda db, timeout: self.sqlite.open(db, {"timeout": timeout})),
+            "sqlite.cursor": handler(lambda h: self.sqlite.cursor(h)),
             "sqlite.execute": handler(sqlite_execute),
             "sqlite.execute_many": handler(sqlite_execute_many),
-            "sqlite.execute_script": handler(lambda h, s: self.sqlite.execute_script(h, s)),
+            "sqlite.execute_script": handler(lambda c, s: self.sqlite.execute_script(c, s)),
+            "sqlite.fetch": handler(sqlite_fetch),
+            "sqlite.close_cursor": handler(lambda c: self.sqlite.close_cursor(c)),
             "sqlite.commit": handler(lambda h: self.sqlite.commit(h)),
             "sqlite.rollback": handler(lambda h: self.sqlite.rollback(h)),
             "sqlite.in_transaction": handler(lambda h: self.sqlite.in_transaction(h)),
             "sqlite.close": handler(lambda h: self.sqlite.close(h)),
         }
+
+
+def unpack_rows(packed: str) -> list[Any]:
+    """The provider's packed rows as JSON values, for MicroPython's reply (its
+    json parses a long string slowly, so rows go as structure, not as text)."""
+    try:
+        rows = json.loads(packed)
+    except (ValueError, RecursionError):
+        raise ProviderError("OperationalError", "the SQLite provider sent malformed rows") from None
+    return rows if isinstance(rows, list) else []
+
+
+#: The longest module or importer name an event keeps.
+MAX_NAME = 256
+
+
+def _serves(served: tuple[str, ...], module: str) -> bool:
+    """Whether `module` is one of `served` or inside one of them."""
+    return any(module == name or module.startswith(name + ".") for name in served)
+
+
+def _pair(payload: str) -> tuple[Any, Any]:
+    """A bridge call's two arguments, or two Nones when it is not a JSON pair."""
+    try:
+        found = json.loads(payload)
+    except (ValueError, RecursionError):
+        return None, None
+    return (found[0], found[1]) if isinstance(found, list) and len(found) == 2 else (None, None)
 
 
 def guarded(call: Callable[..., T], *args: Any) -> T:
@@ -479,25 +630,42 @@ def link_cpython(
         )
         duck.add_func("fetch", untagged(lambda h, n: wit_duckdb_batch(*layer.duckdb.fetch(h, n))))
         duck.add_func("close", lambda _store, h: layer.duckdb.close(h))
+    def quietly(call: Callable[..., Any]) -> Callable[..., Any]:
+        """For a call with no result (giving a handle up): a failure is dropped."""
+
+        def run(_store: Any, *args: Any) -> None:
+            layer.guest_called()
+            try:
+                guarded(call, *args)
+            except ProviderError:
+                pass
+
+        return run
+
+    # The guest's _sqlite3 stand-in (guest/cpython/pylon_sqlite3.py): records
+    # and packed values go on to the provider as wasmtime lifted them.
     with root.add_instance(f"{package}/sqlite@{version}") as sql:
-        sql.add_func("open", untagged(lambda db: layer.sqlite.open(db)))
+        sql.add_func("open", untagged(lambda db, options: layer.sqlite.open(db, options)))
+        sql.add_func("cursor", untagged(lambda c: layer.sqlite.cursor(c)))
         sql.add_func(
-            "execute",
-            rows(lambda h, q, ps: layer.sqlite.execute(h, q, [py_value(p) for p in ps])),
+            "execute", tagged(lambda c, q, p, how, n: layer.sqlite.execute(c, q, p, how, n))
         )
-        sql.add_func(
-            "execute-many",
-            rows(
-                lambda h, q, rs: layer.sqlite.execute_many(
-                    h, q, [[py_value(p) for p in r] for r in rs]
-                )
-            ),
-        )
-        sql.add_func("execute-script", untagged(lambda h, s: layer.sqlite.execute_script(h, s)))
+        sql.add_func("execute-many", tagged(lambda c, q, rs: layer.sqlite.execute_many(c, q, rs)))
+        sql.add_func("execute-script", untagged(lambda c, s: layer.sqlite.execute_script(c, s)))
+        sql.add_func("fetch", untagged(lambda c, n, how: layer.sqlite.fetch(c, n, how)))
+        sql.add_func("close-cursor", quietly(lambda c: layer.sqlite.close_cursor(c)))
         sql.add_func("commit", untagged(lambda h: layer.sqlite.commit(h)))
         sql.add_func("rollback", untagged(lambda h: layer.sqlite.rollback(h)))
-        sql.add_func("in-transaction", lambda _store, h: layer.sqlite.in_transaction(h))
-        sql.add_func("close", lambda _store, h: layer.sqlite.close(h))
+        sql.add_func("close", untagged(lambda h: layer.sqlite.close(h)))
+        sql.add_func(
+            "connection-call", untagged(lambda h, n, a: layer.sqlite.connection_call(h, n, a))
+        )
+        sql.add_func(
+            "blob-open",
+            untagged(lambda h, t, c, r, ro, n: layer.sqlite.blob_open(h, t, c, r, ro, n)),
+        )
+        sql.add_func("blob-call", untagged(lambda b, n, a: layer.sqlite.blob_call(b, n, a)))
+        sql.add_func("module-call", untagged(lambda n, a: layer.sqlite.module_call(n, a)))
     with root.add_instance(f"{package}/compression@{version}") as codecs:
         codecs.add_func(
             "create",
@@ -566,6 +734,34 @@ def link_cpython(
             ),
         )
         tls.add_func("bio-close", lambda _store, o: layer.tls.bio_close(o))
+        tls.add_func(
+            "parse", untagged(lambda data, form: layer.tls.parse(layer.from_octets(data), form))
+        )
+        tls.add_func(
+            "check-cert-chain",
+            untagged(
+                lambda cert, key, password: layer.tls.check_cert_chain(
+                    layer.from_octets(cert),
+                    None if key is None else layer.from_octets(key),
+                    None if password is None else layer.from_octets(password),
+                )
+            ),
+        )
+        tls.add_func("context-info", untagged(lambda s: layer.tls.context_info(s)))
+    with root.add_instance(f"{package}/dispatch@{version}") as plugins:
+
+        def wit_arg(value: Any) -> Any:
+            tag, payload = dispatch.encode(value)
+            if tag == "bytes":
+                return Variant(tag, layer.to_octets(payload))
+            return Variant(tag) if tag == "none" else Variant(tag, payload)
+
+        def call(cap: str, method: str, args: list[Any]) -> list[Any]:
+            decoded = [dispatch.decode(a.tag, a.payload, layer.from_octets) for a in args]
+            return [wit_arg(v) for v in layer.dispatch(cap, method, decoded)]
+
+        plugins.add_func("call", untagged(call))
+        plugins.add_func("guest-source", lambda _store, module: registry.guest_source(module))
     with root.add_instance(f"{package}/crypto@{version}") as crypto:
         for name in CRYPTO_FUNCTIONS:
             crypto.add_func(

@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pylon_shell.caps import channel
+from pylon_shell.caps import channel, registry
 from pylon_shell.caps.catalog import CAPS
 from pylon_shell.caps.grants import CapCallEvent, Grants
 from pylon_shell.caps.values import ProviderError
-from pylon_shell.runtimes.base import Preopen
+from pylon_shell.options import Preopen
 
 if TYPE_CHECKING:
     # subprocess, socket, tempfile and shutil are imported when a worker
@@ -169,6 +169,7 @@ class ProviderProcess:
                     "read_only": [str(p.host) for p in self._preopens if p.readonly],
                     "connect_ports": None if ports is None else sorted(ports),
                     "parent": os.getpid(),
+                    "cap_packages": registry.described(),
                 },
             )
             ours.settimeout(_START_TIMEOUT)
@@ -309,11 +310,11 @@ class ProviderProcess:
         return answer(*args)
 
     def _event(self, fields: Any) -> None:
-        types = (str, str, str, bool, (int, float), str, bool)
+        types: tuple[Any, ...] = (str, str, str, bool, (int, float), str, bool)
         if not (
             isinstance(fields, list)
             and len(fields) == len(types)
-            and all(isinstance(f, t) for f, t in zip(fields, types, strict=True))
+            and all(isinstance(fields[i], kind) for i, kind in enumerate(types))
         ):
             raise channel.ChannelError("a malformed event")
         cap, operation, target, granted, duration, how, ok = fields

@@ -38,7 +38,7 @@ def handle_counter() -> Iterator[int]:
 @dataclass
 class ResultSet:
     columns: list[tuple[str, str]]
-    rows: list[Sequence[Any]]
+    rows: Sequence[Sequence[Any]]
     rowcount: int = -1
     lastrowid: int | None = None
 

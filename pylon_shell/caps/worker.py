@@ -110,7 +110,7 @@ class Providers:
         if cap == "duckdb":
             from pylon_shell.caps.guestfs import GuestFS
             from pylon_shell.caps.providers.duckdb import DuckDBProvider
-            from pylon_shell.runtimes.base import Preopen
+            from pylon_shell.options import Preopen
 
             preopens = [Preopen(Path(h), g, bool(ro)) for h, g, ro in self._config["preopens"]]
             return DuckDBProvider(grants, GuestFS(preopens), self._config.get("memory_mib"))
@@ -130,12 +130,21 @@ class Providers:
             from pylon_shell.caps.providers.tls import TLSProvider
 
             return TLSProvider(grants, self.get("net"))
+        from pylon_shell.caps import registry
+
+        if registry.plugin(cap) is not None:
+            return registry.provider_class(cap)(grants, memory_mib=self._config.get("memory_mib"))
         raise ProviderError("ValueError", f"no provider process serves the {cap} cap")
 
     def method(self, cap: str, name: str, args: list[Any]) -> Callable[..., Any]:
         """The provider's public method `name`, once `args` fit its signature
         (a guest that calls with the wrong arity gets a TypeError, not an
         internal error)."""
+        from pylon_shell.caps import registry
+
+        package = registry.plugin(cap)
+        if package is not None and name not in package.methods:
+            raise ProviderError("ValueError", f"the {cap} package has no call {name!r}")
         provider = self.get(cap)
         function = getattr(type(provider), name, None) if not name.startswith("_") else None
         if not callable(function):
@@ -145,7 +154,17 @@ class Providers:
             inspect.signature(bound).bind(*args)
         except TypeError as error:
             raise ProviderError("TypeError", f"{cap}.{name}: {error}") from None
-        return bound  # type: ignore[no-any-return]
+        if package is None:
+            return bound  # a built-in provider checks its grant itself
+        grants = self._grants
+
+        def checked(*call_args: Any) -> Any:
+            # A cap package's provider never runs ungranted: the grant is checked
+            # here, for every call, whatever the provider itself does.
+            with grants.call(package.cap_name, name, ""):
+                return bound(*call_args)
+
+        return checked
 
 
 #: How the worker's scratch directory is named to the guest.
@@ -250,6 +269,9 @@ def main(fd: int) -> None:
     config = channel.receive(sock)
     values.set_handle_base(int(config["handle_base"]))
     os.chdir(config["scratch"])
+    from pylon_shell.caps import registry
+
+    registry.adopt(config.get("cap_packages") or [])  # before Landlock: their code is read
     confine.limit_resources(config.get("memory_mib"))
     ports = config.get("connect_ports")
     abi = confine.restrict_self(

@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
+from pylon_shell.flags import Parser
 
-def main(argv: Sequence[str], parser_class: Callable[..., object]) -> int:
+
+def main(argv: Sequence[str]) -> int:
     from pylon_shell import store
 
-    parser = parser_class(
+    parser = Parser(
         prog="pylon store", description="Components by SHA-256 digest, in the user cache."
     )
-    sub = parser.add_subparsers(dest="action", required=True, parser_class=parser_class)  # type: ignore[attr-defined]
+    sub = parser.add_subparsers(dest="action", required=True, parser_class=Parser)
     add = sub.add_parser("add", help="put a component file into the store")
     add.add_argument("file", type=Path)
     sub.add_parser("list", help="what the store holds")
     sub.add_parser("gc", help="delete damaged entries and pylon's stale builds")
-    args = parser.parse_args(list(argv))  # type: ignore[attr-defined]
+    args = parser.parse_args(list(argv))
     if args.action == "add":
         entry = store.add(args.file)
         print(f"sha256:{entry.digest}  {entry.size} bytes  {_shown(str(args.file))}")

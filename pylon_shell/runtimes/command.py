@@ -19,18 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from pylon_shell.errors import PylonError
+from pylon_shell.options import RuntimeOptions
 from pylon_shell.runtimes.base import (
     Exited,
     Ok,
     Outcome,
     Output,
     Raised,
-    RuntimeOptions,
     Trapped,
     Watchdog,
     trap_outcome,
 )
-from pylon_shell.runtimes.engine import NativeCode, load_component, shared_engine
+from pylon_shell.wasmhost.engine import NativeCode, load_component, shared_engine
 
 SCRIPT_DIR = "/.pylon-script"
 RUN_INTERFACE = re.compile(r"^wasi:cli/run@0\.2\.\d+$")

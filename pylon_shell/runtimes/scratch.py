@@ -30,12 +30,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pylon_shell.runtimes import tmpfs
+from pylon_shell import tmpfs
 
 #: Where the guest sees it.
 GUEST_TMP = "/tmp"
-#: The default limit, in MiB (`--tmp-size`).
-DEFAULT_TMP_MIB = 256
 #: Seconds between two measurements while a guest call runs.
 POLL = 0.02
 #: Each file or directory counts for at least this much (an inode is not free,
@@ -129,7 +127,7 @@ class TmpDir:
         self._closed = False
         self._running = threading.Event()
         self._wake = threading.Event()
-        self._on_exceeded: Callable[[], None] | None = None
+        self._on_exceeded: Callable[[], object] | None = None
         self._thread: threading.Thread | None = None
 
     def usage(self) -> int:
@@ -164,7 +162,7 @@ class TmpDir:
             self.exceeded = True
         return self.exceeded
 
-    def watch(self, on_exceeded: Callable[[], None]) -> None:
+    def watch(self, on_exceeded: Callable[[], object]) -> None:
         """Measure every POLL seconds while a call runs; call `on_exceeded` once past it."""
         if self.mounted:
             return

@@ -20,12 +20,12 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
-from pylon_shell import __version__, paths
+from pylon_shell import __version__, paths, report
 from pylon_shell.caps.catalog import CAPS
 from pylon_shell.caps.grants import Decision, Event, GrantChanged
+from pylon_shell.options import DEFAULT_TMP_MIB
 from pylon_shell.plan import Plan
-from pylon_shell.runtimes.base import Exited, Outcome, Raised, Trapped
-from pylon_shell.runtimes.scratch import DEFAULT_TMP_MIB
+from pylon_shell.runtimes.base import Outcome, Trapped
 from pylon_shell.session import Session
 from pylon_shell.themes import DEFAULT as DEFAULT_THEME
 from pylon_shell.themes import THEMES, by_textual_name
@@ -55,11 +55,11 @@ class PylonApp(App[int]):
         Binding("ctrl+s", "save_plan", "Save plan"),
         Binding("f5", "restart", "Restart"),
         Binding("f1", "help", "Help"),
-        Binding("f2", "focus('caps')", "Caps"),
-        Binding("f3", "focus('imports')", "Imports"),
+        Binding("f2", "focus_pane('caps')", "Caps"),
+        Binding("f3", "focus_pane('imports')", "Imports"),
         Binding("f4", "show_plan", "Plan"),
         Binding("ctrl+o", "load_plan", "Load plan"),
-        Binding("escape", "focus('input')", "Input"),
+        Binding("escape", "focus_pane('input')", "Input"),
         Binding("ctrl+d", "quit", "Quit"),
     ]
 
@@ -147,11 +147,18 @@ class PylonApp(App[int]):
 
     @work(thread=True, exclusive=True, group="guest")
     def _start(
-        self, note: str | None = None, switch_to: str | None = None, load: Plan | None = None
+        self,
+        note: str | None = None,
+        switch_to: str | None = None,
+        load: Plan | None = None,
+        restore: bool = False,
     ) -> None:
         self._busy.set()
         try:
-            if load is not None:
+            if restore:
+                note = f"the interpreter had to be discarded; {self.session.restore()}"
+                runtime = self.session.runtime
+            elif load is not None:
                 runtime = self.session.load(load)
             elif switch_to is not None:
                 runtime = self.session.switch(switch_to)
@@ -171,7 +178,7 @@ class PylonApp(App[int]):
     def _run(self, source: str) -> None:
         self._busy.set()
         try:
-            outcome: Outcome = self.session.runtime.run_input(source)
+            outcome: Outcome = self.session.run_input(source)
         except Exception as error:  # noqa: BLE001 - e.g. the runtime could not start
             outcome = Trapped("crash", f"pylon: {error}")
         self._busy.clear()
@@ -202,7 +209,8 @@ class PylonApp(App[int]):
         if dropped:
             scrollback.note(f"… {dropped} characters of output skipped (too much, too fast) …")
         # Consecutive writes to one stream as one batch (the guest writes a line at a time).
-        batch_fd, batch = pending[0][0] if pending else 1, []
+        batch_fd = pending[0][0] if pending else 1
+        batch: list[str] = []
         for fd, text in pending:
             if fd != batch_fd:
                 scrollback.output(batch_fd, "".join(batch))
@@ -297,24 +305,17 @@ class PylonApp(App[int]):
         self._drain_output()  # the output comes before the outcome
         scrollback = self.query_one(Scrollback)
         scrollback.flush_output()
-        outcome = message.outcome
-        if isinstance(outcome, Raised):
-            if outcome.denial:
-                scrollback.note(outcome.denial, style="bold red")
-            else:
-                scrollback.traceback(outcome.traceback)
-        elif isinstance(outcome, Exited):
-            self.exit(outcome.code)  # exit() quits, as in the python REPL
-            return
-        elif isinstance(outcome, Trapped):
-            what = "KeyboardInterrupt" if outcome.reason == "interrupt" else outcome.message
-            scrollback.note(what, style="bold red")
-            self._start(
-                note="the interpreter had to be discarded; a fresh session has started "
-                "(earlier state is lost)"
-            )
-            return
-        self._set_input_ready(True)
+        shown = report.for_session(message.outcome)
+        if shown.style == report.TRACEBACK:
+            scrollback.traceback(shown.text)
+        elif shown.text:
+            scrollback.note(shown.text.rstrip("\n"), style="bold red")
+        if shown.status is not None:
+            self.exit(shown.status)  # exit() quits, as in the python REPL
+        elif shown.restart:
+            self._start(restore=True)
+        else:
+            self._set_input_ready(True)
 
     async def on_session_ready(self, message: SessionReady) -> None:
         self._show_title()
@@ -344,7 +345,7 @@ class PylonApp(App[int]):
 
     # -- actions --------------------------------------------------------------
 
-    def action_focus(self, target: str) -> None:
+    def action_focus_pane(self, target: str) -> None:
         widget = self.query_one(f"#{target}")
         if target == "caps":
             widget = widget.query("Checkbox").first()

@@ -173,11 +173,11 @@ def _which_package(tree: Path, cache: Path) -> None:
 
 
 PREPARE = """
-from pylon_shell import build
-from pylon_shell.runtimes.engine import load_module
+from pylon_shell import artifacts, build
+from pylon_shell.wasmhost.engine import load_module
 build.cpython_artifacts()
 build.sqlite_provider_artifacts()
-mp = build.micropython_artifacts()
+mp = artifacts.micropython_artifacts()
 load_module(mp.wasm, mp.wasm_sha256, mp.native)
 """
 

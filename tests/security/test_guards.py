@@ -14,13 +14,14 @@ from dataclasses import replace
 import pytest
 from conftest import Captured
 
-from pylon_shell import build
+from pylon_shell import artifacts
 from pylon_shell.caps import channel
 from pylon_shell.caps.grants import Grants
 from pylon_shell.caps.layer import MAX_PENDING, MAX_UPLOAD, CapLayer
 from pylon_shell.caps.process import ProviderProcess
+from pylon_shell.options import Preopen
 from pylon_shell.plan import shipped
-from pylon_shell.runtimes.base import Ok, Preopen, Raised
+from pylon_shell.runtimes.base import Ok, Raised
 from pylon_shell.session import Session
 
 FLAGS = ["--cp", "--mp"]
@@ -153,7 +154,7 @@ def test_a_plans_env_and_preopens_need_their_caps(pylon, runtime, tmp_path):
 
 
 def test_a_micropython_plan_pinning_another_digest_refuses_to_start(pylon, tmp_path):
-    wasm = build.micropython_artifacts().wasm
+    wasm = artifacts.micropython_artifacts().wasm
     real = list(hashlib.sha256(wasm.read_bytes()).digest())
     plan = json.loads(shipped("minimal").with_runtime("micropython").dumps())
     for digest, status in ((real, 0), ([0] * 32, 2)):

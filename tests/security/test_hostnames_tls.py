@@ -170,8 +170,9 @@ KNOBS = """
 import socket, ssl
 def attempt(port, setup):
     ctx = ssl.create_default_context(cafile="/certs/ca.pem")
-    setup(ctx)
     try:
+        # set_ciphers refuses at the call, the rest at the handshake.
+        setup(ctx)
         sock = ctx.wrap_socket(socket.create_connection(("localhost", port)),
                                server_hostname="localhost")
         print("connected", sock.version())
@@ -231,7 +232,7 @@ except ssl.SSLCertVerificationError as error:
 """
 
 NO_CIPHER = (
-    "SSLError: no cipher can be selected: the tls cap allows none of the ciphers {!r} "
+    "SSLError: No cipher can be selected: the tls cap allows none of the ciphers {!r} "
     "names (never anonymous, NULL or weak ones)"
 )
 OLD_VERSION = (

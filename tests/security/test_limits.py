@@ -15,8 +15,9 @@ import pytest
 from conftest import Captured
 from tmux import Terminal
 
-from pylon_shell.runtimes import start_runtime
-from pylon_shell.runtimes.base import Ok, Raised, RuntimeOptions
+from pylon_shell.launch import start_runtime
+from pylon_shell.options import RuntimeOptions
+from pylon_shell.runtimes.base import Ok, Raised
 
 PYLON = [sys.executable, "-m", "pylon_shell"]
 

@@ -20,7 +20,7 @@ import pytest
 
 from pylon_shell.caps import guestfs
 from pylon_shell.caps.guestfs import GuestFS, PathRefused
-from pylon_shell.runtimes.base import Preopen
+from pylon_shell.options import Preopen
 
 LINK = "is a symbolic link; duckdb follows no link in a granted directory"
 

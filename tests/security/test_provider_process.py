@@ -22,8 +22,9 @@ import pytest
 from conftest import Captured
 
 from pylon_shell.caps import confine
-from pylon_shell.runtimes import start_runtime
-from pylon_shell.runtimes.base import Ok, RuntimeOptions
+from pylon_shell.launch import start_runtime
+from pylon_shell.options import RuntimeOptions
+from pylon_shell.runtimes.base import Ok
 
 PYLON = [sys.executable, "-m", "pylon_shell"]
 LANDLOCK = confine.landlock_abi()

@@ -238,6 +238,7 @@ class CompressionProvider:
             "constants": self._constants,
             "lzma.is-check-supported": lambda check: [lzma.is_check_supported(check)],
             "lzma.encode-filter-properties": lambda f: [
+                # CPython's lzma exports these (for zipfile); typeshed leaves them out.
                 lzma._encode_filter_properties(f)  # type: ignore[attr-defined]
             ],
             "lzma.decode-filter-properties": lambda fid, props: [
@@ -331,6 +332,7 @@ def _decode_filter_properties(filter_id: Any, props: Any) -> dict[str, Any]:
         raise TypeError("filter id must be an int and properties bytes")
     if filter_id in _BCJ_FILTERS and not props:
         return {"id": filter_id}
+    # CPython's lzma exports it (for zipfile); typeshed leaves it out.
     return lzma._decode_filter_properties(filter_id, props)  # type: ignore[attr-defined]
 
 

@@ -228,8 +228,7 @@ class _Pending:
         is left; and whether rows are left after them."""
         limit = max(1, min(max_rows, BATCH_BYTES // max(self._fixed, 1)))
         if not self._measured:
-            rows = self._take(limit)
-            return rows, self._left()
+            return self._take(limit), self._left()
         rows: list[tuple[Any, ...]] = []
         size = 0
         while len(rows) < limit and size < BATCH_BYTES:

@@ -178,10 +178,10 @@ class NetProvider:
         self._call(handle, lambda sock: sock.shutdown(how))
 
     def peer_name(self, handle: int) -> tuple[str, int]:
-        return self._call(handle, lambda sock: tuple(sock.getpeername()[:2]))  # type: ignore[return-value]
+        return self._call(handle, lambda sock: tuple(sock.getpeername()[:2]))
 
     def sock_name(self, handle: int) -> tuple[str, int]:
-        return self._call(handle, lambda sock: tuple(sock.getsockname()[:2]))  # type: ignore[return-value]
+        return self._call(handle, lambda sock: tuple(sock.getsockname()[:2]))
 
     def poll(self, interests: list[tuple[int, int]], timeout: float) -> list[tuple[int, int]]:
         """Which of the guest's connections are ready (select/poll/selectors

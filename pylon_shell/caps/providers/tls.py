@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 from pylon_shell.caps.grants import Grants
 from pylon_shell.caps.hosts import target as host_target
+from pylon_shell.caps.providers import tls_parse
 from pylon_shell.caps.providers.net import Connection, NetProvider, checked_host, failure
 from pylon_shell.caps.values import ProviderError
 
@@ -135,6 +136,7 @@ def constants() -> dict[str, Any]:
         "minimum_version": int(fresh.minimum_version),
         "maximum_version": int(fresh.maximum_version),
         "security_level": fresh.security_level,
+        # ssl.SSLContext's private attribute: typeshed leaves it out.
         "host_flags": fresh._host_flags,  # type: ignore[attr-defined]
     }
     # ssl.Purpose looks these up when the guest imports ssl.
@@ -238,7 +240,7 @@ def policy_ciphers(requested: str) -> str:
     if not chosen:
         raise PolicyError(
             "SSLError",
-            f"no cipher can be selected: the tls cap allows none of the ciphers {requested!r} "
+            f"No cipher can be selected: the tls cap allows none of the ciphers {requested!r} "
             "names (never anonymous, NULL or weak ones)",
         )
     return f"@SECLEVEL={level}:" + ":".join(chosen)
@@ -269,8 +271,8 @@ def build_context(settings: dict[str, Any]) -> ssl.SSLContext:
         )
     options = _int(settings, "options")
     if options is not None:
-        context.options = base_options | _stricter_bits(
-            "options", options, base_options, STRICTER_OPTIONS
+        context.options = ssl.Options(
+            base_options | _stricter_bits("options", options, base_options, STRICTER_OPTIONS)
         )
     _versions(context, settings)
     ciphers = settings.get("ciphers")
@@ -286,6 +288,9 @@ def build_context(settings: dict[str, Any]) -> ssl.SSLContext:
             "(hostname_checks_common_name is True); the certificate must name the host "
             "in subjectAltName",
         )
+    curve = settings.get("ecdh_curve")
+    if curve is not None:
+        _ecdh_curve(context, curve)
     if settings.get("alpn"):
         context.set_alpn_protocols(settings["alpn"])
     if settings.get("default_certs"):
@@ -299,6 +304,21 @@ def build_context(settings: dict[str, Any]) -> ssl.SSLContext:
         _load_cert_chain(context, chain)
     _check_policy(context)
     return context
+
+
+#: How a curve name may be spelled (OpenSSL's short names: prime256v1, X25519, ...).
+_CURVE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def _ecdh_curve(context: ssl.SSLContext, name: Any) -> None:
+    """set_ecdh_curve: the one group the client offers (it only narrows the
+    choice; the security level still refuses a weak one at the handshake)."""
+    if not isinstance(name, str) or not _CURVE_NAME.match(name):
+        raise PolicyError("ValueError", f"unknown elliptic curve name {name!r}")
+    try:
+        context.set_ecdh_curve(name)
+    except ValueError:
+        raise PolicyError("ValueError", f"unknown elliptic curve name {name!r}") from None
 
 
 def _check_policy(context: ssl.SSLContext) -> None:
@@ -336,13 +356,36 @@ def _load_cert_chain(context: ssl.SSLContext, chain: dict[str, Any]) -> None:
             keyfile = os.path.join(folder, "key.pem")
             with open(os.open(keyfile, os.O_WRONLY | os.O_CREAT, 0o600), "w") as out:
                 out.write(chain["key"])
-        context.load_cert_chain(certfile, keyfile, chain.get("password"))
+        # The guest's bytes, in hex. A callable, never None: OpenSSL's own
+        # callback would prompt a terminal.
+        password = bytes.fromhex(chain["password"]) if chain.get("password") else b""
+        context.load_cert_chain(certfile, keyfile, lambda: password)
 
 
-def session_info(sock: ssl.SSLSocket) -> dict[str, Any]:
+#: The most certificates of a peer's chain the guest is shown.
+MAX_CHAIN = 32
+
+
+def peer_chain(sock: ssl.SSLSocket | ssl.SSLObject, verified: bool) -> list[str]:
+    """The peer's certificate chain as DER hex: as OpenSSL verified it (leaf to
+    root, the trust anchor included), or as the peer sent it. The host's 3.11
+    has it only on the C object (ssl.SSLSocket.get_verified_chain is 3.13's)."""
+    inner = getattr(sock, "_sslobj", None) or sock
+    get = getattr(inner, "get_verified_chain" if verified else "get_unverified_chain", None)
+    chain = get() if get is not None else None
+    out = []
+    for cert in (chain or [])[:MAX_CHAIN]:
+        der = cert if isinstance(cert, bytes) else cert.public_bytes(_ssl.ENCODING_DER)
+        out.append(der.hex())
+    return out
+
+
+def session_info(sock: ssl.SSLSocket | ssl.SSLObject) -> dict[str, Any]:
     der = sock.getpeercert(binary_form=True)
     binding = sock.get_channel_binding("tls-unique")
     return {
+        "verified_chain": peer_chain(sock, verified=True),
+        "unverified_chain": peer_chain(sock, verified=False),
         "version": sock.version(),
         "cipher": sock.cipher(),
         "shared_ciphers": sock.shared_ciphers(),
@@ -381,6 +424,8 @@ def https_address(url: str) -> tuple[str, int]:
     return checked_host(host), 443 if port is None else port
 
 
+#: The longest settings context_info reads (ciphers and a curve name).
+MAX_INFO_SETTINGS = 1 << 16
 #: SSL objects over memory BIOs (asyncio's TLS) per session.
 MAX_BIO_OBJECTS = 64
 #: The most plaintext one bio read returns, and encrypted bytes one step takes
@@ -497,7 +542,7 @@ class TLSProvider:
             raise ProviderError("SSLError", "too many encrypted bytes left unsent")
         session = None
         if error is None and op == "handshake":
-            session = session_info(bio.sslobj)  # type: ignore[arg-type]
+            session = session_info(bio.sslobj)
         return json.dumps(
             {
                 "error": error,
@@ -540,6 +585,40 @@ class TLSProvider:
             while len(self._contexts) > _CACHED_CONTEXTS:
                 self._contexts.popitem(last=False)
         return context
+
+    # -- what the guest loads, checked at its call (tls_parse) ---------------
+
+    def parse(self, data: bytes, form: str) -> str:
+        """Certificates (or DH parameters) the guest read itself, loaded by
+        OpenSSL on a scratch context: JSON, a list of {der, ca, decoded}."""
+        return json.dumps(tls_parse.certificates(bytes(data), form))
+
+    def check_cert_chain(self, cert: bytes, key: bytes | None, password: bytes | None) -> None:
+        tls_parse.check_cert_chain(
+            bytes(cert),
+            None if key is None else bytes(key),
+            None if password is None else bytes(password),
+        )
+
+    def context_info(self, settings_json: str) -> str:
+        """What a context with these settings offers under the policy (its
+        verification settings aside, which only the handshake refuses): JSON
+        {ciphers: get_ciphers()}. Its refusals are the guest's errors at the
+        call that made them (set_ciphers, set_ecdh_curve)."""
+        if len(settings_json) > MAX_INFO_SETTINGS:
+            raise ProviderError("ValueError", "the TLS settings are too long")
+        try:
+            settings = json.loads(settings_json)
+            if not isinstance(settings, dict):
+                raise ValueError("not an object")
+            context = build_context(settings)
+        except PolicyError as error:
+            raise ProviderError(error.kind, str(error)) from None
+        except ssl.SSLError as error:
+            raise failure(error) from None
+        except (ValueError, TypeError, KeyError) as error:
+            raise ProviderError("SSLError", f"bad TLS settings: {error}") from None
+        return json.dumps({"ciphers": context.get_ciphers()})
 
     def handshake(self, handle: int, settings_json: str, server_hostname: str | None) -> str:
         connection = self._net.get(handle)

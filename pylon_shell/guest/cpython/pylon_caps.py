@@ -155,17 +155,9 @@ def _check(fullname, importer):
     if refused:
         emit({"k": "import", "m": fullname, "i": importer, "c": cap, "g": False})
         raise CapImportError(fullname, cap, refused)
-    granted = request(cap, "import", fullname)
-    emit(
-        {
-            "k": "import",
-            "m": fullname,
-            "i": importer,
-            "c": cap,
-            "g": granted,
-            "p": _settings["providers"].get(cap),
-        }
-    )
+    flush()  # keep the host's event order: the imports before this one
+    # The host finds the cap, decides and publishes this import's event itself.
+    granted = host.import_module(fullname, importer)
     if not granted:
         raise CapImportError(fullname, cap)
     return cap
@@ -193,6 +185,26 @@ class _ShimLoader:
         module.__name__ = name
 
 
+class _PluginLoader:
+    """Loads the stand-in of a cap package (pylon_dispatch), its source from the host."""
+
+    def __init__(self, cap):
+        self.cap = cap
+
+    def create_module(self, spec):
+        return None
+
+    def exec_module(self, module):
+        import pylon_dispatch
+
+        name = module.__name__
+        source = pylon_dispatch.source(name)
+        if source is None:
+            raise ImportError(f"the {self.cap} cap serves no module {name}", name=name)
+        module.__dict__["_cap_call"] = pylon_dispatch.caller(self.cap, module.__dict__)
+        exec(compile(source, f"<pylon {self.cap} cap: {name}>", "exec"), module.__dict__)
+
+
 class _PackageLoader:
     def create_module(self, spec):
         return None
@@ -217,6 +229,14 @@ class Gate:
         shim = _settings["shims"].get(fullname)
         if shim:
             return importlib.util.spec_from_loader(fullname, _ShimLoader(shim))
+        plugins = _settings.get("plugins", {})
+        plugin = plugins.get(fullname)
+        if plugin:
+            # A package when the cap package also serves modules inside it (lz4.frame).
+            package = any(name.startswith(fullname + ".") for name in plugins)
+            return importlib.util.spec_from_loader(
+                fullname, _PluginLoader(plugin), is_package=package
+            )
         return None
 
 
@@ -348,23 +368,43 @@ _STR, _BYTES, _BOOL, _F64 = "string", "bytes", "bool", "f64"
 _OCTETS = "octets"
 _VALUES = ("list", "value")
 _ROWS = ("list", _VALUES)
+#: pylon:cap/sqlite's JSON text: the stand-in writes it ASCII-only, and any
+#: ASCII lowers (the provider parses it).
+_PACKED = "octets"
+_OPEN_OPTIONS = (
+    "record",
+    ("timeout", _F64),
+    ("isolation_level", ("option", _STR)),
+    ("autocommit", "s32"),
+    ("uri", _BOOL),
+    ("cached_statements", "s32"),
+    ("detect_types", "s32"),
+)
+_READING = ("record", ("converters", ("list", _STR)), ("raw_text", _BOOL))
 _SIGNATURES = {
     "host": {
         "write": ("u32", _OCTETS),
         "request": (_STR, _STR, _STR),
+        "import_module": (_STR, _STR),
         "events": (_STR,),
         "read_line": (_STR,),
         "read_stdin": ("u32",),
     },
     "sqlite": {
-        "open": (_STR,),
-        "execute": ("u32", _STR, _VALUES),
-        "execute_many": ("u32", _STR, _ROWS),
+        "open": (_STR, _OPEN_OPTIONS),
+        "cursor": ("u32",),
+        "execute": ("u32", _STR, _PACKED, _READING, "u32"),
+        "execute_many": ("u32", _STR, _PACKED),
         "execute_script": ("u32", _STR),
+        "fetch": ("u32", "u32", _READING),
+        "close_cursor": ("u32",),
         "commit": ("u32",),
         "rollback": ("u32",),
-        "in_transaction": ("u32",),
         "close": ("u32",),
+        "connection_call": ("u32", _STR, _PACKED),
+        "blob_open": ("u32", _STR, _STR, "s64", _BOOL, _STR),
+        "blob_call": ("u32", _STR, _PACKED),
+        "module_call": (_STR, _PACKED),
     },
     "duckdb": {
         "connect": (_STR, _BOOL),
@@ -408,6 +448,9 @@ _SIGNATURES = {
         "bio_new": (_STR, ("option", _STR)),
         "bio_step": ("u32", _OCTETS, _BOOL, _STR, _OCTETS, "u32"),
         "bio_close": ("u32",),
+        "parse": (_OCTETS, _STR),
+        "check_cert_chain": (_OCTETS, ("option", _OCTETS), ("option", _OCTETS)),
+        "context_info": (_STR,),
     },
 }
 
@@ -423,6 +466,12 @@ def _misfit(kind, value, where):
                 raise TypeError(f"{where} must be a list, not {type(value).__name__}")
             for item in value:
                 _misfit(kind[1], item, where)
+            return
+        if kind[0] == "record":
+            for field, part in kind[1:]:
+                if not hasattr(value, field):
+                    raise TypeError(f"{where} must be a record with {field}")
+                _misfit(part, getattr(value, field), f"{where}.{field}")
             return
         if kind[0] == "tuple":
             if type(value) is not tuple or len(value) != len(kind) - 1:

@@ -27,6 +27,7 @@ import pylon_caps
 import pylon_posix
 import pylon_bz2  # noqa: F401 - baked into the snapshot; served as `_bz2`
 import pylon_crypto  # noqa: F401 - served as `pylon.crypto`; adds hashlib's KDFs
+import pylon_dispatch  # noqa: F401 - the calls of caps that ship as packages
 import pylon_duckdb  # noqa: F401 - baked into the snapshot; served as `duckdb`
 import pylon_https  # noqa: F401 - served as `pylon.https`
 import pylon_localtime  # time and datetime follow TZ (wasi-libc is UTC only)
@@ -36,7 +37,8 @@ import pylon_ssl  # noqa: F401 - served as `_ssl`
 import pylon_waits
 import pylon_patches  # stdlib modules patched at first import (ThreadPoolExecutor, asyncio)
 import pylon_threads  # served as `_thread`: threads run to completion when started
-import pylon_sqlite  # noqa: F401 - served as `sqlite3` with the component provider
+import pylon_sqlite3  # noqa: F401 - served as `_sqlite3` with the component provider
+import pylon_sqlite3_callbacks
 import pylon_zstd  # noqa: F401 - served as `_zstd`
 import wit_world
 from wit_world.exports import session
@@ -182,7 +184,7 @@ def _hide_own_frames(report):
     """Drop the frames of pylon's own guest modules (the session, the cap shims)
     from a report and the exceptions chained to it."""
     report.stack = traceback.StackSummary.from_list(
-        [frame for frame in report.stack if not frame.filename.startswith(_OWN_DIR)]
+        [frame for frame in report.stack if not frame.filename.startswith((_OWN_DIR, "<pylon "))]
     )
     for chained in (report.__cause__, report.__context__, *(report.exceptions or ())):
         if chained is not None:
@@ -435,3 +437,11 @@ class Session(wit_world.exports.Session):
                 if kw.startswith(word) and kw not in found:
                     found.append(kw)
         return found
+
+
+class SqliteCallbacks(wit_world.exports.SqliteCallbacks):
+    """The sqlite provider's SQLite calling the program's Python callbacks
+    (create_function, ...) while the program waits in its sqlite3 call."""
+
+    def invoke(self, target, method, arguments):
+        return pylon_sqlite3_callbacks._invoke(target, method, arguments)

@@ -12,6 +12,7 @@ sockets exist: no listening, no UDP.
 import errno as _errno
 import select as _select
 import sys
+import warnings
 
 import _socket as _wasi  # the interpreter's own: constants and address helpers
 from wit_world.imports import net as _net
@@ -364,8 +365,13 @@ class socket:
     def __del__(self):
         fd = getattr(self, "_fd", -1)
         if fd >= 0:
-            self._fd = -1
-            _release(fd)
+            # As _socket's finalizer: a socket dropped open is a ResourceWarning
+            # (named by its repr, taken while it is still open).
+            try:
+                warnings.warn(f"unclosed {self!r}", ResourceWarning, stacklevel=2, source=self)
+            finally:
+                self._fd = -1
+                _release(fd)
 
     def connect(self, address):
         descriptor = self._descriptor()
@@ -384,9 +390,14 @@ class socket:
 
     def connect_ex(self, address):
         try:
-            self.connect(address)
+            # This class's connect, not a subclass's (ssl.SSLSocket.connect_ex
+            # calls here from its own connect logic).
+            socket.connect(self, address)
         except pylon_caps.CapPermissionError:
             raise
+        except TimeoutError:
+            # As _socket: a connect that runs out of its timeout is EWOULDBLOCK.
+            return _errno.EWOULDBLOCK
         except OSError as error:
             return error.errno or _errno.EIO
         return 0

@@ -11,9 +11,11 @@ on the host. Certificates are always verified: a context that would not verify
 is refused at the handshake.
 """
 
+import binascii
 import json
 import os
 import re
+import warnings
 
 from componentize_py_types import Err
 
@@ -53,12 +55,43 @@ def _load():
 
 #: OpenSSL's values (SSL_OP_LEGACY_SERVER_CONNECT, SSL_OP_ENABLE_KTLS).
 _LATER_CONSTANTS = {"OP_LEGACY_SERVER_CONNECT": 0x4, "OP_ENABLE_KTLS": 0x8}
-#: PROTOCOL_TLSv1, _1 and _2: deprecated in CPython but still accepted (ssl.py warns).
+#: PROTOCOL_TLSv1, _1 and _2: deprecated in CPython but still accepted (with
+#: its DeprecationWarning, as PROTOCOL_TLS).
 _VERSION_PROTOCOLS = (3, 4, 5)
+_DEPRECATED_PROTOCOLS = {2: "PROTOCOL_TLS", 3: "PROTOCOL_TLSv1", 4: "PROTOCOL_TLSv1_1",
+                         5: "PROTOCOL_TLSv1_2"}
+#: TLSVersion's values (_ssl.c's PY_PROTO_*) and the deprecated ones' names.
+_TLS_VERSIONS = (-2, -1, 0x300, 0x301, 0x302, 0x303, 0x304)
+_DEPRECATED_VERSIONS = {0x300: "SSLv3", 0x301: "TLSv1", 0x302: "TLSv1_1"}
+#: The most bytes of a file the guest loads (the host parses at most this much).
+_MAX_LOAD = 4 << 20
+#: OpenSSL's password buffer (PEM_BUFSIZE).
+_MAX_PASSWORD = 1024
 
 
-class SSLError(OSError):
+class _Immutable(type):
+    """_ssl's C types are immutable (`_ssl._SSLContext.x = 1` is a TypeError);
+    their Python subclasses (ssl.SSLContext, which ssl.py sets attributes on)
+    are not."""
+
+    def __setattr__(cls, name, value):
+        if "_immutable" in cls.__dict__:
+            raise TypeError(f"cannot set {name!r} attribute of immutable type "
+                            f"'{cls.__module__}.{cls.__qualname__}'")
+        super().__setattr__(name, value)
+
+    def __delattr__(cls, name):
+        if "_immutable" in cls.__dict__:
+            raise TypeError(f"cannot delete {name!r} attribute of immutable type "
+                            f"'{cls.__module__}.{cls.__qualname__}'")
+        super().__delattr__(name)
+
+
+class SSLError(OSError, metaclass=_Immutable):
     """An error in the SSL implementation."""
+
+    __module__ = "ssl"
+    _immutable = True
 
     def __str__(self):
         if isinstance(self.strerror, str):
@@ -94,7 +127,8 @@ _ERRORS = {cls.__name__: cls for cls in (
     SSLError, SSLZeroReturnError, SSLWantReadError, SSLWantWriteError, SSLSyscallError,
     SSLEOFError, SSLCertVerificationError)}
 for _cls in _ERRORS.values():
-    _cls.__module__ = "ssl"
+    if _cls is not SSLError:
+        _cls.__module__ = "ssl"
 
 
 _REASON = re.compile(r"^\[([A-Z0-9_]+): ([A-Z0-9_]+)\] (.*?)(?: \(_ssl\.c:\d+\))?$", re.S)
@@ -119,16 +153,54 @@ def _call(function, *args):
 
 
 def _read_file(path):
+    """A file the guest loads, whole; larger than the host parses is one line."""
     with open(path, "rb") as file:
-        return file.read()
+        data = file.read(_MAX_LOAD + 1)
+    if len(data) > _MAX_LOAD:
+        raise ValueError(f"{path} is larger than {_MAX_LOAD >> 20} MiB, the most pylon's "
+                         "tls cap loads; split it or load a smaller file")
+    return data
 
 
-def _pem_certificates(data, source):
-    text = data.decode("ascii", "replace") if isinstance(data, bytes) else data
-    if "-----BEGIN CERTIFICATE-----" not in text:
-        raise SSLError(136, f"[X509: NO_CERTIFICATE_OR_CRL_FOUND] no certificate or crl found "
-                            f"in {source}")
-    return text
+def _bytes_of(data, what):
+    """A bytes-like object as bytes (BufferError for a non-contiguous view, as _ssl)."""
+    view = memoryview(data)
+    if not view.c_contiguous:
+        raise BufferError(f"{what}: memoryview: underlying buffer is not C-contiguous")
+    return view.cast("B").tobytes()
+
+
+def _parse(data, form):
+    """The host's OpenSSL loads the guest's bytes (tls.parse): a list of
+    {der, ca, decoded}; OpenSSL's errors are SSLError, here, at the call."""
+    if len(data) > _MAX_LOAD:
+        raise ValueError(f"the data is larger than {_MAX_LOAD >> 20} MiB, the most pylon's "
+                         "tls cap loads")
+    return json.loads(_call(_tls.parse, pylon_caps.octets(data), form))
+
+
+def _test_decode_cert(path):
+    """The first PEM certificate of a file, decoded as getpeercert() decodes
+    one. The guest reads the file; the host's OpenSSL decodes its bytes in the
+    provider process (tls.parse "decode")."""
+    data = _read_file(os.fsdecode(path))
+    return _tuples(_parse(data, "decode")[0]["decoded"])
+
+
+def _encrypted(pem):
+    return b"ENCRYPTED" in pem
+
+
+def _password_bytes(value, message):
+    if isinstance(value, str):
+        value = value.encode("utf-8")
+    elif isinstance(value, (bytes, bytearray)):
+        value = bytes(value)
+    else:
+        raise TypeError(message)
+    if len(value) > _MAX_PASSWORD:
+        raise ValueError(f"password cannot be longer than {_MAX_PASSWORD} bytes")
+    return value
 
 
 def txt2obj(txt, name=False):
@@ -162,13 +234,65 @@ def get_default_verify_paths():
     return ("SSL_CERT_FILE", store, "SSL_CERT_DIR", store)
 
 
-class SSLSession:
+class SSLSession(metaclass=_Immutable):
     """Sessions are not resumed across connections; the class is here for ssl's checks."""
 
+    __module__ = "_ssl"
+    _immutable = True
 
-class MemoryBIO:
+
+class Certificate(metaclass=_Immutable):
+    """_ssl.Certificate: one certificate of the peer's chain (get_verified_chain),
+    its DER as the host's OpenSSL handed it over. As in CPython it cannot be
+    made from Python; get_info() decodes it with the host's OpenSSL."""
+
+    __module__ = "_ssl"
+    _immutable = True
+
+    def __new__(cls, *args, **kwargs):
+        raise TypeError(f"cannot create '{cls.__module__}.{cls.__qualname__}' instances")
+
+    def public_bytes(self, format=None):
+        pem, der = globals()["ENCODING_PEM"], globals()["ENCODING_DER"]  # the host's, at _load
+        if format is None:
+            format = pem
+        if format == der:
+            return self._der
+        if format != pem:
+            raise ValueError("Unsupported format")
+        body = binascii.b2a_base64(self._der, newline=False).decode("ascii")
+        lines = [body[i : i + 64] for i in range(0, len(body), 64)]
+        return "-----BEGIN CERTIFICATE-----\n" + "\n".join(lines) + "\n-----END CERTIFICATE-----\n"
+
+    def get_info(self):
+        return _tuples(_parse(self._der, "der")[0]["decoded"])
+
+    def __eq__(self, other):
+        return isinstance(other, Certificate) and other._der == self._der
+
+    def __hash__(self):
+        return hash(self._der)
+
+    def __repr__(self):
+        return "<Certificate>"
+
+
+def _certificates(chain):
+    """The Certificate objects of a chain the host sent as DER hex."""
+    out = []
+    for der in chain or ():
+        cert = object.__new__(Certificate)
+        cert._der = bytes.fromhex(der)
+        out.append(cert)
+    return out
+
+
+class MemoryBIO(metaclass=_Immutable):
     """A byte buffer, as _ssl's; an SSLObject over two of them runs on the host
     (_SSLObject)."""
+
+    __module__ = "_ssl"
+    _immutable = True
 
     def __init__(self):
         self._buffer = bytearray()
@@ -191,7 +315,7 @@ class MemoryBIO:
     def write(self, data):
         if self._eof_written:
             raise SSLError("cannot write() after write_eof()")
-        data = memoryview(data).cast("B")
+        data = _bytes_of(data, "MemoryBIO.write")
         self._buffer += data
         return len(data)
 
@@ -212,11 +336,47 @@ def _int_setting(name):
     return property(get, set)
 
 
-class _SSLContext:
+def _version_setting(name, minimum):
+    """minimum_version / maximum_version, as _ssl.c's set_min_max_proto_version:
+    only TLSVersion's values, a DeprecationWarning for SSLv3 to TLS 1.1, and
+    the *_SUPPORTED values read back as OpenSSL keeps them. The host raises
+    what is below its policy at the handshake."""
+
+    def get(self):
+        return getattr(self, name)
+
+    def set(self, value):
+        if not isinstance(value, int):
+            raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
+        value = int(value)
+        if value not in _TLS_VERSIONS:
+            raise ValueError(f"Unsupported TLS/SSL version 0x{value & 0xFFFFFFFF:x}")
+        if self._protocol not in (PROTOCOL_TLS, PROTOCOL_TLS_CLIENT, PROTOCOL_TLS_SERVER):
+            raise ValueError("The context's protocol doesn't support modification of "
+                             "highest and lowest version.")
+        if value in _DEPRECATED_VERSIONS:
+            warnings.warn(f"ssl.TLSVersion.{_DEPRECATED_VERSIONS[value]} is deprecated",
+                          DeprecationWarning, stacklevel=3)
+        if minimum and value == PROTO_MAXIMUM_SUPPORTED:
+            value = 0x304
+        elif not minimum and value == PROTO_MINIMUM_SUPPORTED:
+            value = 0x300 if globals().get("HAS_SSLv3") else 0x301
+        setattr(self, name, value)
+
+    return property(get, set)
+
+
+class _SSLContext(metaclass=_Immutable):
+    __module__ = "_ssl"
+    _immutable = True
+
     def __new__(cls, protocol):
         if protocol not in (PROTOCOL_TLS_CLIENT, PROTOCOL_TLS_SERVER, PROTOCOL_TLS,
                             *_VERSION_PROTOCOLS):
             raise ValueError(f"invalid or unsupported protocol version {protocol}")
+        if protocol in _DEPRECATED_PROTOCOLS:
+            warnings.warn(f"ssl.{_DEPRECATED_PROTOCOLS[protocol]} is deprecated",
+                          DeprecationWarning, stacklevel=3)
         self = object.__new__(cls)
         self._protocol = protocol
         client = protocol == PROTOCOL_TLS_CLIENT
@@ -226,27 +386,78 @@ class _SSLContext:
         self._verify_flags = _DEFAULTS.get("verify_flags", 0)
         self._minimum_version = _DEFAULTS.get("minimum_version", PROTO_MINIMUM_SUPPORTED)
         self._maximum_version = _DEFAULTS.get("maximum_version", PROTO_MAXIMUM_SUPPORTED)
-        self._host_flags = _DEFAULTS.get("host_flags", 0)
+        self._hostflags = _DEFAULTS.get("host_flags", 0)
         self._cadata = []
+        #: What cert_store_stats and get_ca_certs report: each certificate
+        #: loaded (by its DER, hex), whether it is a CA's, its decoded form.
+        self._store = {}
         self._default_certs = False
         self._cert_chain = None
         self._ciphers = None
+        self._ecdh_curve = None
         self._alpn = []
-        self.post_handshake_auth = False
-        self.num_tickets = 2
-        self.sni_callback = None
+        self._pha = False
+        self._num_tickets = 2
+        self._sni_callback = None
         self.keylog_filename = None
         self._message_callback = None
         return self
 
-    @property
-    def _msg_callback(self):
+    def _msg_callback_get(self):
         # Kept, never called: the TLS messages happen on the host.
         return self._message_callback
 
-    @_msg_callback.setter
-    def _msg_callback(self, callback):
+    def _msg_callback_set(self, callback):
+        if callback is not None and not callable(callback):
+            raise TypeError("not a callable object")
         self._message_callback = callback
+
+    def _msg_callback_del(self):
+        raise AttributeError("_msg_callback cannot be deleted")
+
+    _msg_callback = property(_msg_callback_get, _msg_callback_set, _msg_callback_del)
+
+    @property
+    def post_handshake_auth(self):
+        return self._pha
+
+    @post_handshake_auth.setter
+    def post_handshake_auth(self, value):
+        self._pha = bool(value)
+
+    @property
+    def num_tickets(self):
+        return self._num_tickets
+
+    @num_tickets.setter
+    def num_tickets(self, value):
+        if not isinstance(value, int):
+            raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
+        if value < 0:
+            raise ValueError("value must be non-negative")
+        if self._protocol != PROTOCOL_TLS_SERVER:
+            raise ValueError("SSLContext is not a server context.")
+        self._num_tickets = int(value)
+
+    @property
+    def sni_callback(self):
+        return self._sni_callback
+
+    @sni_callback.setter
+    def sni_callback(self, callback):
+        if self._protocol == PROTOCOL_TLS_CLIENT:
+            raise ValueError("sni_callback cannot be set on TLS_CLIENT context")
+        if callback is not None and not callable(callback):
+            raise TypeError("not a callable object")
+        self._sni_callback = callback
+
+    @property
+    def _host_flags(self):
+        return self._hostflags
+
+    @_host_flags.setter
+    def _host_flags(self, value):
+        self._hostflags = int(value)
 
     @property
     def protocol(self):
@@ -283,17 +494,47 @@ class _SSLContext:
         self._verify_mode = value
 
     verify_flags = _int_setting("_verify_flags")
-    options = _int_setting("_options")
-    minimum_version = _int_setting("_minimum_version")
-    maximum_version = _int_setting("_maximum_version")
+    minimum_version = _version_setting("_minimum_version", True)
+    maximum_version = _version_setting("_maximum_version", False)
+
+    @property
+    def options(self):
+        return self._options
+
+    @options.setter
+    def options(self, value):
+        # _ssl.c: an unsigned 64-bit int; turning a protocol off by option is deprecated.
+        if not isinstance(value, int):
+            raise TypeError(f"'{type(value).__name__}' object cannot be interpreted as an integer")
+        value = int(value)
+        if value < 0:
+            raise ValueError("Cannot convert negative int")
+        if value >= 1 << 64:
+            raise OverflowError("Python int too large to convert to C unsigned long long")
+        protocols = 0
+        for name in ("OP_NO_SSLv2", "OP_NO_SSLv3", "OP_NO_TLSv1", "OP_NO_TLSv1_1",
+                     "OP_NO_TLSv1_2", "OP_NO_TLSv1_3"):
+            protocols |= globals().get(name, 0)
+        if value & ~self._options & protocols:
+            warnings.warn("ssl.OP_NO_SSL*/ssl.OP_NO_TLS* options are deprecated",
+                          DeprecationWarning, stacklevel=3)
+        self._options = value
+
+    def _remember(self, certificates):
+        for item in certificates:
+            self._store.setdefault(item["der"], item)
 
     def load_verify_locations(self, cafile=None, capath=None, cadata=None):
         if cafile is None and capath is None and cadata is None:
             raise TypeError("cafile, capath and cadata cannot be all omitted")
         if cafile is not None:
-            path = os.fsdecode(cafile)
-            self._cadata.append({"pem": _pem_certificates(_read_file(path), path)})
+            data = _read_file(os.fsdecode(cafile))
+            # The host's OpenSSL loads it now, so a malformed file is an SSLError here.
+            self._remember(_parse(data, "cafile"))
+            self._cadata.append({"pem": data.decode("ascii", "replace")})
         if capath is not None:
+            # As OpenSSL's hashed directory: looked up at the handshake, not counted
+            # by cert_store_stats.
             folder = os.fsdecode(capath)
             for entry in sorted(os.listdir(folder)):
                 data = _read_file(os.path.join(folder, entry))
@@ -301,27 +542,62 @@ class _SSLContext:
                     self._cadata.append({"pem": data.decode("ascii", "replace")})
         if cadata is not None:
             if isinstance(cadata, str):
-                self._cadata.append({"pem": _pem_certificates(cadata, "cadata")})
+                try:
+                    data = cadata.encode("ascii")
+                except UnicodeEncodeError:
+                    raise TypeError("cadata should be an ASCII string or a bytes-like "
+                                    "object") from None
+                self._remember(_parse(data, "pem"))
+                self._cadata.append({"pem": cadata})
             else:
-                self._cadata.append({"der": memoryview(cadata).cast("B").tobytes().hex()})
+                try:
+                    data = _bytes_of(cadata, "cadata")
+                except TypeError:
+                    raise TypeError("cadata should be an ASCII string or a bytes-like "
+                                    "object") from None
+                self._remember(_parse(data, "der"))
+                self._cadata.append({"der": data.hex()})
 
     def load_cert_chain(self, certfile, keyfile=None, password=None):
-        if callable(password):
-            password = password()
-        if isinstance(password, (bytes, bytearray)):
-            password = bytes(password).decode()
-        cert = _read_file(os.fsdecode(certfile)).decode("ascii", "replace")
-        key = _read_file(os.fsdecode(keyfile)).decode("ascii", "replace") if keyfile else None
-        # What OpenSSL checks first, at the call as CPython does: a certificate
-        # in certfile and a private key in keyfile (or certfile).
-        if "-----BEGIN CERTIFICATE-----" not in cert:
-            raise SSLError(9, "[SSL] PEM lib (_ssl.c:4105)")
-        if not re.search(r"-----BEGIN (\w+ )?PRIVATE KEY-----", key if key is not None else cert):
-            raise SSLError(9, "[SSL] PEM lib (_ssl.c:4105)")
-        self._cert_chain = {"cert": cert, "key": key, "password": password}
+        cert = _read_file(os.fsdecode(certfile))
+        key = _read_file(os.fsdecode(keyfile)) if keyfile is not None else None
+        if password is not None and not callable(password):
+            password = _password_bytes(password, "password should be a string or bytes")
+        elif callable(password):
+            # As OpenSSL asks: only for an encrypted key.
+            if _encrypted(key if key is not None else cert):
+                password = _password_bytes(password(), "password callback must return a string")
+            else:
+                password = None
+        # The host's OpenSSL loads them now, so a malformed certificate or key, a
+        # mismatched pair or a wrong password is an SSLError here, as in CPython.
+        _call(_tls.check_cert_chain, pylon_caps.octets(cert),
+              None if key is None else pylon_caps.octets(key),
+              None if password is None else pylon_caps.octets(password))
+        self._cert_chain = {
+            "cert": cert.decode("ascii", "replace"),
+            "key": None if key is None else key.decode("ascii", "replace"),
+            # Hex: a password is bytes, and need not be UTF-8.
+            "password": None if password is None else password.hex(),
+        }
 
     def set_default_verify_paths(self):
-        self._default_certs = True
+        # OpenSSL reads SSL_CERT_FILE and SSL_CERT_DIR: when the guest's
+        # environment names them, they are the guest's own files and replace
+        # the host's trust store; errors are ignored, as OpenSSL ignores them.
+        cafile, capath = os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")
+        if cafile is None and capath is None:
+            self._default_certs = True
+            return
+        for kind, path in (("cafile", cafile), ("capath", capath)):
+            if path:
+                try:
+                    self.load_verify_locations(**{kind: path})
+                except (OSError, ValueError):
+                    pass
+
+    def _info(self, settings):
+        return json.loads(_call(_tls.context_info, json.dumps(settings, sort_keys=True)))
 
     def set_ciphers(self, ciphers):
         if not isinstance(ciphers, str):
@@ -329,10 +605,13 @@ class _SSLContext:
                 f"set_ciphers() argument must be str, not {type(ciphers).__name__}"
             )
         ciphers.encode("ascii")
+        # Checked now (CPython's "No cipher can be selected." comes from here).
+        self._info({"ciphers": ciphers})
         self._ciphers = ciphers
 
     def get_ciphers(self):
-        return []
+        """The suites the host's policy context offers with this context's cipher string."""
+        return self._info({"ciphers": self._ciphers})["ciphers"]
 
     def _set_alpn_protocols(self, protocols):
         names, data, i = [], bytes(protocols), 0
@@ -343,17 +622,27 @@ class _SSLContext:
         self._alpn = names
 
     def set_ecdh_curve(self, name):
-        pass
+        if isinstance(name, (bytes, bytearray)):
+            name = bytes(name).decode("ascii", "replace")
+        elif not isinstance(name, str):
+            raise TypeError(f"a bytes-like object is required, not '{type(name).__name__}'")
+        # The host knows OpenSSL's curve names: an unknown one is a ValueError here.
+        self._info({"ecdh_curve": name})
+        self._ecdh_curve = name
 
     def load_dh_params(self, path):
-        pass
+        # A client never uses DH parameters; the file is still checked as CPython does.
+        _parse(_read_file(os.fsdecode(path)), "dhparams")
 
     def cert_store_stats(self):
-        count = len(self._cadata)
-        return {"x509": count, "crl": 0, "x509_ca": count}
+        cas = sum(1 for item in self._store.values() if item["ca"])
+        return {"x509": len(self._store), "crl": 0, "x509_ca": cas}
 
     def get_ca_certs(self, binary_form=False):
-        return []
+        cas = [item for item in self._store.values() if item["ca"]]
+        if binary_form:
+            return [bytes.fromhex(item["der"]) for item in cas]
+        return [_tuples(item["decoded"]) for item in cas]
 
     def session_stats(self):
         names = ("number", "connect", "connect_good", "connect_renegotiate", "accept",
@@ -375,8 +664,9 @@ class _SSLContext:
             "options": self._options,
             "minimum_version": self._minimum_version,
             "maximum_version": self._maximum_version,
-            "host_flags": self._host_flags,
+            "host_flags": self._hostflags,
             "ciphers": self._ciphers,
+            "ecdh_curve": self._ecdh_curve,
             "alpn": self._alpn,
             "default_certs": self._default_certs,
             "cadata": self._cadata,
@@ -384,13 +674,21 @@ class _SSLContext:
         }, sort_keys=True)
 
     def _wrap_socket(self, sock, server_side, server_hostname=None, *, owner=None, session=None):
+        _check_hostname_arg(server_hostname)
         return _SSLSocket(self, sock, server_side, server_hostname, owner)
 
     def _wrap_bio(self, incoming, outgoing, server_side, server_hostname=None, *, owner=None,
                   session=None):
+        _check_hostname_arg(server_hostname)
         if server_side:
             raise NotImplementedError("pylon's tls cap makes TLS clients only")
         return _SSLObject(self, incoming, outgoing, server_hostname, owner)
+
+
+def _check_hostname_arg(name):
+    """_ssl's argument conversion: a str without NUL (TypeError otherwise)."""
+    if isinstance(name, str) and "\x00" in name:
+        raise TypeError("argument must be encoded string without null bytes, not str")
 
 
 def _tuples(value):
@@ -402,8 +700,11 @@ def _tuples(value):
     return value
 
 
-class _SSLSocket:
+class _SSLSocket(metaclass=_Immutable):
     """The TLS session of one socket; it lives on the host, by the socket's connection."""
+
+    __module__ = "_ssl"
+    _immutable = True
 
     def __init__(self, context, sock, server_side, server_hostname, owner):
         self.context = context
@@ -489,9 +790,10 @@ class _SSLSocket:
         raise SSLError("pylon's tls cap does not offer post-handshake authentication")
 
     def get_verified_chain(self):
-        raise NotImplementedError("pylon's tls cap does not expose the certificate chain")
+        return _certificates(self._session().get("verified_chain"))
 
-    get_unverified_chain = get_verified_chain
+    def get_unverified_chain(self):
+        return _certificates(self._session().get("unverified_chain"))
 
 
 #: The most bytes one bio step moves (the host's limit).

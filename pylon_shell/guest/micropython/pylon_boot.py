@@ -129,7 +129,13 @@ class BridgeError(Exception):
 # Failures of the provider itself rather than of the call's arguments (it ran
 # out of memory, crashed or was stopped): the builtin exception, whatever the
 # shim would make of the cap's own errors.
-_PROVIDER_FAILURES = {"MemoryError": MemoryError, "InterruptedError": OSError, "OSError": OSError}
+# A provider call is only interrupted when the user pressed Ctrl+C or a REPL's
+# --timeout fired (its process was killed): KeyboardInterrupt, as they asked.
+_PROVIDER_FAILURES = {
+    "MemoryError": MemoryError,
+    "InterruptedError": KeyboardInterrupt,
+    "OSError": OSError,
+}
 
 
 def _bridge_error(kind, message):
@@ -153,20 +159,28 @@ def _bridge(name, *args):
 _PART = 1 << 20
 
 
-def _bridge_bytes(name, args, data):
-    """A provider call that takes and returns bytes: bare hex both ways, since
-    MicroPython's json is slow on long strings (see CapLayer.bridge_handlers)."""
-    _flush_events()
-    view = memoryview(data)
+def _send_parts(data):
+    """Send all but the last part of `data` ahead of a call ("put"), so the heap
+    never holds all of it as hex; the last part's hex, to follow the call's JSON line."""
+    # Sliced as bytes, not through a memoryview: MicroPython's memoryview
+    # cannot reach past a 16 MiB offset.
+    if isinstance(data, memoryview):
+        data = bytes(data)
     start = 0
-    while len(view) - start > _PART:
-        # The input in parts too: the heap never holds all of it as hex.
-        problem = host.call("put", bytes(view[start : start + _PART]).hex())
+    while len(data) - start > _PART:
+        problem = host.call("put", bytes(data[start : start + _PART]).hex())
         if problem:
             raise MemoryError(json.loads(problem[1:])[1])
         start += _PART
     # (MicroPython's hex() of no bytes is b"", not "".)
-    tail = bytes(view[start:]).hex() if len(view) > start else ""
+    return bytes(data[start:]).hex() if len(data) > start else ""
+
+
+def _bridge_bytes(name, args, data):
+    """A provider call that takes and returns bytes: bare hex both ways, since
+    MicroPython's json is slow on long strings (see CapLayer.bridge_handlers)."""
+    _flush_events()
+    tail = _send_parts(data)
     reply = host.call(name, json.dumps(args) + "\n" + tail)
     parts = []
     while True:
@@ -184,6 +198,70 @@ def _bridge_bytes(name, args, data):
         reply = host.call("more", key)
 
 
+def _read_parts(reply):
+    """The bytes a reply carries as parts: "=HEX", or ">KEY:HEX" and the rest
+    asked for with `more` (CapLayer._parts)."""
+    parts = []
+    while reply[:1] == ">":
+        key, _, text = reply[1:].partition(":")
+        parts.append(bytes.fromhex(text))
+        reply = host.call("more", key)
+    if len(reply) > 1:
+        parts.append(bytes.fromhex(reply[1:]))
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+def _plugin_call(cap, method, args, own):
+    """A call of a cap package's provider (pylon_shell/caps/dispatch.py): the
+    arguments as [tag, payload] pairs, bytes as [offset, length] into bare hex
+    after the JSON line; the results back the same way.
+    A failure raises the class of that name in the stand-in's module (`own`),
+    else the builtin one."""
+    pairs = []
+    blob = []
+    offset = 0
+    for value in args:
+        if value is None:
+            pairs.append(["none", None])
+        elif isinstance(value, bool):
+            pairs.append(["boolean", value])
+        elif isinstance(value, int):
+            if -(1 << 63) <= value < (1 << 63):
+                pairs.append(["integer", value])
+            else:
+                pairs.append(["big-integer", str(value)])
+        elif isinstance(value, float):
+            pairs.append(["real", value])
+        elif isinstance(value, str):
+            pairs.append(["text", value])
+        elif isinstance(value, (bytes, bytearray, memoryview)):
+            data = bytes(value)
+            pairs.append(["bytes", [offset, len(data)]])
+            blob.append(data)
+            offset += len(data)
+        else:
+            raise TypeError("a %s cannot cross to the %s cap" % (type(value).__name__, cap))
+    _flush_events()
+    tail = _send_parts(b"".join(blob))
+    reply = host.call("dispatch", json.dumps([cap, method, pairs]) + "\n" + tail)
+    head, _, tail = reply.partition("\n")
+    reply = json.loads(head)
+    if "err" in reply:
+        kind, message = reply["err"]
+        if kind == "PermissionError":
+            raise CapPermissionError(message)
+        cls = own.get(kind) or _PROVIDER_FAILURES.get(kind) or _BUILTIN_ERRORS.get(kind)
+        raise (cls or RuntimeError)(message)
+    blob = _read_parts(tail)
+    out = [blob[v[0] : v[0] + v[1]] if tag == "bytes" else
+           (int(v) if tag == "big-integer" else v) for tag, v in reply["ok"]]
+    return None if not out else out[0] if len(out) == 1 else tuple(out)
+
+
+_BUILTIN_ERRORS = {"TypeError": TypeError, "ValueError": ValueError, "KeyError": KeyError,
+                   "OverflowError": OverflowError, "RuntimeError": RuntimeError}
+
+
 class _Module:
     pass
 
@@ -192,6 +270,10 @@ def _load_shim(name, importer):
     ns = {"__name__": name, "_bridge": _bridge, "_bridge_bytes": _bridge_bytes,
           "BridgeError": BridgeError,
           "_note_file": _note_file}
+    cap = _settings.get("plugins", {}).get(name)
+    if cap is not None:
+        # A cap package's stand-in (the same source as on CPython) calls its provider so.
+        ns["_cap_call"] = lambda method, *args: _plugin_call(cap, method, args, ns)
     _importing.append(name)
     try:
         exec(compile(host.call("shim", name), "<pylon>", "exec"), ns)
@@ -201,6 +283,13 @@ def _load_shim(name, importer):
     for key in ns:
         setattr(module, key, ns[key])
     sys.modules[name] = module
+    if cap is not None:
+        # A cap package's modules inside this one (lz4.frame in lz4) load with it:
+        # MicroPython imports by the top name.
+        for inner in _settings["plugins"]:
+            if inner.startswith(name + ".") and "." not in inner[len(name) + 1 :]:
+                setattr(module, inner[len(name) + 1 :], sys.modules.get(inner) or
+                        _load_shim(inner, importer))
     return module
 
 
@@ -261,12 +350,12 @@ def _gated_import(name, globals=None, locals=None, fromlist=(), level=0):
                 for module in _settings["modules"]:
                     if module.startswith(name + "."):
                         cap = _settings["modules"][module]
+                        name = module  # what the host is asked about: the gated part
                         break
         if cap is not None:
             _flush_events()
-            granted = json.loads(host.call("request", json.dumps([cap, "import", name])))
-            _event({"k": "import", "m": name, "i": importer, "c": cap, "g": granted,
-                   "p": _settings["providers"].get(cap)})
+            # The host finds the cap, decides and publishes this import's event itself.
+            granted = json.loads(host.call("import", json.dumps([name, importer])))
             if not granted:
                 raise CapImportError(
                     "import of %s needs the %s cap, which this plan does not grant; "
@@ -274,7 +363,10 @@ def _gated_import(name, globals=None, locals=None, fromlist=(), level=0):
                 )
             shim = _settings["shims"].get(top)
             if shim is not None:
-                return sys.modules.get(shim) or _load_shim(shim, importer)
+                module = sys.modules.get(shim) or _load_shim(shim, importer)
+                if fromlist and name != top and name in _settings.get("plugins", {}):
+                    return sys.modules[name]  # from lz4.frame import compress
+                return module
         elif (name, importer) not in _seen:
             _seen.add((name, importer))
             _event({"k": "import", "m": name, "i": importer, "c": "builtin", "g": True})
@@ -418,11 +510,37 @@ def _guarded(function, argument):
 
 def _guarded_call():
     try:
+        _user[0] = 1
         _call[0](_call[1])
+        _user[0] = 0
+        _check()  # an interrupt delivered after the user's last jump is raised here
     except BaseException as e:  # noqa: BLE001 - everything the user raised is reported
-        return _failure(e)
+        _user[0] = 0
+        return _failure(_pending_or(e))
     _unlock_heap()
     return _OK
+
+
+# Ctrl+C and --timeout in a REPL (runtimes/mpinterrupt.py): the host sets
+# MicroPython's pending KeyboardInterrupt while _user[0] is 1, i.e. while the
+# user's code runs; the VM raises it at its next jump. Once the user's code is
+# over, no jump runs before _user[0] is 0 again, and _check/_pending_or raise
+# an interrupt still pending inside a try, so none reaches the session loop.
+_user = bytearray(1)
+_ONE = (0,)
+
+
+def _check():
+    for _ in _ONE:
+        pass
+
+
+def _pending_or(exc):
+    try:
+        _check()
+    except KeyboardInterrupt as interrupt:
+        return interrupt
+    return exc
 
 
 def _exec(code):
@@ -671,7 +789,29 @@ def _serve_other(op, request):
     return {"status": "raised", "type": "ValueError", "traceback": "unknown op " + op}
 
 
+def _probe_interrupts():
+    """Show the host where MicroPython keeps its keyboard interrupt, then let it
+    raise one as a test (runtimes/mpinterrupt.py says what is checked)."""
+    real = _original_import("micropython")
+    report = (id(sys.modules), id(KeyboardInterrupt), id(()), id(_user), id(globals()))
+    if host.call("kbd-probe", "1 %d %d %d %d %d" % report) != "1":
+        return
+    ran = []
+    raised = 0
+    try:
+        # No jump between these two calls: the scheduler is still PENDING when
+        # the host compares. It then sets the interrupt; the loop raises it.
+        real.schedule(ran.append, 1)
+        host.call("kbd-probe", "2")
+        _check()
+    except KeyboardInterrupt:
+        raised = 1
+    _check()  # runs the scheduled callback
+    host.call("kbd-probe", "3 %d" % (raised and ran == [1]))
+
+
 def _serve():
+    _probe_interrupts()
     host.call("hello", _hello())
     while _serve_one():
         pass

@@ -36,7 +36,8 @@ class PermissionScreen(ModalScreen[Decision]):
                 yield Button("Deny (d)", id="deny", variant="error")
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        self.dismiss(event.button.id)  # type: ignore[arg-type]
+        decisions: dict[str | None, Decision] = {"once": "once", "session": "session"}
+        self.dismiss(decisions.get(event.button.id, "deny"))
 
     def action_decide(self, decision: Decision) -> None:
         self.dismiss(decision)

@@ -72,14 +72,15 @@ class ImportsPane(Vertical):
     def record(self, event: Event) -> None:
         if isinstance(event, ImportEvent):
             self._import(event)
-        elif isinstance(event, CapCallEvent) and event.operation != "import":
+        elif isinstance(event, CapCallEvent):
             self._call(event)
 
     def _import(self, event: ImportEvent) -> None:
         self._importer_of.setdefault(event.module, event.importer)
         if not event.toplevel and event.cap in ("stdlib", "builtin"):
             return  # the stdlib importing itself: noise, not a question of caps
-        verdict = "granted" if event.granted else "DENIED"
+        # A cap's free module (ssl) needs no grant to import: say so, not "granted".
+        verdict = "free" if event.free else "granted" if event.granted else "DENIED"
         row = self._by_import.get((event.module, event.importer))
         if row is not None:
             row.verdict, row.at = verdict, event.at

@@ -1,6 +1,10 @@
 # Runs INSIDE the MicroPython guest as the `sqlite3` module, over the host bridge
 # to the SQLite provider component (pylon:cap/sqlite) that also serves CPython.
 # `_bridge` and `BridgeError` come from the session loop (pylon_boot.py).
+# Rows come in batches (a cursor fetches FETCH rows a call), executemany sends
+# its rows in batches of BATCH; values travel as the provider's JSON.
+
+import ubinascii
 
 apilevel = "2.0"
 paramstyle = "qmark"
@@ -30,6 +34,11 @@ class NotSupportedError(DatabaseError):
     pass
 
 
+#: Rows per bridge call: executemany's batches and fetches while iterating.
+BATCH = 10000
+FETCH = 256
+
+
 def _params(parameters):
     if isinstance(parameters, dict):
         raise NotSupportedError(
@@ -44,6 +53,7 @@ _ERRORS = {
     "OperationalError": OperationalError,
     "IntegrityError": IntegrityError,
     "ProgrammingError": ProgrammingError,
+    "NotSupportedError": NotSupportedError,
 }
 
 
@@ -51,34 +61,32 @@ def _call(name, *args):
     try:
         return _bridge(name, *args)
     except BridgeError as error:
-        raise _ERRORS.get(error.kind, OperationalError)(error.message)
+        # The kind may go on with SQLite's error code and name (pylon:cap/types failure).
+        kind = error.kind.split(" ")[0]
+        raise _ERRORS.get(kind, OperationalError)(error.message)
 
 
 def _to_wire(value):
-    if value is None:
-        return ["null", None]
-    if isinstance(value, bool):
-        return ["boolean", value]
-    if isinstance(value, int):
-        return ["integer", value]
-    if isinstance(value, float):
-        return ["real", value]
-    if isinstance(value, str):
-        return ["text", value]
+    # The provider's packed values: JSON, a blob as {"\0b": base64}.
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
     if isinstance(value, (bytes, bytearray)):
-        return ["blob", "".join("%02x" % b for b in value)]
+        return {"\x00b": ubinascii.b2a_base64(value).decode().strip()}
     raise ProgrammingError("unsupported parameter type")
 
 
-def _from_wire(item):
-    tag, payload = item
-    if tag == "blob":
-        return bytes.fromhex(payload)
-    if tag == "big-integer":
-        return int(payload)
-    if tag == "tagged":
-        return payload[1]
-    return payload
+def _from_wire(value):
+    if isinstance(value, dict):
+        data = value.get("\x00b")
+        if data is None:
+            data = value.get("\x00t", "")
+            return ubinascii.a2b_base64(data).decode()
+        return ubinascii.a2b_base64(data)
+    return value
+
+
+def _rows(rows):
+    return [tuple(_from_wire(v) for v in row) for row in rows]
 
 
 class Cursor:
@@ -87,54 +95,101 @@ class Cursor:
         self.description = None
         self.rowcount = -1
         self.lastrowid = None
+        self._handle = None
         self._rows = []
         self._position = 0
+        self._more = False
+
+    def _live(self):
+        connection = self.connection._live()
+        if self._handle is None:
+            self._handle = _call("sqlite.cursor", connection)
+        return self._handle
 
     def _load(self, result):
-        self._rows = [tuple(_from_wire(v) for v in row) for row in result["rows"]]
+        self._rows = _rows(result["rows"])
         self._position = 0
+        self._more = result["more"]
         self.rowcount = result["rowcount"]
         self.lastrowid = result["lastrowid"]
         columns = result["columns"]
-        self.description = tuple((c[0], None, None, None, None, None, None) for c in columns) or None
+        self.description = tuple((c, None, None, None, None, None, None) for c in columns) or None
         return self
 
     def execute(self, sql, parameters=()):
-        handle = self.connection._live()
-        return self._load(_call("sqlite.execute", handle, sql, _params(parameters)))
+        handle = self._live()
+        return self._load(_call("sqlite.execute", handle, sql, _params(parameters), 1))
 
     def executemany(self, sql, seq_of_parameters):
-        handle = self.connection._live()
-        rows = [_params(row) for row in seq_of_parameters]
-        return self._load(_call("sqlite.execute_many", handle, sql, rows))
+        # In batches of BATCH rows, each one bridge call.
+        handle = self._live()
+        total = 0
+        batch = []
+        result = None
+        for row in seq_of_parameters:
+            batch.append(_params(row))
+            if len(batch) >= BATCH:
+                result = _call("sqlite.execute_many", handle, sql, batch)
+                total += max(result["rowcount"], 0)
+                batch = []
+        if batch or result is None:
+            result = _call("sqlite.execute_many", handle, sql, batch)
+            total += max(result["rowcount"], 0)
+        self._load(result)
+        self.rowcount = total
+        return self
+
+    def _fill(self):
+        if self._position >= len(self._rows) and self._more:
+            reply = _call("sqlite.fetch", self._handle, FETCH)
+            self._rows = _rows(reply["rows"])
+            self._position = 0
+            self._more = reply["more"]
 
     def fetchone(self):
+        self._fill()
         if self._position >= len(self._rows):
             return None
         self._position += 1
         return self._rows[self._position - 1]
 
     def fetchmany(self, size=1):
-        rows = self._rows[self._position : self._position + size]
-        self._position += len(rows)
+        rows = []
+        while len(rows) < size:
+            row = self.fetchone()
+            if row is None:
+                break
+            rows.append(row)
         return rows
 
     def fetchall(self):
         rows = self._rows[self._position :]
-        self._position = len(self._rows)
+        self._rows = []
+        self._position = 0
+        while self._more:
+            reply = _call("sqlite.fetch", self._handle, 1 << 20)
+            rows.extend(_rows(reply["rows"]))
+            self._more = reply["more"]
         return rows
 
     def __iter__(self):
-        return iter(self.fetchall())
+        return self
+
+    def __next__(self):
+        row = self.fetchone()
+        if row is None:
+            raise StopIteration
+        return row
 
 
 class Connection:
-    def __init__(self, database):
+    def __init__(self, database, timeout=5.0):
         if database.startswith("/"):
             # A file of the guest's directories (the fs cap's monitor, as open()
             # reports files); a relative name lives in the provider's own /db.
             _note_file(database)
-        self._handle = _call("sqlite.open", database)
+        self._handle = _call("sqlite.open", database, float(timeout))
+        self._cursor = None
 
     def _live(self):
         if self._handle is None:
@@ -151,7 +206,9 @@ class Connection:
         return Cursor(self).executemany(sql, seq_of_parameters)
 
     def executescript(self, script):
-        _call("sqlite.execute_script", self._live(), script)
+        if self._cursor is None:
+            self._cursor = Cursor(self)
+        _call("sqlite.execute_script", self._cursor._live(), script)
 
     def commit(self):
         _call("sqlite.commit", self._live())
@@ -180,4 +237,4 @@ class Connection:
 
 
 def connect(database, timeout=5.0):
-    return Connection(database)
+    return Connection(database, timeout)

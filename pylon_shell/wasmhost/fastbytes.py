@@ -56,6 +56,7 @@ def install() -> None:
         finally:
             ffi.wasmtime_component_vallist_delete(ctypes.byref(vals))
 
+    # Patching wasmtime-py's converters is this module's job (see its docstring).
     ListType.convert_to_c = convert_to_c  # type: ignore[method-assign]
     ListType.convert_from_c = convert_from_c  # type: ignore[method-assign]
     _INSTALLED = True

@@ -68,7 +68,7 @@ def shared_engine() -> wasmtime.Engine:
         if _engine is None:
             import wasmtime
 
-            from pylon_shell.runtimes import fastbytes, fasttypes
+            from pylon_shell.wasmhost import fastbytes, fasttypes
 
             fastbytes.install()
             fasttypes.install()

@@ -69,6 +69,7 @@ def install() -> None:
             found = self.__dict__["_pylon_type"] = func_type(self, store)
         return found
 
+    # Patching wasmtime-py's Func.type is this module's job (see its docstring).
     _func.Func.type = cached_type  # type: ignore[method-assign]
 
     # Host functions: wasmtime hands their type to every call; keep the
@@ -79,7 +80,7 @@ def install() -> None:
     ffi = _linker.ffi
 
     @ffi.wasmtime_component_func_callback_t
-    def func_impl(idx, context, ty_raw, args, nargs, results, nresults):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
+    def func_impl(idx, context, ty_raw, args, nargs, results, nresults):  # noqa: ANN001, ANN202
         def run(store: Any) -> None:
             slot = idx or 0
             types = host_types.get(slot)
@@ -101,7 +102,7 @@ def install() -> None:
     original_finalize = _linker.func_finalize
 
     @_linker.CFUNCTYPE(None, _linker.c_void_p)
-    def func_finalize(idx):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN202
+    def func_finalize(idx):  # noqa: ANN001, ANN202
         host_types.pop(idx or 0, None)
         return original_finalize(idx)
 

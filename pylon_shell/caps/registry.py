@@ -1,0 +1,232 @@
+"""Caps that ship as packages: found through entry points, wired generically.
+
+A cap package (pylon_shell/caps/hash/ is one; a third party's distribution can
+be another) holds everything about its cap: the catalog entry, its host
+provider, the guest modules that stand in for the library it serves (written
+once, for both runtimes), its docs and tests. It names itself in its
+distribution's metadata:
+
+    [project.entry-points."pylon.caps"]
+    hash = "pylon_shell.caps.hash:PACKAGE"
+
+A package either defines a new cap (`cap`) or adds modules to one pylon has
+(`extends`: lz4 needs the compression grant). The cap layer does the rest
+the same way for every such package: the guest's import gate learns its
+modules, the guest gets its stand-ins' source from the host (`pylon:cap/dispatch`
+guest-source, or the MicroPython bridge), and each call crosses one generic
+interface (`pylon:cap/dispatch` call) to the provider process, where the grant,
+the method's name and the arguments' fit are checked before the provider
+runs. Nothing else in pylon names the cap.
+
+Reading entry points costs ~20 ms (importlib.metadata), too much for every
+start, so what was found is remembered in the cache under a stamp of the
+import path's directories: installing or removing a distribution changes its
+directory's mtime, and the next start looks again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pylon_shell import paths
+from pylon_shell.caps.model import Cap
+
+#: The entry point group cap packages register in.
+GROUP = "pylon.caps"
+#: The most source one guest module of a cap package may have.
+MAX_GUEST_SOURCE = 1 << 20
+_CACHE_NAME = "cap-plugins.json"
+
+
+@dataclass(frozen=True)
+class CapPackage:
+    """Everything pylon needs to know of a cap that ships as a package, or of a
+    package that adds modules to a cap pylon has (lz4 to compression)."""
+
+    #: The package's name: its entry point's, and what its guest modules call.
+    name: str
+    #: The cap it defines; None when it `extends` one.
+    cap: Cap | None = None
+    #: The cap whose grant its modules need, when it defines none.
+    extends: str | None = None
+    #: Guest modules whose import needs that cap (a new cap names its own in `cap`).
+    modules: tuple[str, ...] = ()
+    #: Its host provider, "module:Class"; made in the provider process as
+    #: Class(grants, memory_mib=...), where `grants.call(cap, operation, target)`
+    #: is already checked around each call by the dispatcher.
+    provider: str = ""
+    #: The provider's methods the guest may call. Each call's arguments are
+    #: checked against the method's signature before it runs.
+    methods: tuple[str, ...] = ()
+    #: Guest module -> its source file: what `import NAME` runs in the guest,
+    #: on both runtimes. It calls the provider through `_cap_call(method, *args)`.
+    guest: dict[str, Path] = field(default_factory=dict)
+    #: The distributions the provider runs on (`pylon caps` shows their versions).
+    libraries: tuple[str, ...] = ()
+
+    @property
+    def cap_name(self) -> str:
+        """The cap whose grant every call and import of this package needs."""
+        return self.cap.name if self.cap is not None else str(self.extends)
+
+
+_found: dict[str, CapPackage] | None = None
+#: Package name -> "module:attr" it was loaded from.
+_targets: dict[str, str] = {}
+#: Why a registered cap package was left out (shown by `pylon caps`).
+problems: list[str] = []
+
+
+def plugins() -> dict[str, CapPackage]:
+    """Every cap package installed, by package name (loaded once a process)."""
+    global _found
+    if _found is None:
+        _found = {}
+        for name, target in _entry_points():
+            package = _load(name, target)
+            if package is not None:
+                _found[package.name] = package
+                _targets[package.name] = target
+    return _found
+
+
+def described() -> list[list[str]]:
+    """[name, "module:attr", import root] of each package, so the provider
+    process loads exactly these (its environment is empty, its imports
+    isolated) and Landlock lets it read their code, and only theirs."""
+    out = []
+    for name in plugins():
+        target = _targets[name]
+        top = target.partition(":")[0].partition(".")[0]
+        found = Path(str(getattr(sys.modules.get(top), "__file__", "") or ""))
+        root = found.parent.parent if found.name == "__init__.py" else found.parent
+        out.append([name, target, str(root)])
+    return out
+
+
+def adopt(entries: list[list[str]]) -> None:
+    """In the provider process: the launcher's packages (described()), found
+    where the launcher found them."""
+    global _found
+    _found = {}
+    for name, target, root in entries:
+        if root not in sys.path:
+            sys.path.append(root)
+        package = _load(name, target)
+        if package is not None:
+            _found[package.name] = package
+            _targets[package.name] = target
+
+
+def plugin(name: str) -> CapPackage | None:
+    """The cap package of that name (the guest's dispatch calls name it)."""
+    return plugins().get(name) if isinstance(name, str) else None
+
+
+def extending(cap: str) -> list[CapPackage]:
+    """The packages that add modules to `cap`."""
+    return [pkg for pkg in plugins().values() if pkg.extends == cap]
+
+
+def guest_modules() -> dict[str, str]:
+    """Guest module -> the cap package that serves it."""
+    return {module: name for name, pkg in plugins().items() for module in pkg.guest}
+
+
+def guest_source(module: str) -> str | None:
+    """The source of the guest module a cap package serves as `module`, or None.
+    `module` comes from the guest: it is only ever a key of the packages' own
+    tables, never part of a path."""
+    if not isinstance(module, str):
+        return None
+    for package in plugins().values():
+        path = package.guest.get(module)
+        if path is not None:
+            with open(path, "rb") as source:
+                data = source.read(MAX_GUEST_SOURCE + 1)
+            if len(data) > MAX_GUEST_SOURCE:
+                raise ValueError(f"{package.name}'s guest module {module} is over 1 MiB")
+            return data.decode("utf-8")
+    return None
+
+
+def provider_class(cap: str) -> Any:
+    """The provider class of a cap package (imported in the provider process)."""
+    package = plugin(cap)
+    if package is None:
+        raise KeyError(cap)
+    module, _, attr = package.provider.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def _load(name: str, target: str) -> CapPackage | None:
+    module, _, attr = target.partition(":")
+    try:
+        package = getattr(importlib.import_module(module), attr or "PACKAGE")
+        if not isinstance(package, CapPackage):
+            raise TypeError(f"{target} is not a CapPackage")
+        if package.name != name:
+            raise ValueError(f"registered as {name!r}, it is the package {package.name!r}")
+        if (package.cap is None) == (package.extends is None):
+            raise ValueError("it must define a cap or extend one, not both or neither")
+    except Exception as error:  # noqa: BLE001 - a broken plugin must not stop pylon
+        problems.append(f"cap package {name!r} ({target}) left out: {error!r}")
+        return None
+    return package
+
+
+def _stamp() -> str:
+    """Changes when a distribution is installed or removed on the import path.
+    The first entry is the script's directory (or the working directory), which
+    changes with every file written there and holds no installed distribution."""
+    parts = []
+    for entry in sys.path[1:]:
+        try:
+            parts.append(f"{entry}\0{os.stat(entry or '.').st_mtime_ns}")
+        except OSError:
+            continue
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _entry_points() -> list[tuple[str, str]]:
+    """(name, "module:attr") of every registered cap package, and of those
+    PYLON_CAP_PACKAGES names ("name=module:attr,..."; a package being written,
+    not yet installed)."""
+    extra = [
+        (name.strip(), target.strip())
+        for item in os.environ.get("PYLON_CAP_PACKAGES", "").split(",")
+        if item.strip()
+        for name, _, target in [item.partition("=")]
+    ]
+    return _installed() + extra
+
+
+def _installed() -> list[tuple[str, str]]:
+    """The installed distributions' cap packages, from the cache when the
+    import path has not changed since they were read."""
+    stamp = _stamp()
+    cache = paths.cache_dir() / _CACHE_NAME
+    try:
+        data = json.loads(cache.read_text())
+        if data.get("stamp") == stamp:
+            return [(str(n), str(v)) for n, v in data["entries"]]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        pass
+    from importlib.metadata import entry_points
+
+    found = sorted({(ep.name, ep.value) for ep in entry_points(group=GROUP)})
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(f"{_CACHE_NAME}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"stamp": stamp, "entries": found}))
+        os.replace(tmp, cache)
+    except OSError:
+        pass  # a read-only cache: looked up again next time
+    return found
