@@ -54,36 +54,27 @@ def read_program(args: argparse.Namespace) -> tuple[str, str, list[str]] | None:
 
 
 def run_program(args: argparse.Namespace, program: tuple[str, str, list[str]]) -> int:
-    from pylon_shell.progress import TerminalProgress
-    from pylon_shell.session import Session
-
     sink = StdioSink()
-    plan = flags.plan_from_args(args)
-    session = Session(
-        plan,
-        sink,
-        progress=TerminalProgress(),
-        inherit_stdin=program[1] != "<stdin>",
-        tmp_mib=plan.tmp_mib,
-    )
+    session = _session(args, sink, inherit_stdin=program[1] != "<stdin>")
     return run_in(session, program, sink)
 
 
 def run_module(args: argparse.Namespace, module: str, argv: list[str]) -> int:
     """`pylon -m MODULE ARGS`: the module as __main__ in the guest (runpy)."""
+    sink = StdioSink()
+    session = _session(args, sink, inherit_stdin=True)
+    return run_in(session, ("", module, argv), sink, module=True)
+
+
+def _session(args: argparse.Namespace, sink: StdioSink, *, inherit_stdin: bool) -> Session:
+    """The session the flags ask for, its output on our stdio, builds shown on stderr."""
     from pylon_shell.progress import TerminalProgress
     from pylon_shell.session import Session
 
-    sink = StdioSink()
     plan = flags.plan_from_args(args)
-    session = Session(
-        plan,
-        sink,
-        progress=TerminalProgress(),
-        inherit_stdin=True,
-        tmp_mib=plan.tmp_mib,
+    return Session(
+        plan, sink, progress=TerminalProgress(), inherit_stdin=inherit_stdin, tmp_mib=plan.tmp_mib
     )
-    return run_in(session, ("", module, argv), sink, module=True)
 
 
 def run_in(
