@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import run_pylon
 
 
@@ -181,3 +183,22 @@ def test_a_bad_tmp_size_in_a_plan_is_one_line(tmp_path):
         result = run_pylon("plan", "validate", str(bad))
         assert result.status == 2
         assert result.stderr == f"pylon: invalid plan: {bad}: $.tmp_size_mib: {problem}\n"
+
+
+@pytest.mark.runtime
+def test_validate_refuses_a_digest_that_start_would_refuse(built, tmp_path):
+    """`plan validate` checks the digests of pylon's own components it can
+    check, with the one line `--plan` gives, instead of calling the plan valid."""
+    good = tmp_path / "good.json"
+    assert run_pylon("plan", "build", "-o", str(good)).status == 0
+    data = json.loads(good.read_text())
+    data["components"][0]["digest"][0] ^= 1  # one bit of the CPython component's digest
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    validated = run_pylon("plan", "validate", str(bad))
+    started = run_pylon("--plan", str(bad), "-c", "print('ran')")
+    assert (validated.status, validated.stdout) == (2, "")
+    assert (started.status, started.stdout) == (2, "")
+    assert validated.stderr == started.stderr
+    assert validated.stderr.startswith("pylon: component 'cpython' does not match the digest")
+    assert run_pylon("plan", "validate", str(good)).status == 0

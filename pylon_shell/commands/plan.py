@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from pylon_shell.flags import Parser, add_plan_options, plan_from_args
 
@@ -29,8 +29,11 @@ def main(argv: Sequence[str]) -> int:
 
     if args.action == "validate":
         plan = plans.load(args.file)
+        unchecked = check_built_digests(plan)
         caps = ", ".join(plan.capabilities) or "none"
         print(f"{args.file}: valid plan {plan.name!r} (runtime {plan.runtime}; caps: {caps})")
+        for line in unchecked:
+            print(line)
         _print_plan_digests(plan.pinned(), sys.stdout)
         return 0
     plan = plan_from_args(args)
@@ -42,6 +45,34 @@ def main(argv: Sequence[str]) -> int:
         sys.stdout.write(plan.dumps())
     _print_plan_digests(plan, sys.stderr)
     return 0
+
+
+def check_built_digests(plan: Plan) -> list[str]:
+    """Check each of pylon's own components the plan pins against the build,
+    as `--plan` would at start (one line, DigestMismatch); never builds. The
+    lines say what could not be checked yet. Component files and store
+    entries were checked when the plan was loaded."""
+    from pylon_shell import artifacts
+    from pylon_shell.launch import check_digest
+
+    built: dict[str, Callable[[], Any]] = {
+        "cpython": artifacts.built_cpython,
+        "micropython": artifacts.micropython_artifacts,
+        "sqlite-provider": artifacts.built_sqlite_provider,
+    }
+    unchecked = []
+    for component in plan.components:
+        find = built.get(component.builtin or "")
+        if find is None or component.digest is None:
+            continue
+        found = find()
+        if found is None:
+            unchecked.append(
+                f"component {component.id!r}: not built yet, its digest is checked when it is"
+            )
+            continue
+        check_digest(component.id, component.digest, found.wasm_sha256)
+    return unchecked
 
 
 def _print_plan_digests(plan: Plan, stream: TextIO) -> None:
