@@ -162,23 +162,12 @@ def _tmp_size(text: str) -> int:
     return value
 
 
-def load_plan_arg(value: Path) -> Plan:
-    """`--plan FILE`, or the name of a shipped plan (`--plan data`) when no such
-    file exists: the shipped ones are meant to be started from by name."""
-    from pylon_shell import plan as plans
-
-    name = str(value)
-    if not value.is_file() and "/" not in name and not name.endswith(".json"):
-        if plans.is_shipped(name):
-            return plans.shipped(name)
-    return plans.load(value)
-
-
 def plan_from_args(args: argparse.Namespace) -> Plan:
     """The plan the user asked for: --plan FILE (or the default) plus the flags on top."""
     from pylon_shell import plan as plans
 
-    plan = load_plan_arg(args.plan) if args.plan else plans.shipped("default")
+    # `--plan FILE`, or a shipped plan by name (`--plan data`): plan.load_named's rule.
+    plan = plans.load_named(args.plan) if args.plan else plans.shipped("default")
     if args.runtime and args.runtime != plan.runtime:
         plan = plan.with_runtime(args.runtime)
     if args.no_caps:

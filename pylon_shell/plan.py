@@ -486,6 +486,18 @@ def shipped(name: str) -> Plan:
     return replace(plan, shipped=True)
 
 
+def load_named(name: str | Path) -> Plan:
+    """What `--plan NAME` and the TUI's Ctrl+O open, by one rule: a file of
+    that name, else the shipped plan of that name (`data`; a bare name, not a
+    path), else the file's own error. A ./data directory does not hide the
+    shipped `data` plan: only a file does."""
+    path = Path(name).expanduser()
+    text = str(name)
+    if not path.is_file() and "/" not in text and not text.endswith(".json") and is_shipped(text):
+        return shipped(text)
+    return load(path)
+
+
 def load(path: Path) -> Plan:
     """A plan file; relative host paths in it are relative to the file's folder.
 

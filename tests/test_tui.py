@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import run_pylon
 from textual.widgets import Checkbox, Input, Static
 from tmux import Terminal
 
@@ -311,6 +312,24 @@ def test_loading_a_plan_starts_over_with_its_grants(built, tmp_path):
         assert "plan minimal" in app.sub_title  # a bad file changes nothing
 
     drive(make_app(tmp_path), steps)
+
+
+def test_ctrl_o_and_plan_find_a_shipped_plan_by_one_rule(built, tmp_path, monkeypatch):
+    """A ./data directory hid the shipped `data` plan from Ctrl+O while --plan
+    data found it; a directory never hides it now, in either."""
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+
+    async def steps(pilot, app: PylonApp) -> None:
+        await pilot.press("ctrl+o")
+        await pilot.press(*"data", "enter")
+        await until(pilot, lambda: "plan data" in app.sub_title)
+        await ready(pilot, app)
+        assert "duckdb" in app.session.grants.granted
+
+    drive(make_app(tmp_path), steps)
+    result = run_pylon("--plan", "data", "-c", "print('ran')", cwd=tmp_path)
+    assert result.stdout == "ran\n", result.stderr
 
 
 def test_ctrl_r_searches_history_newest_first(built, tmp_path):

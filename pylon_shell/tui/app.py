@@ -403,13 +403,12 @@ class PylonApp(App[int]):
 
     def _load_plan(self, name: str | None) -> None:
         from pylon_shell.errors import PylonError
-        from pylon_shell.plan import is_shipped, load, shipped
+        from pylon_shell.plan import load_named
 
         if not name:
             return
         try:
-            path = Path(name).expanduser()
-            plan = shipped(name) if is_shipped(name) and not path.exists() else load(path)
+            plan = load_named(name)  # the rule --plan follows
         except PylonError as error:
             self.query_one(Scrollback).note(f"pylon: {error}", style="bold red")
             return
