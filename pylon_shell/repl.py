@@ -152,7 +152,7 @@ class LineRepl:
 
     def handle(self, outcome: Outcome) -> int | None:
         """Show the outcome (report.py says how); a status when the session should end."""
-        shown = report.for_session(outcome)
+        shown = report.for_session(outcome, grant=lambda cap: f":grant {cap}")
         if shown.style == report.TRACEBACK:
             self.show_traceback(shown.text)
         elif shown.text:

@@ -9,6 +9,8 @@ KeyboardInterrupt and 130 everywhere, a timeout is 124.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pylon_shell.runtimes.base import Exited, Ok, Outcome, Raised, Trapped
@@ -66,17 +68,26 @@ def for_script(outcome: Outcome) -> Report:
     return Report(_trapped(outcome), ERROR, status)
 
 
-def for_session(outcome: Outcome) -> Report:
+#: The flag a denial's hint names ("grant it with --cap crypto").
+_CAP_FLAG = re.compile(r"--cap ([a-z][a-z0-9_-]*)")
+
+
+def for_session(outcome: Outcome, grant: Callable[[str], str] | None = None) -> Report:
     """An input's outcome in an interactive session, which goes on unless
     `status` is set (exit()); after a trap it goes on in a fresh (restored)
-    interpreter. Its lines need no "pylon:": the session is pylon's."""
+    interpreter. Its lines need no "pylon:": the session is pylon's. `grant`
+    names the front end's own way to grant a cap (`:grant crypto`, F2), which
+    a denial's hint says instead of the command line's `--cap crypto`."""
     if isinstance(outcome, Ok):
         return Report()
     if isinstance(outcome, Exited):
         return Report(status=outcome.code)
     if isinstance(outcome, Raised):
         if outcome.denial:
-            return Report(f"{outcome.denial}\n", ERROR)
+            denial = outcome.denial
+            if grant is not None:
+                denial = _CAP_FLAG.sub(lambda found: grant(found.group(1)), denial)
+            return Report(f"{denial}\n", ERROR)
         return Report(outcome.traceback, TRACEBACK)
     what = "KeyboardInterrupt" if outcome.reason == "interrupt" else outcome.message
     return Report(f"{what}\n", ERROR, restart=True)

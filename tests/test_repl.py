@@ -88,6 +88,10 @@ def test_line_repl_in_a_real_terminal(built, tmp_path):
         term.type("1/0")
         term.send("Enter")
         term.wait_for("ZeroDivisionError")
+        term.type("import pylon.crypto")
+        term.send("Enter")
+        # The hint names the line REPL's own command, not the CLI's --cap.
+        term.wait_for("grant it with :grant")
         term.send("C-d")
         deadline = time.monotonic() + 10
         while term.alive() and time.monotonic() < deadline:

@@ -124,7 +124,7 @@ def test_a_cap_switched_off_denies_the_next_import_and_the_pane_shows_it(built, 
         await run(pilot, app, "import sqlite3")
         assert (
             "import of sqlite3 needs the sqlite cap, which this plan does not grant; "
-            "grant it with --cap sqlite"
+            "grant it with the sqlite switch in the Caps panel (F2)"  # not the CLI's --cap
         ) in shown(app)
         rows = imports(app)
         assert rows[0][:3] == ("duckdb", "duckdb", "granted")

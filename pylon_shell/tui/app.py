@@ -305,7 +305,9 @@ class PylonApp(App[int]):
         self._drain_output()  # the output comes before the outcome
         scrollback = self.query_one(Scrollback)
         scrollback.flush_output()
-        shown = report.for_session(message.outcome)
+        shown = report.for_session(
+            message.outcome, grant=lambda cap: f"the {cap} switch in the Caps panel (F2)"
+        )
         if shown.style == report.TRACEBACK:
             scrollback.traceback(shown.text)
         elif shown.text:
