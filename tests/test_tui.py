@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import run_pylon
-from textual.widgets import Checkbox, Input, Static
+from textual.widgets import Checkbox, Input, Label, Static
 from tmux import Terminal
 
 from pylon_shell.plan import shipped
@@ -330,6 +330,29 @@ def test_ctrl_o_and_plan_find_a_shipped_plan_by_one_rule(built, tmp_path, monkey
     drive(make_app(tmp_path), steps)
     result = run_pylon("--plan", "data", "-c", "print('ran')", cwd=tmp_path)
     assert result.stdout == "ran\n", result.stderr
+
+
+def test_a_long_permission_request_and_the_load_title_wrap_instead_of_being_cut(built, tmp_path):
+    target = "https://" + "very-long-host-name." * 8 + "example:443 which this plan does not grant"
+
+    async def steps(pilot, app: PylonApp) -> None:
+        app.push_screen(PermissionScreen("tls", "connect", target))
+        await pilot.pause(0.2)
+        label = app.screen.query_one("#permission-target", Label)
+        dialog = app.screen.query_one("#permission")
+        assert label.region.width <= dialog.region.width  # inside the dialog
+        assert label.region.height >= 2  # wrapped, all of it shown
+        assert str(label.render()).replace("\n", "").replace(" ", "") == (
+            f"connect {target}".replace(" ", "")
+        )
+        await pilot.press("d")
+        await pilot.press("ctrl+o")
+        await pilot.pause(0.2)
+        title = app.screen.query(Label).first()
+        assert title.region.width <= app.screen.query_one("#load-plan").region.width
+        assert title.region.height >= 2  # its 73 characters wrap in the 70-column dialog
+
+    drive(make_app(tmp_path), steps, size=(80, 24))
 
 
 def test_ctrl_r_searches_history_newest_first(built, tmp_path):
