@@ -13,7 +13,7 @@ from componentize_py_types import Err
 from wit_world.imports import types as _wire
 
 from pylon_sqlite3_errors import _ERRORS
-from pylon_sqlite3_values import _buffer, _decode, _encode
+from pylon_sqlite3_values import _SCALARS, _buffer, _decode, _encode, _scalar
 from pylon_sqlite3_values import (  # noqa: F401
     _lookups,
 )
@@ -37,19 +37,8 @@ def _register(obj):
 def _result(value):
     """A callback's return value as SQLite takes it (no adapters, as CPython),
     checked here so that its error is the callback's, reported here."""
-    if value is None:
-        return None
-    if isinstance(value, int):
-        if not -(1 << 63) <= value < (1 << 63):
-            raise OverflowError("Python int too large to convert to SQLite INTEGER")
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        value = str.__str__(value)
-        if not value.isascii():
-            value.encode("utf-8")
-        return value
+    if isinstance(value, _SCALARS):
+        return _scalar(value)
     return _buffer(value)
 
 

@@ -193,6 +193,27 @@ def _buffer(value):
     return {"\x00b": _b64(view.tobytes())}
 
 
+_SCALARS = (type(None), int, float, str)
+
+
+def _scalar(value):
+    """None, an int, a float or a str (subclasses too) as SQLite stores it,
+    checked as CPython checks it: an int past 64 bits is OverflowError, a lone
+    surrogate UnicodeEncodeError."""
+    if value is None:
+        return None
+    if isinstance(value, int):
+        if not -(1 << 63) <= value < (1 << 63):
+            raise OverflowError("Python int too large to convert to SQLite INTEGER")
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    value = str.__str__(value)
+    if not value.isascii():
+        value.encode("utf-8")  # UnicodeEncodeError for a lone surrogate, as CPython
+    return value
+
+
 def _bind(value, position):
     """One parameter as the provider takes it, adapted as CPython's
     bind_parameters does."""
@@ -206,19 +227,8 @@ def _bind(value, position):
     if kind is bytes:
         return {"\x00b": _b64(value)}
     value = adapt(value, PrepareProtocol, value)
-    if value is None or isinstance(value, bool):
-        return None if value is None else int(value)
-    if isinstance(value, int):
-        if not -(1 << 63) <= value < (1 << 63):
-            raise OverflowError("Python int too large to convert to SQLite INTEGER")
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        value = str.__str__(value)
-        if not value.isascii():
-            value.encode("utf-8")  # UnicodeEncodeError for a lone surrogate, as CPython
-        return value
+    if isinstance(value, _SCALARS):
+        return _scalar(value)
     try:
         return _buffer(value)
     except TypeError:

@@ -48,14 +48,21 @@ builtins.print = _print
 _micropython = [None]
 
 
+def _copy_of(real, name):
+    """A module object with `real`'s names, which may be changed (a builtin
+    module's cannot)."""
+    module = _Module()
+    for key in dir(real):
+        if not key.startswith("__"):
+            setattr(module, key, getattr(real, key))
+    module.__name__ = name
+    return module
+
+
 def _locking_micropython():
     if _micropython[0] is None:
         real = _original_import("micropython")
-        module = _Module()
-        for key in dir(real):
-            if not key.startswith("__"):
-                setattr(module, key, getattr(real, key))
-        module.__name__ = "micropython"
+        module = _copy_of(real, "micropython")
 
         def heap_lock():
             builtins.print = _orig_print
@@ -392,11 +399,7 @@ _time = [None]
 def _sliced_time():
     if _time[0] is None:
         real = _original_import("time")
-        module = _Module()
-        for key in dir(real):
-            if not key.startswith("__"):
-                setattr(module, key, getattr(real, key))
-        module.__name__ = "time"
+        module = _copy_of(real, "time")
 
         def sleep(seconds):
             if not isinstance(seconds, (int, float)) or seconds <= 0.05:
