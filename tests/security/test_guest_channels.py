@@ -88,3 +88,49 @@ def test_micropython_a_reply_that_is_not_an_object_ends_the_session_cleanly(pylo
     assert result.stderr.strip().startswith(
         "pylon: the guest crashed (the guest's reply was corrupt"
     )
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython"])
+def test_the_guest_cannot_report_itself_a_granted_import(built, runtime):
+    """Only the host's own decision of a gated import becomes its event: a
+    forged "granted" report is dropped, odd names are decided by the host's
+    catalog (a NUL or extra dots change nothing), long names are cut."""
+    from dataclasses import replace
+
+    from conftest import Captured
+
+    from pylon_shell.caps.grants import ImportEvent
+    from pylon_shell.plan import shipped
+    from pylon_shell.runtimes.base import Ok
+    from pylon_shell.session import Session
+
+    forged = '{"k": "import", "m": "duckdb", "i": "__main__", "c": "duckdb", "g": true}'
+    if runtime == "cpython":
+        code = (
+            f"{CPYTHON}host.events({forged!r})\n"
+            "ask = host.import_module\n"
+            "print(ask('duckdb', 'x'), ask('duckdb..', ''), ask('duckdb.x', 'y' * 100000),"
+            " ask('\\x00duckdb', ''))\n"
+        )
+    else:
+        code = (
+            f"{MICROPYTHON}import json\nhost.call('events', {forged!r})\n"
+            "ask = lambda m, i: json.loads(host.call('import', json.dumps([m, i])))\n"
+            "print(ask('duckdb', 'x'), ask('duckdb..', ''), ask('duckdb.x', 'y' * 100000),"
+            " ask('\\x00duckdb', ''), host.call('import', '[1, 2]'), host.call('import', 'x'))\n"
+        )
+    plan = replace(shipped("default").with_runtime(runtime), capabilities=())
+    out = Captured()
+    session = Session(plan, out)
+    events: list[ImportEvent] = []
+    session.grants.subscribe(lambda e: events.append(e) if isinstance(e, ImportEvent) else None)
+    try:
+        assert session.runtime.run_input(code) == Ok(), out.text(2)
+    finally:
+        session.close()
+    expected = "False False False True" + (" false false" if runtime == "micropython" else "")
+    assert out.text().strip() == expected
+    duckdb = [e for e in events if e.cap == "duckdb"]
+    assert [e.module for e in duckdb] == ["duckdb", "duckdb..", "duckdb.x"]
+    assert not any(e.granted for e in duckdb)
+    assert max(len(e.importer) for e in duckdb) == 256
