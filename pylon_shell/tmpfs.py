@@ -139,7 +139,7 @@ def status() -> str:
     if _state["ready"]:
         return (
             "a tmpfs of --tmp-size in pylon's own mount namespace: a write past it fails "
-            "in the guest (ENOSPC; EIO for CPython's file writes) and the session goes on"
+            "in the guest with ENOSPC and the session goes on"
         )
     return (
         f"host-side accounting, the session ends past --tmp-size ({_state['why']}; "

@@ -161,11 +161,11 @@ def _tmpfs_here() -> bool:
     return "a tmpfs of --tmp-size" in run_pylon("caps").stdout.splitlines()[-1]
 
 
-#: What a guest sees past the limit on a tmpfs: CPython's file writes get EIO
-#: (wasi-libc's stream write reports the host's ENOSPC so), its pwrite ENOSPC;
-#: MicroPython gets WASI's own number for ENOSPC, 51.
+#: What a guest sees past the limit on a tmpfs: ENOSPC, from CPython's file
+#: writes (the adapter's EIO corrected by pylon_nospace), its os.write and its
+#: pwrite; MicroPython gets WASI's own number for ENOSPC, 51.
 PAST_LIMIT = {
-    "--cp": "write EIO\npwrite ENOSPC\n8\n",
+    "--cp": "write ENOSPC\nos.write ENOSPC [Errno 51] No space left on device\npwrite ENOSPC\n8\n",
     "--mp": "write 51\n8\n",
 }
 
@@ -190,6 +190,8 @@ def test_past_the_tmp_size_a_write_fails_and_the_session_goes_on(tmp_base, tmp_p
         "f.close()\n"
         "if hasattr(os, 'pwrite'):\n"
         "    fd = os.open('/tmp/p', os.O_WRONLY | os.O_CREAT)\n"
+        "    try: os.write(fd, b'y' * 4096)\n"
+        f"    except OSError as e: print('os.write', {name}, e)\n"
         "    try: os.pwrite(fd, b'y' * 4096, 0)\n"
         f"    except OSError as e: print('pwrite', {name})\n"
         "    os.close(fd)\n"
@@ -215,6 +217,36 @@ def test_past_the_tmp_size_a_write_fails_and_the_session_goes_on(tmp_base, tmp_p
     assert (proc.returncode, out, err) == (0, "ok\n", "")
     assert [p.name for p in outside.iterdir()] == ["keep.txt"]
     assert list(tmp_base.iterdir()) == []
+
+
+def test_an_eio_with_room_in_tmp_stays_eio_and_the_probe_leaves_nothing():
+    """The EIO-to-ENOSPC correction asks /tmp first: a real I/O error keeps its
+    errno, and the probe file it made to ask is gone."""
+    code = (
+        "import errno, os\n"
+        "open('/tmp/mine', 'w').write('x')\n"
+        "try: raise OSError(errno.EIO, 'a real one')\n"
+        "except OSError as e: print(e, e.args, sorted(os.listdir('/tmp')))\n"
+    )
+    result = run_pylon("-c", code)
+    assert (result.status, result.stdout, result.stderr) == (
+        0, "[Errno 29] a real one (29, 'a real one') ['mine']\n", ""
+    )
+
+
+def test_a_program_gets_the_monitoring_tool_id_pylon_holds():
+    """pylon watches raises under a sys.monitoring tool id no standard tool
+    claims; a program that asks for that very id gets it, and pylon moves."""
+    code = (
+        "import sys\n"
+        "m = sys.monitoring\n"
+        "held = [i for i in range(6) if m.get_tool(i)]\n"
+        "m.use_tool_id(held[0], 'mine')\n"
+        "print(held, [m.get_tool(i) for i in range(6)])\n"
+    )
+    result = run_pylon("-c", code)
+    assert (result.status, result.stderr) == (0, "")
+    assert result.stdout == "[4] [None, None, None, 'pylon', 'mine', None]\n"
 
 
 def test_pylon_caps_says_how_the_tmp_limit_is_kept():

@@ -31,6 +31,7 @@ import pylon_dispatch  # noqa: F401 - the calls of caps that ship as packages
 import pylon_duckdb  # noqa: F401 - baked into the snapshot; served as `duckdb`
 import pylon_https  # noqa: F401 - served as `pylon.https`
 import pylon_localtime  # time and datetime follow TZ (wasi-libc is UTC only)
+import pylon_nospace  # a write past /tmp's limit is ENOSPC, not the adapter's EIO
 import pylon_lzma  # noqa: F401 - served as `_lzma`
 import pylon_socket  # noqa: F401 - served as `_socket`
 import pylon_ssl  # noqa: F401 - served as `_ssl`
@@ -150,6 +151,7 @@ pylon_waits.install()
 pylon_threads.install()
 pylon_patches.install()
 pylon_localtime.install()
+pylon_nospace.install()
 # What python users see in usage lines (argparse: `pylon -m json.tool`); the
 # interpreter has no file of its own in the guest.
 sys.executable = "pylon"
