@@ -177,7 +177,7 @@ from pylon_shell import artifacts, build
 from pylon_shell.wasmhost.engine import load_module
 build.cpython_artifacts()
 build.sqlite_provider_artifacts()
-mp = artifacts.micropython_artifacts()
+mp = build.micropython_artifacts()
 load_module(mp.wasm, mp.wasm_sha256, mp.native)
 """
 
