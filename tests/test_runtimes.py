@@ -5,7 +5,6 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
 from conftest import Captured
 
 from pylon_shell.launch import start_runtime
