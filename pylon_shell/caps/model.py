@@ -52,6 +52,12 @@ class Cap:
     per_host: bool = False
 
     @property
+    def through_wasi(self) -> bool:
+        """Its power comes through WASI itself (preopens, the environment):
+        granted or not when the instance starts, no interface to call."""
+        return self.interface is None
+
+    @property
     def default_provider(self) -> Provider:
         return self.providers[0]
 

@@ -31,12 +31,14 @@ import importlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pylon_shell import paths
 from pylon_shell.caps.model import Cap
+from pylon_shell.options import Preopen
 
 #: The entry point group cap packages register in.
 GROUP = "pylon.caps"
@@ -71,10 +73,64 @@ class CapPackage:
     #: The distributions the provider runs on (`pylon caps` shows their versions).
     libraries: tuple[str, ...] = ()
 
+    # What pylon's own caps (each a folder of pylon_shell/caps/) use besides:
+    # a WIT interface of their own in the session component's world, stand-ins
+    # built into the interpreter, a provider that checks its grant itself.
+
+    #: Where `pylon caps` and the TUI list the cap: pylon's own first, by rank.
+    rank: int = 100
+    #: Its provider checks the grant itself on every call (with grants.call);
+    #: otherwise the dispatcher checks it around each call, as for `methods`.
+    checks_own_grant: bool = False
+    #: Makes the provider instead of Class(grants, memory_mib=...):
+    #: "module:function", called as function(grants, setup) with a ProviderSetup.
+    make: str = ""
+    #: The exception class its calls raise when the provider process fails.
+    failure: str = "OSError"
+    #: The module that wires its own WIT interface: `link(layer, root, kit,
+    #: package)` on the CPython session component, `bridge(layer, kit)` -> its
+    #: MicroPython bridge calls (caps/wiring.py is the kit).
+    wiring: str = ""
+    #: Guest modules that stand in for the cap's, by runtime and provider:
+    #: {"cpython": {"host": {"_bz2": "pylon_bz2"}}} (CPython: modules built
+    #: into the session component; MicroPython: its shims, guest/micropython/shims).
+    stand_ins: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    #: "module:function": function(provider) -> the line `pylon caps` shows for
+    #: what backs a provider, when `libraries` does not say it.
+    backing: str = ""
+    #: "module:function": function(provider) -> further lines of `pylon caps`.
+    notes: str = ""
+    #: What `pylon caps` names as the interface of a cap WASI itself serves.
+    wasi_interface: str = ""
+    #: The fix a refused call's line names, when it is not `--cap NAME`:
+    #: fix(operation, target, listed), `listed` saying whether the target is
+    #: in the plan's host allowlist.
+    fix: Callable[[str, str, bool], str] | None = None
+    #: The interface the session component exports for this cap's provider to
+    #: call back into the guest (its `invoke`), e.g. the program's sqlite3 callbacks.
+    callbacks: str = ""
+
+    @property
+    def interface(self) -> str:
+        """The WIT interface of the cap it defines ("" for none)."""
+        return (self.cap.interface or "") if self.cap is not None else ""
+
     @property
     def cap_name(self) -> str:
         """The cap whose grant every call and import of this package needs."""
         return self.cap.name if self.cap is not None else str(self.extends)
+
+
+@dataclass(frozen=True)
+class ProviderSetup:
+    """What a package's `make` gets besides the grants, in the provider process."""
+
+    #: The plan's directories (a provider confines its files to them).
+    preopens: list[Preopen]
+    #: The plan's memory limit, which providers that hold data for the guest keep to.
+    memory_mib: int | None
+    #: Another cap's provider of this process (tls runs on net's connections).
+    get: Callable[[str], Any]
 
 
 _found: dict[str, CapPackage] | None = None
@@ -88,13 +144,23 @@ def plugins() -> dict[str, CapPackage]:
     """Every cap package installed, by package name (loaded once a process)."""
     global _found
     if _found is None:
-        _found = {}
-        for name, target in _entry_points():
-            package = _load(name, target)
-            if package is not None:
-                _found[package.name] = package
-                _targets[package.name] = target
+        _found = _ranked(_entry_points())
     return _found
+
+
+def _ranked(entries: list[tuple[str, str]]) -> dict[str, CapPackage]:
+    """The packages of `entries`, loaded, each name once, in rank order (stable)."""
+    found: dict[str, CapPackage] = {}
+    for name, target in entries:
+        if name in found:
+            if _targets[name] != target:
+                problems.append(f"cap package {name!r} ({target}) left out: pylon has one")
+            continue
+        package = _load(name, target)
+        if package is not None:
+            found[package.name] = package
+            _targets[package.name] = target
+    return dict(sorted(found.items(), key=lambda item: item[1].rank))
 
 
 def described() -> list[list[str]]:
@@ -115,19 +181,29 @@ def adopt(entries: list[list[str]]) -> None:
     """In the provider process: the launcher's packages (described()), found
     where the launcher found them."""
     global _found
-    _found = {}
-    for name, target, root in entries:
+    for _name, _target, root in entries:
         if root not in sys.path:
             sys.path.append(root)
-        package = _load(name, target)
-        if package is not None:
-            _found[package.name] = package
-            _targets[package.name] = target
+    _found = _ranked([(name, target) for name, target, _root in entries])
 
 
 def plugin(name: str) -> CapPackage | None:
     """The cap package of that name (the guest's dispatch calls name it)."""
     return plugins().get(name) if isinstance(name, str) else None
+
+
+def defining(cap: str) -> CapPackage | None:
+    """The package that defines the cap `cap`."""
+    for package in plugins().values():
+        if package.cap is not None and package.cap.name == cap:
+            return package
+    return None
+
+
+def hook(target: str) -> Any:
+    """A package's "module:attr" (its make, backing, notes), imported when first used."""
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)
 
 
 def extending(cap: str) -> list[CapPackage]:
@@ -162,8 +238,7 @@ def provider_class(cap: str) -> Any:
     package = plugin(cap)
     if package is None:
         raise KeyError(cap)
-    module, _, attr = package.provider.partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return hook(package.provider)
 
 
 def _load(name: str, target: str) -> CapPackage | None:
@@ -196,16 +271,28 @@ def _stamp() -> str:
 
 
 def _entry_points() -> list[tuple[str, str]]:
-    """(name, "module:attr") of every registered cap package, and of those
-    PYLON_CAP_PACKAGES names ("name=module:attr,..."; a package being written,
-    not yet installed)."""
+    """(name, "module:attr") of pylon's own cap packages, of every registered
+    one, and of those PYLON_CAP_PACKAGES names ("name=module:attr,..."; a
+    package being written, not yet installed)."""
     extra = [
         (name.strip(), target.strip())
         for item in os.environ.get("PYLON_CAP_PACKAGES", "").split(",")
         if item.strip()
         for name, _, target in [item.partition("=")]
     ]
-    return _installed() + extra
+    return _own() + _installed() + extra
+
+
+def _own() -> list[tuple[str, str]]:
+    """pylon's own cap packages: every folder of pylon_shell/caps/ is one. They
+    are registered as entry points too (pyproject), but a source tree or an
+    editable install made before a cap was added must find them without."""
+    here = Path(__file__).resolve().parent
+    with os.scandir(here) as entries:
+        names = sorted(
+            e.name for e in entries if e.is_dir() and os.path.isfile(f"{e.path}/__init__.py")
+        )
+    return [(name, f"{__package__}.{name}:PACKAGE") for name in names]
 
 
 def _installed() -> list[tuple[str, str]]:
