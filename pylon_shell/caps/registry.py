@@ -1,27 +1,32 @@
-"""Caps that ship as packages: found through entry points, wired generically.
+"""Every cap is a package: found here, through entry points, and wired generically.
 
-A cap package (pylon_shell/caps/hash/ is one; a third party's distribution can
-be another) holds everything about its cap: the catalog entry, its host
-provider, the guest modules that stand in for the library it serves (written
-once, for both runtimes), its docs and tests. It names itself in its
-distribution's metadata:
+A cap package holds everything about its cap: the catalog entry, its host
+provider, the guest modules that stand in for the library it serves, its
+docs and tests. pylon's own caps are the folders of pylon_shell/caps/ (fs,
+env, sqlite, duckdb, compression, crypto, net, tls, hash, lz4, argon2); a
+third party's is a distribution that names itself in its metadata:
 
     [project.entry-points."pylon.caps"]
     hash = "pylon_shell.caps.hash:PACKAGE"
 
 A package either defines a new cap (`cap`) or adds modules to one pylon has
 (`extends`: lz4 needs the compression grant). The cap layer does the rest
-the same way for every such package: the guest's import gate learns its
-modules, the guest gets its stand-ins' source from the host (`pylon:cap/dispatch`
-guest-source, or the MicroPython bridge), and each call crosses one generic
-interface (`pylon:cap/dispatch` call) to the provider process, where the grant,
-the method's name and the arguments' fit are checked before the provider
-runs. Nothing else in pylon names the cap.
+the same way for every package: the guest's import gate learns its modules,
+and a package's calls cross one generic interface (`pylon:cap/dispatch`
+call) to the provider process, where the grant, the method's name and the
+arguments' fit are checked before the provider runs; its guest modules come
+from the host (`pylon:cap/dispatch` guest-source, or the MicroPython bridge).
+pylon's own caps with a WIT interface of their own (sqlite, duckdb,
+compression, crypto, net, tls) also bring their wiring for it, their
+stand-ins built into the interpreter, and a provider that checks its grant
+itself (the fields after `libraries`). Nothing else in pylon names a cap.
 
 Reading entry points costs ~20 ms (importlib.metadata), too much for every
 start, so what was found is remembered in the cache under a stamp of the
 import path's directories: installing or removing a distribution changes its
-directory's mtime, and the next start looks again.
+directory's mtime, and the next start looks again. pylon's own folders are
+listed directly (one directory read), so a source tree or an editable install
+made before a cap was added finds them all.
 """
 
 from __future__ import annotations
@@ -92,8 +97,10 @@ class CapPackage:
     #: MicroPython bridge calls (caps/wiring.py is the kit).
     wiring: str = ""
     #: Guest modules that stand in for the cap's, by runtime and provider:
-    #: {"cpython": {"host": {"_bz2": "pylon_bz2"}}} (CPython: modules built
-    #: into the session component; MicroPython: its shims, guest/micropython/shims).
+    #: {"cpython": {"host": {"_bz2": "pylon_bz2"}}}: guest module -> stand-in,
+    #: a file of the package's guest/<runtime>/ (CPython: built into the
+    #: session component, over the cap's own interface; MicroPython: a shim
+    #: the host sends, over the bridge).
     stand_ins: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
     #: "module:function": function(provider) -> the line `pylon caps` shows for
     #: what backs a provider, when `libraries` does not say it.
@@ -231,6 +238,29 @@ def guest_source(module: str) -> str | None:
                 raise ValueError(f"{package.name}'s guest module {module} is over 1 MiB")
             return data.decode("utf-8")
     return None
+
+
+def stand_in_source(runtime: str, module: str) -> str | None:
+    """The source of the stand-in named `module` that a package of pylon's own
+    serves on `runtime` from its folder (guest/<runtime>/<module>.py; on
+    MicroPython, a shim over the bridge), or None. `module` comes from the
+    guest: it is only ever compared with the packages' own tables, never part
+    of a path until it matched one."""
+    if not isinstance(module, str):
+        return None
+    for name, package in plugins().items():
+        offered = package.stand_ins.get(runtime, {}).values()
+        if any(module in by_provider.values() for by_provider in offered):
+            path = _home(name) / "guest" / runtime / f"{module}.py"
+            if path.is_file():
+                return path.read_text(encoding="utf-8")
+    return None
+
+
+def _home(name: str) -> Path:
+    """The folder of the package registered as `name`."""
+    top = _targets[name].partition(":")[0]
+    return Path(str(getattr(sys.modules.get(top), "__file__", "") or "")).parent
 
 
 def provider_class(cap: str) -> Any:

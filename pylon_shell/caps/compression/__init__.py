@@ -1,12 +1,12 @@
 """The `compression` cap: bz2, lzma and zstd, streaming as in the stdlib, on the host's codecs.
 
 The folder holds all of it: this catalog entry, the host provider
-(provider.py, run in the confined provider process), and its wiring
-(wiring.py: `pylon:cap/compression` on CPython, one-shot bridge calls on
-MicroPython). The guest stand-ins are built into the interpreters
-(guest/cpython/pylon_bz2.py, pylon_lzma.py, pylon_zstd.py;
-guest/micropython/shims/bz2.py, lzma.py, compression.py). The lz4 package
-adds lz4 to this cap. Its page is docs/caps/compression.md.
+(provider.py, run in the confined provider process), its wiring (wiring.py:
+`pylon:cap/compression` on CPython, one-shot bridge calls on MicroPython) and
+the guest stand-ins (guest/cpython/: _bz2, _lzma and _zstd over
+pylon_codecs.py, built into the session component; guest/micropython/: bz2,
+lzma and compression, sent over the bridge). The lz4 package adds lz4 to
+this cap. Its page is docs/caps/compression.md.
 """
 
 from pylon_shell.caps.model import BOTH, BOUNDARY, Cap, Provider, iface
@@ -37,6 +37,7 @@ PACKAGE = CapPackage(
                 "CPython's bz2 and lzma codecs and zstd on the host; MicroPython: one-shot",
             ),
         ),
+        pure=True,
     ),
     rank=50,
     checks_own_grant=True,

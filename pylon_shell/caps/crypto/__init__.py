@@ -2,12 +2,12 @@
 X25519 (pylon.crypto), on the host's OpenSSL and the cryptography package.
 
 The folder holds all of it: this catalog entry, the host provider
-(provider.py, run in the confined provider process) and its wiring
-(wiring.py: `pylon:cap/crypto` on CPython, its bridge calls on MicroPython).
-The guest stand-ins are built into the interpreters
-(guest/cpython/pylon_crypto.py; guest/micropython/shims/pylon.py, shared
-with tls's pylon.https). The argon2 package adds argon2 to this cap. Its page
-is docs/caps/crypto.md.
+(provider.py, run in the confined provider process), its wiring (wiring.py:
+`pylon:cap/crypto` on CPython, its bridge calls on MicroPython) and the guest
+stand-ins (guest/cpython/pylon_crypto.py, built into the session component;
+guest/micropython/pylon.py, sent over the bridge, which holds tls's
+pylon.https too). The argon2 package adds argon2 to this cap. Its page is
+docs/caps/crypto.md.
 """
 
 from pylon_shell.caps.model import BOTH, BOUNDARY, Cap, Provider, iface
@@ -29,6 +29,7 @@ PACKAGE = CapPackage(
                 "the host's OpenSSL (hashlib) and the cryptography package",
             ),
         ),
+        pure=True,
     ),
     rank=60,
     checks_own_grant=True,

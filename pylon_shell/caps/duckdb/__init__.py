@@ -2,10 +2,11 @@
 
 The folder holds all of it: this catalog entry, the host provider
 (provider.py, run in the confined provider process, its files confined to the
-granted directories), and its wiring (wiring.py: the `pylon:cap/duckdb`
-interface on CPython, the bridge calls on MicroPython). The guest stand-ins
-are built into the interpreters (guest/cpython/pylon_duckdb.py,
-guest/micropython/shims/duckdb.py). Its page is docs/caps/duckdb.md.
+granted directories), its wiring (wiring.py: the `pylon:cap/duckdb` interface
+on CPython, the bridge calls on MicroPython) and the guest stand-ins
+(guest/cpython/pylon_duckdb.py, built into the session component;
+guest/micropython/duckdb.py, sent over the bridge). Its page is
+docs/caps/duckdb.md.
 """
 
 from pylon_shell.caps.model import BOTH, BOUNDARY, Cap, Provider, iface

@@ -17,6 +17,7 @@ PACKAGE = CapPackage(
         None,
         (Provider("wasi", "wasi", BOUNDARY, BOTH, "WASI environment"),),
         live=False,
+        pure=True,
     ),
     rank=20,
     wasi_interface="wasi:cli/environment",

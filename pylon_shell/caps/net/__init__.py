@@ -2,9 +2,9 @@
 
 The folder holds all of it: this catalog entry, the host provider
 (provider.py: connections opened by the provider process, to allowlisted
-host:port only) and its wiring (wiring.py: `pylon:cap/net`). The guest's
-_socket stand-in is built into the interpreter (guest/cpython/pylon_socket.py).
-The tls cap runs on its connections. Its page is docs/caps/net.md.
+host:port only), its wiring (wiring.py: `pylon:cap/net`) and the guest's
+_socket stand-in (guest/cpython/pylon_socket.py, built into the session
+component). The tls cap runs on its connections. Its page is docs/caps/net.md.
 """
 
 from pylon_shell.caps.model import BOUNDARY, Cap, Provider, iface

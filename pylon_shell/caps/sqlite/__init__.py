@@ -5,11 +5,11 @@ Two providers: "builtin", the SQLite linked into CPython (policy: the import
 gate), and "component", a SQLite wasm component pylon builds and trusts by
 digest (guest/sqlite_provider), run in the launcher in its own store with its
 own database directory. The folder holds this catalog entry, the component's
-host side (provider.py) and its wiring (wiring.py: `pylon:cap/sqlite` on
-CPython, its bridge calls on MicroPython); the session makes the component
-(session.py). The guest stand-ins are built into the interpreters
-(guest/cpython/pylon_sqlite3*.py; guest/micropython/shims/sqlite3.py). Its
-page is docs/caps/sqlite.md.
+host side (provider.py), its wiring (wiring.py: `pylon:cap/sqlite` on
+CPython, its bridge calls on MicroPython) and the guest stand-ins
+(guest/cpython/pylon_sqlite3*.py, built into the session component;
+guest/micropython/sqlite3.py, sent over the bridge). The session makes the
+component (session.py). Its page is docs/caps/sqlite.md.
 """
 
 from pylon_shell.caps.model import BOTH, BOUNDARY, POLICY, Cap, Provider, iface

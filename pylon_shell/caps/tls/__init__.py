@@ -3,11 +3,12 @@
 
 The folder holds all of it: this catalog entry, the host provider
 (provider.py, on the net cap's connections, in the confined provider
-process; parse.py bounds what the guest loads before OpenSSL reads it) and
-its wiring (wiring.py: `pylon:cap/tls` on CPython, `https.request` over the
-MicroPython bridge). The guest stand-ins are built into the interpreters
-(guest/cpython/pylon_ssl.py, pylon_https.py; guest/micropython/shims/pylon.py,
-shared with crypto). Its page is docs/caps/tls.md.
+process; parse.py bounds what the guest loads before OpenSSL reads it), its
+wiring (wiring.py: `pylon:cap/tls` on CPython, `https.request` over the
+MicroPython bridge) and the CPython stand-ins (guest/cpython/pylon_ssl.py
+and pylon_https.py, built into the session component). MicroPython's
+pylon.https is in the crypto package's `pylon` shim. Its page is
+docs/caps/tls.md.
 """
 
 from pylon_shell.caps.model import BOTH, BOUNDARY, Cap, Provider, iface
