@@ -353,7 +353,7 @@ def _pair_of_text(value: Any) -> tuple[str, str]:
 
 
 class ProviderProxy:
-    """A cap's provider as the cap layer calls it (`layer.duckdb.execute(...)`):
+    """A cap's provider as the cap layer calls it (`layer.provider("duckdb").execute(...)`):
     each method call is forwarded to the provider process."""
 
     def __init__(self, process: ProviderProcess, cap: str) -> None:
