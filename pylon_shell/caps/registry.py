@@ -39,11 +39,13 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pylon_shell import paths
 from pylon_shell.caps.model import Cap
-from pylon_shell.options import Preopen
+
+if TYPE_CHECKING:
+    from pylon_shell.options import Preopen
 
 #: The entry point group cap packages register in.
 GROUP = "pylon.caps"
