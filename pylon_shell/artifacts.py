@@ -38,7 +38,8 @@ GUEST_CAP_CPYTHON = Path("guest") / "cpython"
 #: The file of the built app naming those modules: the session imports each
 #: while it is snapshotted (a module not imported then is not in the component).
 STAND_INS_LIST = ".pylon-stand-ins"
-GUEST_SQLITE = PACKAGE_DIR / "guest" / "sqlite_provider"
+#: The sqlite cap's provider component, a component of its own (not a stand-in).
+GUEST_SQLITE = PACKAGE_DIR / "caps" / "sqlite" / "guest" / "component"
 WIT_DIR = PACKAGE_DIR / "wit"
 #: Guest modules the SQLite provider shares with the session.
 SQLITE_SHARED: tuple[str, ...] = ()

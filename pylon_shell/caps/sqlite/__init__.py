@@ -3,7 +3,7 @@ component of its own.
 
 Two providers: "builtin", the SQLite linked into CPython (policy: the import
 gate), and "component", a SQLite wasm component pylon builds and trusts by
-digest (guest/sqlite_provider), run in the launcher in its own store with its
+digest (guest/component/), run in the launcher in its own store with its
 own database directory. The folder holds this catalog entry, the component's
 host side (provider.py), its wiring (wiring.py: `pylon:cap/sqlite` on
 CPython, its bridge calls on MicroPython) and the guest stand-ins
