@@ -32,7 +32,15 @@ from pylon_shell.wasmhost.spill import BINARYEN
 RECIPE = "2"
 PACKAGE_DIR = Path(__file__).resolve().parent
 GUEST_CPYTHON = PACKAGE_DIR / "guest" / "cpython"
-GUEST_SQLITE = PACKAGE_DIR / "guest" / "sqlite_provider"
+#: Where a cap package of pylon's own keeps the modules built into the CPython
+#: session component (its stand-ins over its own WIT interface), beside
+#: GUEST_CPYTHON's: caps/<name>/GUEST_CAP_CPYTHON.
+GUEST_CAP_CPYTHON = Path("guest") / "cpython"
+#: The file of the built app naming those modules: the session imports each
+#: while it is snapshotted (a module not imported then is not in the component).
+STAND_INS_LIST = ".pylon-stand-ins"
+#: The sqlite cap's provider component, a component of its own (not a stand-in).
+GUEST_SQLITE = PACKAGE_DIR / "caps" / "sqlite" / "guest" / "component"
 WIT_DIR = PACKAGE_DIR / "wit"
 #: Guest modules the SQLite provider shares with the session.
 SQLITE_SHARED: tuple[str, ...] = ()
@@ -128,8 +136,13 @@ def _key(*folders: Path, files: tuple[Path, ...] = ()) -> str:
     return key
 
 
+def cap_guest_dirs() -> tuple[Path, ...]:
+    """The folders of stand-ins pylon's cap packages build into the session component."""
+    return tuple(sorted(PACKAGE_DIR.glob(f"caps/*/{GUEST_CAP_CPYTHON.as_posix()}")))
+
+
 def cpython_key() -> str:
-    return _key(GUEST_CPYTHON, WIT_DIR)
+    return _key(GUEST_CPYTHON, *cap_guest_dirs(), WIT_DIR)
 
 
 def cpython_entry() -> Path:

@@ -29,11 +29,13 @@ from pylon_shell.artifacts import (
     GUEST_SQLITE,
     RECIPE,
     SQLITE_SHARED,
+    STAND_INS_LIST,
     WIT_DIR,
     ComponentArtifacts,
     CPythonArtifacts,
     MicroPythonArtifacts,
     built_micropython,
+    cap_guest_dirs,
     cpython_entry,
     micropython_entry,
     read_component,
@@ -97,6 +99,19 @@ def cpython_artifacts(progress: Progress | None = None, force: bool = False) -> 
         return artifacts
 
 
+def _copy_stand_ins(app: Path) -> None:
+    """Copy the cap packages' stand-ins into the app, and name them in
+    STAND_INS_LIST for the session to import while it is snapshotted."""
+    names: list[str] = []
+    for folder in cap_guest_dirs():
+        for source in sorted(folder.glob("*.py")):
+            if (app / source.name).exists():
+                raise BuildError(f"two guest modules are named {source.name} ({source})")
+            shutil.copy2(source, app / source.name)
+            names.append(source.stem)
+    (app / STAND_INS_LIST).write_text("\n".join(names) + "\n")
+
+
 def _build_cpython(entry: Path, progress: Progress) -> CPythonArtifacts:
     work = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
     try:
@@ -106,6 +121,7 @@ def _build_cpython(entry: Path, progress: Progress) -> CPythonArtifacts:
         app.mkdir()
         for source in GUEST_CPYTHON.glob("*.py"):
             shutil.copy2(source, app / source.name)
+        _copy_stand_ins(app)
         (app / ".pylon-extract-stdlib").write_text("")
         wasm = work / "session.wasm"
         _componentize(app, wasm)
