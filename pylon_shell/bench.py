@@ -740,6 +740,23 @@ def table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def _figure(value: float, unit: str) -> str:
+    if unit == "s" and value < 0.01:
+        return f"{value * 1000:.3g} ms"
+    return f"{value:.4g} {unit}"
+
+
+def markdown(rows: list[Row]) -> str:
+    """The rows as docs/benchmarks.md's table, so the page is pasted from a run."""
+    lines = ["| benchmark | pylon | baseline | ratio | baseline is |", "|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(
+            f"| {r.benchmark} | {_figure(r.pylon, r.unit)} | "
+            f"{_figure(r.baseline_value, r.unit)} | {r.ratio:.2f} | {r.baseline} |"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -758,6 +775,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--evals", type=int, default=1000, help="evals per round-trip figure")
     parser.add_argument("-o", "--output", type=Path, default=Path("bench-results.json"))
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the table as Markdown (docs/benchmarks.md)"
+    )
     args = parser.parse_args(argv)
     unknown = [g for g in args.groups if g not in GROUPS]
     if unknown:
@@ -769,7 +789,7 @@ def main(argv: list[str] | None = None) -> int:
     for group in groups:
         print(f"measuring {group}…", file=sys.stderr, flush=True)
         rows += GROUPS[group](args)
-    print(table(rows))
+    print(markdown(rows) if args.markdown else table(rows))
     results = {
         "machine": {
             "arch": os.uname().machine,
