@@ -268,3 +268,20 @@ def test_host_codec_errors_keep_their_class():
         provider.decompress(handle, b"", -1)
     with pytest.raises(ProviderError, match="unknown codec"):
         provider.create("gzip-compressor", [])
+
+
+@pytest.mark.runtime
+def test_micropython_lzma_answers_is_check_supported_as_cpython(pylon):
+    code = (
+        "import lzma\n"
+        "print(lzma.is_check_supported(lzma.CHECK_CRC64), lzma.is_check_supported(3))\n"
+        "try:\n"
+        "    lzma.is_check_supported('x')\n"
+        "except TypeError as e:\n"
+        "    print('TypeError', e)\n"
+    )
+    result = pylon("--mp", "--cap", "compression", "-c", code)
+    assert (result.status, result.stderr) == (0, "")
+    assert result.stdout == (
+        "True False\nTypeError 'str' object cannot be interpreted as an integer\n"
+    )

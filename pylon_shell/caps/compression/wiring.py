@@ -71,4 +71,7 @@ def bridge(layer: CapLayer, kit: Bridge) -> dict[str, BridgeHandler]:
     return {
         "compression.compress": kit.raw_bytes(one_shot("compress")),
         "compression.decompress": kit.raw_bytes(one_shot("decompress")),
+        "compression.lzma_check": kit.handler(
+            lambda check: codec.call("lzma.is-check-supported", [check])[0]
+        ),
     }

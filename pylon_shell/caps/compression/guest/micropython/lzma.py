@@ -1,6 +1,6 @@
 # Runs INSIDE the MicroPython guest as `lzma`: one-shot compress/decompress over
 # the host bridge to the compression cap's provider (CPython's own codec).
-# `_bridge_bytes` and `BridgeError` come from the session loop (pylon_boot.py).
+# `_bridge`, `_bridge_bytes` and `BridgeError` come from the session loop (pylon_boot.py).
 
 FORMAT_AUTO = 0
 FORMAT_XZ = 1
@@ -23,6 +23,14 @@ def _call(operation, data, options):
         return _bridge_bytes("compression." + operation, ["lzma", options], data)
     except BridgeError as error:
         raise (LZMAError if error.kind == "LZMAError" else ValueError)(error.message)
+
+
+def is_check_supported(check_id):
+    """Whether the host's liblzma has this integrity check (CPython's answer)."""
+    try:
+        return _bridge("compression.lzma_check", check_id)
+    except BridgeError as error:
+        raise (TypeError if error.kind == "TypeError" else ValueError)(error.message)
 
 
 def compress(data, format=FORMAT_XZ, check=-1, preset=None):
