@@ -734,9 +734,10 @@ def table(rows: list[Row]) -> str:
 
 
 def _figure(value: float, unit: str) -> str:
-    if unit == "s" and value < 0.01:
-        return f"{value * 1000:.3g} ms"
-    return f"{value:.4g} {unit}"
+    smaller = {"s": "ms", "ms": "µs"}
+    if unit in smaller and value < 0.01:
+        return f"{value * 1000:.3g} {smaller[unit]}"
+    return f"{value:.4g}x" if unit == "x" else f"{value:.4g} {unit}"
 
 
 def markdown(rows: list[Row]) -> str:

@@ -74,6 +74,8 @@ def test_the_markdown_table_is_the_rows_with_their_ratios():
         bench.Row("warm start: pylon -c pass", 0.1436, "python3 -c pass", 0.02437),
         bench.Row("REPL round trip p50 (cpython)", 0.0001283, "host p50", 0.00001284),
         bench.Row("peak memory: pylon -c pass", 55.97, "python3 -c pass", 11.4, unit="MiB"),
+        bench.Row("trivial host cap call p50", 0.2751, "host p50", 0.000087, unit="ms"),
+        bench.Row("compute: geometric mean", 2.555, "1.0 (native)", 1.0, unit="x"),
     ]
     assert bench.markdown(rows).splitlines() == [
         "| benchmark | pylon | baseline | ratio | baseline is |",
@@ -81,4 +83,6 @@ def test_the_markdown_table_is_the_rows_with_their_ratios():
         "| warm start: pylon -c pass | 0.1436 s | 0.02437 s | 5.89 | python3 -c pass |",
         "| REPL round trip p50 (cpython) | 0.128 ms | 0.0128 ms | 9.99 | host p50 |",
         "| peak memory: pylon -c pass | 55.97 MiB | 11.4 MiB | 4.91 | python3 -c pass |",
+        "| trivial host cap call p50 | 0.2751 ms | 0.087 µs | 3162.07 | host p50 |",
+        "| compute: geometric mean | 2.555x | 1x | 2.56 | 1.0 (native) |",
     ]
