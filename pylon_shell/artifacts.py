@@ -36,6 +36,9 @@ GUEST_CPYTHON = PACKAGE_DIR / "guest" / "cpython"
 #: session component (its stand-ins over its own WIT interface), beside
 #: GUEST_CPYTHON's: caps/<name>/GUEST_CAP_CPYTHON.
 GUEST_CAP_CPYTHON = Path("guest") / "cpython"
+#: Where one keeps guest modules both runtimes run (the DB-API core): built
+#: into the session component too, and sent to MicroPython as stand-ins.
+GUEST_CAP_COMMON = Path("guest") / "common"
 #: The file of the built app naming those modules: the session imports each
 #: while it is snapshotted (a module not imported then is not in the component).
 STAND_INS_LIST = ".pylon-stand-ins"
@@ -138,7 +141,11 @@ def _key(*folders: Path, files: tuple[Path, ...] = ()) -> str:
 
 def cap_guest_dirs() -> tuple[Path, ...]:
     """The folders of stand-ins pylon's cap packages build into the session component."""
-    return tuple(sorted(PACKAGE_DIR.glob(f"caps/*/{GUEST_CAP_CPYTHON.as_posix()}")))
+    found = [
+        *PACKAGE_DIR.glob(f"caps/*/{GUEST_CAP_CPYTHON.as_posix()}"),
+        *PACKAGE_DIR.glob(f"caps/*/{GUEST_CAP_COMMON.as_posix()}"),
+    ]
+    return tuple(sorted(found))
 
 
 def cpython_key() -> str:

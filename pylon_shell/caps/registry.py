@@ -102,7 +102,10 @@ class CapPackage:
     #: {"cpython": {"host": {"_bz2": "pylon_bz2"}}}: guest module -> stand-in,
     #: a file of the package's guest/<runtime>/ (CPython: built into the
     #: session component, over the cap's own interface; MicroPython: a shim
-    #: the host sends, over the bridge).
+    #: the host sends, over the bridge), or of guest/common/ (the same file
+    #: for both guests; on CPython, every file there is built in). A package
+    #: shares another's stand-in by naming it: its file is looked for in every
+    #: package that declares it.
     stand_ins: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
     #: "module:function": function(provider) -> the line `pylon caps` shows for
     #: what backs a provider, when `libraries` does not say it.
@@ -244,8 +247,9 @@ def guest_source(module: str) -> str | None:
 
 def stand_in_source(runtime: str, module: str) -> str | None:
     """The source of the stand-in named `module` that a package of pylon's own
-    serves on `runtime` from its folder (guest/<runtime>/<module>.py; on
-    MicroPython, a shim over the bridge), or None. `module` comes from the
+    serves on `runtime` from its folder (guest/<runtime>/<module>.py, or
+    guest/common/<module>.py for one both guests run; on MicroPython, a shim
+    over the bridge), or None. `module` comes from the
     guest: it is only ever compared with the packages' own tables, never part
     of a path until it matched one."""
     if not isinstance(module, str):
@@ -253,9 +257,10 @@ def stand_in_source(runtime: str, module: str) -> str | None:
     for name, package in plugins().items():
         offered = package.stand_ins.get(runtime, {}).values()
         if any(module in by_provider.values() for by_provider in offered):
-            path = _home(name) / "guest" / runtime / f"{module}.py"
-            if path.is_file():
-                return path.read_text(encoding="utf-8")
+            for folder in (runtime, "common"):  # common: both guests run it
+                path = _home(name) / "guest" / folder / f"{module}.py"
+                if path.is_file():
+                    return path.read_text(encoding="utf-8")
     return None
 
 

@@ -274,9 +274,17 @@ class _Module:
     pass
 
 
+def _stand_in(name):
+    """A stand-in another one loads (the DB-API core, pylon_dbapi): only one the
+    plan's packages declare for this runtime, not a module the program names."""
+    if name not in _settings["shims"].values():
+        raise ImportError("no stand-in named " + name)
+    return sys.modules.get(name) or _load_shim(name, _importing[-1])
+
+
 def _load_shim(name, importer):
     ns = {"__name__": name, "_bridge": _bridge, "_bridge_bytes": _bridge_bytes,
-          "BridgeError": BridgeError,
+          "BridgeError": BridgeError, "_stand_in": _stand_in,
           "_note_file": _note_file}
     cap = _settings.get("plugins", {}).get(name)
     if cap is not None:
