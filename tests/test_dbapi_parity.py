@@ -160,6 +160,11 @@ step("blob and null",
      lambda: con.execute("select '\\\\x00\\\\xFF'::blob, null, 1.5::double").fetchone())
 step("catalog error", lambda: failure(lambda: con.execute("select * from missing"))[0])
 step("parser error", lambda: failure(lambda: con.execute("selec 1"))[0])
+step("parameters round trip",
+     lambda: con.execute("select ?, ?, ?, ?, ?",
+                         [None, True, 2**62, "text", b"\\x00\\xff"]).fetchone())
+step("big integer", lambda: con.execute("select ?::hugeint", [2**70]).fetchone())
+step("unsupported parameter", lambda: failure(lambda: con.execute("select ?", [object()])))
 lazy = con.execute("select range from range(100000)")
 step("lazy, first row", lambda: lazy.fetchone())
 step("lazy, the rest", lambda: len(lazy.fetchall()))
@@ -224,6 +229,9 @@ DUCKDB_KEYS = ["class " + name for name in DUCKDB_NAMES] + [
     "blob and null",
     "catalog error",
     "parser error",
+    "parameters round trip",
+    "big integer",
+    "unsupported parameter",
     "lazy, first row",
     "lazy, the rest",
     "with closes",

@@ -51,6 +51,9 @@ if TYPE_CHECKING:
 GROUP = "pylon.caps"
 #: The most source one guest module of a cap package may have.
 MAX_GUEST_SOURCE = 1 << 20
+#: Guest modules of the launcher that both runtimes run, which a package may
+#: name as a stand-in of its own (pylon_wire).
+COMMON = Path(__file__).resolve().parent.parent / "guest" / "common"
 _CACHE_NAME = "cap-plugins.json"
 
 
@@ -257,8 +260,14 @@ def stand_in_source(runtime: str, module: str) -> str | None:
     for name, package in plugins().items():
         offered = package.stand_ins.get(runtime, {}).values()
         if any(module in by_provider.values() for by_provider in offered):
-            for folder in (runtime, "common"):  # common: both guests run it
-                path = _home(name) / "guest" / folder / f"{module}.py"
+            # common: both guests run it; the launcher's own guest/common last
+            # (pylon_wire, the value format every cap's stand-ins share).
+            for folder in (
+                _home(name) / "guest" / runtime,
+                _home(name) / "guest" / "common",
+                COMMON,
+            ):
+                path = folder / f"{module}.py"
                 if path.is_file():
                     return path.read_text(encoding="utf-8")
     return None

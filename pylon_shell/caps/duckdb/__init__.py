@@ -37,7 +37,10 @@ PACKAGE = CapPackage(
     stand_ins={
         "cpython": {"host": {"duckdb": "pylon_duckdb"}},
         # The DB-API core, from the sqlite cap's guest/common/ (built into CPython).
-        "micropython": {"host": {"duckdb": "duckdb", "pylon_dbapi": "pylon_dbapi"}},
+        # pylon_wire: the value format, from pylon_shell/guest/common/.
+        "micropython": {
+            "host": {"duckdb": "duckdb", "pylon_dbapi": "pylon_dbapi", "pylon_wire": "pylon_wire"}
+        },
     },
     libraries=("duckdb",),
 )

@@ -21,7 +21,9 @@ __version__ = "pylon-cap"
 apilevel = "2.0"
 paramstyle = "qmark"
 
-_errors = pylon_dbapi.exceptions("duckdb", pylon_dbapi.PEP249 + pylon_dbapi.DUCKDB, ("InterfaceError",))
+_errors = pylon_dbapi.exceptions(
+    "duckdb", pylon_dbapi.PEP249 + pylon_dbapi.DUCKDB, ("InterfaceError",)
+)
 globals().update(_errors)
 
 
