@@ -163,6 +163,8 @@ step("parser error", lambda: failure(lambda: con.execute("selec 1"))[0])
 step("parameters round trip",
      lambda: con.execute("select ?, ?, ?, ?, ?",
                          [None, True, 2**62, "text", b"\\x00\\xff"]).fetchone())
+step("lists and structs", lambda: duckdb.sql("select [1, 2], {'a': 1}").fetchone())
+step("relation columns", lambda: duckdb.sql("select 1 as x, 'y' as y").columns)
 step("big integer", lambda: con.execute("select ?::hugeint", [2**70]).fetchone())
 step("unsupported parameter", lambda: failure(lambda: con.execute("select ?", [object()])))
 lazy = con.execute("select range from range(100000)")
@@ -230,6 +232,8 @@ DUCKDB_KEYS = ["class " + name for name in DUCKDB_NAMES] + [
     "catalog error",
     "parser error",
     "parameters round trip",
+    "lists and structs",
+    "relation columns",
     "big integer",
     "unsupported parameter",
     "lazy, first row",
