@@ -383,7 +383,9 @@ def _gated_import(name, globals=None, locals=None, fromlist=(), level=0):
                 if fromlist and name != top and name in _settings.get("plugins", {}):
                     return sys.modules[name]  # from lz4.frame import compress
                 return module
-        elif (name, importer) not in _seen:
+        elif (name, importer) not in _seen and importer not in _settings["shims"].values():
+            # (A stand-in's own imports, json in pylon_wire, are the launcher's,
+            # not the program's: CPython's are made before the program runs.)
             _seen.add((name, importer))
             _event({"k": "import", "m": name, "i": importer, "c": "builtin", "g": True})
         if name in ("time", "utime"):
