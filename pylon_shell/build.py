@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 from pylon_shell import paths
 from pylon_shell.artifacts import (
+    GUEST_COMMON,
     GUEST_CPYTHON,
     GUEST_SQLITE,
     RECIPE,
@@ -119,7 +120,7 @@ def _build_cpython(entry: Path, progress: Progress) -> CPythonArtifacts:
         progress.step(1, total, "building the CPython 3.14 session component (componentize-py)")
         app = work / "app"
         app.mkdir()
-        for source in GUEST_CPYTHON.glob("*.py"):
+        for source in [*GUEST_CPYTHON.glob("*.py"), *GUEST_COMMON.glob("*.py")]:
             shutil.copy2(source, app / source.name)
         _copy_stand_ins(app)
         (app / ".pylon-extract-stdlib").write_text("")
@@ -281,7 +282,6 @@ def sqlite_provider_artifacts(progress: Progress | None = None) -> ComponentArti
         raise BuildError(f"the component built in {entry} did not check out; run `pylon build`")
     _register(found.wasm, found.wasm_sha256, "sqlite-provider")
     return found
-
 
 
 def _register(wasm: Path, digest: str, kind: str) -> None:

@@ -51,6 +51,9 @@ if TYPE_CHECKING:
 GROUP = "pylon.caps"
 #: The most source one guest module of a cap package may have.
 MAX_GUEST_SOURCE = 1 << 20
+#: Guest modules of the launcher that both runtimes run, which a package may
+#: name as a stand-in of its own (pylon_wire).
+COMMON = Path(__file__).resolve().parent.parent / "guest" / "common"
 _CACHE_NAME = "cap-plugins.json"
 
 
@@ -102,7 +105,10 @@ class CapPackage:
     #: {"cpython": {"host": {"_bz2": "pylon_bz2"}}}: guest module -> stand-in,
     #: a file of the package's guest/<runtime>/ (CPython: built into the
     #: session component, over the cap's own interface; MicroPython: a shim
-    #: the host sends, over the bridge).
+    #: the host sends, over the bridge), or of guest/common/ (the same file
+    #: for both guests; on CPython, every file there is built in). A package
+    #: shares another's stand-in by naming it: its file is looked for in every
+    #: package that declares it.
     stand_ins: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
     #: "module:function": function(provider) -> the line `pylon caps` shows for
     #: what backs a provider, when `libraries` does not say it.
@@ -244,8 +250,9 @@ def guest_source(module: str) -> str | None:
 
 def stand_in_source(runtime: str, module: str) -> str | None:
     """The source of the stand-in named `module` that a package of pylon's own
-    serves on `runtime` from its folder (guest/<runtime>/<module>.py; on
-    MicroPython, a shim over the bridge), or None. `module` comes from the
+    serves on `runtime` from its folder (guest/<runtime>/<module>.py, or
+    guest/common/<module>.py for one both guests run; on MicroPython, a shim
+    over the bridge), or None. `module` comes from the
     guest: it is only ever compared with the packages' own tables, never part
     of a path until it matched one."""
     if not isinstance(module, str):
@@ -253,9 +260,16 @@ def stand_in_source(runtime: str, module: str) -> str | None:
     for name, package in plugins().items():
         offered = package.stand_ins.get(runtime, {}).values()
         if any(module in by_provider.values() for by_provider in offered):
-            path = _home(name) / "guest" / runtime / f"{module}.py"
-            if path.is_file():
-                return path.read_text(encoding="utf-8")
+            # common: both guests run it; the launcher's own guest/common last
+            # (pylon_wire, the value format every cap's stand-ins share).
+            for folder in (
+                _home(name) / "guest" / runtime,
+                _home(name) / "guest" / "common",
+                COMMON,
+            ):
+                path = folder / f"{module}.py"
+                if path.is_file():
+                    return path.read_text(encoding="utf-8")
     return None
 
 

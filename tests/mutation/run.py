@@ -37,8 +37,9 @@ REPO = Path(__file__).resolve().parents[2]
 GUARDS = Path(__file__).with_name("guards.toml")
 #: Changing these changes the CPython component's cache key: a rebuild (~20-60 s).
 REBUILDS = ("pylon_shell/guest/cpython/", "pylon_shell/wit/")
-#: ... and so does changing a cap package's stand-ins (pylon_shell/caps/<name>/guest/cpython/).
-CAP_STAND_INS = "/guest/cpython/"
+#: ... and so does changing a cap package's stand-ins (pylon_shell/caps/<name>/guest/cpython/,
+#: and guest/common/, built in as well).
+CAP_STAND_INS = ("/guest/cpython/", "/guest/common/")
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,9 @@ class Mutant:
 
     @property
     def rebuilds(self) -> bool:
-        cap_stand_in = self.file.startswith("pylon_shell/caps/") and CAP_STAND_INS in self.file
+        cap_stand_in = self.file.startswith("pylon_shell/caps/") and any(
+            folder in self.file for folder in CAP_STAND_INS
+        )
         return self.file.startswith(REBUILDS) or cap_stand_in
 
 

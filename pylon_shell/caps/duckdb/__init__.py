@@ -36,7 +36,11 @@ PACKAGE = CapPackage(
     wiring="pylon_shell.caps.duckdb.wiring",
     stand_ins={
         "cpython": {"host": {"duckdb": "pylon_duckdb"}},
-        "micropython": {"host": {"duckdb": "duckdb"}},
+        # The DB-API core, from the sqlite cap's guest/common/ (built into CPython).
+        # pylon_wire: the value format, from pylon_shell/guest/common/.
+        "micropython": {
+            "host": {"duckdb": "duckdb", "pylon_dbapi": "pylon_dbapi", "pylon_wire": "pylon_wire"}
+        },
     },
     libraries=("duckdb",),
 )

@@ -72,7 +72,8 @@ PACKAGE = CapPackage(
     stand_ins={
         # The stdlib's sqlite3 package runs unchanged over this _sqlite3.
         "cpython": {"component": {"_sqlite3": "pylon_sqlite3"}},
-        "micropython": {"component": {"sqlite3": "sqlite3"}},
+        # pylon_dbapi (guest/common/) is the DB-API core duckdb's stand-ins share.
+        "micropython": {"component": {"sqlite3": "sqlite3", "pylon_dbapi": "pylon_dbapi"}},
     },
     backing="pylon_shell.caps.sqlite:backing",
     notes="pylon_shell.caps.sqlite:notes",

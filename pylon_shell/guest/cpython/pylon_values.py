@@ -1,69 +1,44 @@
-"""Runs INSIDE a CPython guest (the session and the SQLite provider component):
-SQL values across pylon:cap/types, as the same Python types CPython's own
-drivers use. The host side is pylon_shell/caps/values.py.
+"""Runs INSIDE the CPython session: SQL values across pylon:cap/types as the WIT
+variant, so the session component's boundary stays typed. What a value's
+(tag, payload) is comes from pylon_wire (guest/common/), the one format both
+guests share; this module only wraps and unwraps the variant's cases. The
+host side is pylon_shell/caps/values.py.
 """
-
-import datetime
-import decimal
-import json
-import uuid
 
 from wit_world.imports import types as wire
 
+from pylon_wire import decode, encode
+
+_CASES = {
+    "boolean": wire.Value_Boolean,
+    "integer": wire.Value_Integer,
+    "big-integer": wire.Value_BigInteger,
+    "real": wire.Value_Real,
+    "text": wire.Value_Text,
+    "blob": wire.Value_Blob,
+    "tagged": wire.Value_Tagged,
+}
+_TAGS = {case: tag for tag, case in _CASES.items()}
+#: Cases whose payload is the value itself (most of a result's cells).
+_PLAIN = frozenset(
+    (wire.Value_Boolean, wire.Value_Integer, wire.Value_Real, wire.Value_Text, wire.Value_Blob)
+)
+
 
 def to_wire(value):
-    if value is None:
+    tag, payload = encode(value)
+    if tag == "null":
         return wire.Value_Null()
-    if isinstance(value, bool):
-        return wire.Value_Boolean(value)
-    if isinstance(value, int):
-        if -(2**63) <= value < 2**63:
-            return wire.Value_Integer(value)
-        return wire.Value_BigInteger(str(value))
-    if isinstance(value, float):
-        return wire.Value_Real(value)
-    if isinstance(value, str):
-        return wire.Value_Text(value)
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return wire.Value_Blob(bytes(value))
-    if isinstance(value, datetime.datetime):
-        return wire.Value_Tagged(("datetime", value.isoformat()))
-    if isinstance(value, datetime.date):
-        return wire.Value_Tagged(("date", value.isoformat()))
-    if isinstance(value, datetime.time):
-        return wire.Value_Tagged(("time", value.isoformat()))
-    if isinstance(value, datetime.timedelta):
-        return wire.Value_Tagged(("timedelta", repr(value.total_seconds())))
-    if isinstance(value, decimal.Decimal):
-        return wire.Value_Tagged(("decimal", str(value)))
-    if isinstance(value, uuid.UUID):
-        return wire.Value_Tagged(("uuid", str(value)))
-    if isinstance(value, (list, tuple, dict)):
-        return wire.Value_Tagged(("dict" if isinstance(value, dict) else "list", json.dumps(value)))
-    raise TypeError(f"type {type(value).__name__!r} is not supported as a parameter")
+    return _CASES[tag](payload)
 
 
 def from_wire(value):
-    if isinstance(value, wire.Value_Null):
+    case = type(value)
+    if case in _PLAIN:
+        return value.value
+    if case is wire.Value_Null:
         return None
-    if isinstance(value, wire.Value_BigInteger):
-        return int(value.value)
-    if isinstance(value, wire.Value_Tagged):
-        kind, text = value.value
-        if kind == "datetime":
-            return datetime.datetime.fromisoformat(text)
-        if kind == "date":
-            return datetime.date.fromisoformat(text)
-        if kind == "time":
-            return datetime.time.fromisoformat(text)
-        if kind == "timedelta":
-            return datetime.timedelta(seconds=float(text))
-        if kind == "decimal":
-            return decimal.Decimal(text)
-        if kind == "uuid":
-            return uuid.UUID(text)
-        return json.loads(text)
-    return value.value
+    return decode(_TAGS[case], value.value)
 
 
 def rows_from_wire(result):

@@ -284,9 +284,17 @@ class _Module:
     pass
 
 
+def _stand_in(name):
+    """A stand-in another one loads (the DB-API core, pylon_dbapi): only one the
+    plan's packages declare for this runtime, not a module the program names."""
+    if name not in _settings["shims"].values():
+        raise ImportError("no stand-in named " + name)
+    return sys.modules.get(name) or _load_shim(name, _importing[-1])
+
+
 def _load_shim(name, importer):
     ns = {"__name__": name, "_bridge": _bridge, "_bridge_bytes": _bridge_bytes,
-          "BridgeError": BridgeError,
+          "BridgeError": BridgeError, "_stand_in": _stand_in,
           "_note_file": _note_file}
     cap = _settings.get("plugins", {}).get(name)
     if cap is not None:
@@ -385,7 +393,9 @@ def _gated_import(name, globals=None, locals=None, fromlist=(), level=0):
                 if fromlist and name != top and name in _settings.get("plugins", {}):
                     return sys.modules[name]  # from lz4.frame import compress
                 return module
-        elif (name, importer) not in _seen:
+        elif (name, importer) not in _seen and importer not in _settings["shims"].values():
+            # (A stand-in's own imports, json in pylon_wire, are the launcher's,
+            # not the program's: CPython's are made before the program runs.)
             _seen.add((name, importer))
             _event({"k": "import", "m": name, "i": importer, "c": "builtin", "g": True})
         if name in ("time", "utime"):

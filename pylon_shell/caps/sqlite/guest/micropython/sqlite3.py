@@ -1,38 +1,21 @@
 # Runs INSIDE the MicroPython guest as the `sqlite3` module, over the host bridge
 # to the SQLite provider component (pylon:cap/sqlite) that also serves CPython.
-# `_bridge` and `BridgeError` come from the session loop (pylon_boot.py).
-# Rows come in batches (a cursor fetches FETCH rows a call), executemany sends
-# its rows in batches of BATCH; values travel as the provider's JSON.
+# `_bridge`, `BridgeError` and `_stand_in` come from the session loop (pylon_boot.py).
+# Its exceptions and lazy rows are the DB-API core both guests share
+# (pylon_dbapi): the classes, the batches and the fetches are CPython's
+# sqlite3's. Rows come in batches (a cursor fetches FETCH rows a call),
+# executemany sends its rows in batches of BATCH; values travel as the
+# provider's JSON.
 
 import ubinascii
+
+pylon_dbapi = _stand_in("pylon_dbapi")
 
 apilevel = "2.0"
 paramstyle = "qmark"
 
-
-class Error(Exception):
-    pass
-
-
-class DatabaseError(Error):
-    pass
-
-
-class OperationalError(DatabaseError):
-    pass
-
-
-class IntegrityError(DatabaseError):
-    pass
-
-
-class ProgrammingError(DatabaseError):
-    pass
-
-
-class NotSupportedError(DatabaseError):
-    pass
-
+_ERRORS = pylon_dbapi.exceptions("sqlite3", pylon_dbapi.PEP249)
+globals().update(_ERRORS)
 
 #: Rows per bridge call: executemany's batches and fetches while iterating.
 BATCH = 10000
@@ -47,23 +30,13 @@ def _params(parameters):
     return [_to_wire(p) for p in parameters]
 
 
-_ERRORS = {
-    "Error": Error,
-    "DatabaseError": DatabaseError,
-    "OperationalError": OperationalError,
-    "IntegrityError": IntegrityError,
-    "ProgrammingError": ProgrammingError,
-    "NotSupportedError": NotSupportedError,
-}
-
-
 def _call(name, *args):
     try:
         return _bridge(name, *args)
     except BridgeError as error:
         # The kind may go on with SQLite's error code and name (pylon:cap/types failure).
-        kind = error.kind.split(" ")[0]
-        raise _ERRORS.get(kind, OperationalError)(error.message)
+        kind, message = error.kind.split(" ")[0], error.message
+    raise _ERRORS.get(kind, OperationalError)(message)
 
 
 def _to_wire(value):
@@ -95,21 +68,27 @@ class Cursor:
         self.description = None
         self.rowcount = -1
         self.lastrowid = None
+        self.arraysize = 1
         self._handle = None
-        self._rows = []
-        self._position = 0
-        self._more = False
+        self._closed = False
+        self._result = pylon_dbapi.NO_ROWS
 
     def _live(self):
+        if self._closed:
+            raise ProgrammingError("Cannot operate on a closed cursor.")
         connection = self.connection._live()
         if self._handle is None:
             self._handle = _call("sqlite.cursor", connection)
         return self._handle
 
+    def _fetch(self, count):
+        reply = _call("sqlite.fetch", self._live(), count)
+        return _rows(reply["rows"]), reply["more"]
+
     def _load(self, result):
-        self._rows = _rows(result["rows"])
-        self._position = 0
-        self._more = result["more"]
+        self._result = pylon_dbapi.Rows(
+            _rows(result["rows"]), result["more"], self._fetch, FETCH, 1 << 20
+        )
         self.rowcount = result["rowcount"]
         self.lastrowid = result["lastrowid"]
         columns = result["columns"]
@@ -124,53 +103,36 @@ class Cursor:
         # In batches of BATCH rows, each one bridge call.
         handle = self._live()
         total = 0
-        batch = []
-        result = None
-        for row in seq_of_parameters:
-            batch.append(_params(row))
-            if len(batch) >= BATCH:
-                result = _call("sqlite.execute_many", handle, sql, batch)
-                total += max(result["rowcount"], 0)
-                batch = []
-        if batch or result is None:
+        for batch in pylon_dbapi.batches(seq_of_parameters, BATCH, _params):
             result = _call("sqlite.execute_many", handle, sql, batch)
             total += max(result["rowcount"], 0)
         self._load(result)
         self.rowcount = total
         return self
 
-    def _fill(self):
-        if self._position >= len(self._rows) and self._more:
-            reply = _call("sqlite.fetch", self._handle, FETCH)
-            self._rows = _rows(reply["rows"])
-            self._position = 0
-            self._more = reply["more"]
+    def executescript(self, script):
+        _call("sqlite.execute_script", self._live(), script)
+        self._result = pylon_dbapi.NO_ROWS
+        return self
 
     def fetchone(self):
-        self._fill()
-        if self._position >= len(self._rows):
-            return None
-        self._position += 1
-        return self._rows[self._position - 1]
+        self._live()
+        return self._result.fetchone()
 
-    def fetchmany(self, size=1):
-        rows = []
-        while len(rows) < size:
-            row = self.fetchone()
-            if row is None:
-                break
-            rows.append(row)
-        return rows
+    def fetchmany(self, size=None):
+        self._live()
+        return self._result.fetchmany(self.arraysize if size is None else size)
 
     def fetchall(self):
-        rows = self._rows[self._position :]
-        self._rows = []
-        self._position = 0
-        while self._more:
-            reply = _call("sqlite.fetch", self._handle, 1 << 20)
-            rows.extend(_rows(reply["rows"]))
-            self._more = reply["more"]
-        return rows
+        self._live()
+        return self._result.fetchall()
+
+    def close(self):
+        if not self._closed:
+            self._closed = True
+            self._result = pylon_dbapi.NO_ROWS
+            if self._handle is not None and self.connection._handle is not None:
+                _call("sqlite.close_cursor", self._handle)
 
     def __iter__(self):
         return self
@@ -189,7 +151,6 @@ class Connection:
             # reports files); a relative name lives in the provider's own /db.
             _note_file(database)
         self._handle = _call("sqlite.open", database, float(timeout))
-        self._cursor = None
 
     def _live(self):
         if self._handle is None:
@@ -197,18 +158,17 @@ class Connection:
         return self._handle
 
     def cursor(self):
+        self._live()
         return Cursor(self)
 
     def execute(self, sql, parameters=()):
-        return Cursor(self).execute(sql, parameters)
+        return self.cursor().execute(sql, parameters)
 
     def executemany(self, sql, seq_of_parameters):
-        return Cursor(self).executemany(sql, seq_of_parameters)
+        return self.cursor().executemany(sql, seq_of_parameters)
 
     def executescript(self, script):
-        if self._cursor is None:
-            self._cursor = Cursor(self)
-        _call("sqlite.execute_script", self._cursor._live(), script)
+        return self.cursor().executescript(script)
 
     def commit(self):
         _call("sqlite.commit", self._live())
