@@ -12,8 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
-from tests.conftest import run_pylon
+from conftest import run_pylon
 
 COMMON = """
 def show(key, value):
