@@ -7,8 +7,9 @@ import time
 
 from tmux import Terminal
 
+from pylon_shell.editing import backspace_width, next_indent, should_accept
 from pylon_shell.plan import shipped, shipped_dir
-from pylon_shell.repl import LineRepl, next_indent, should_accept
+from pylon_shell.repl import LineRepl
 
 
 def test_enter_runs_complete_input_and_continues_blocks():
@@ -23,6 +24,23 @@ def test_indent_follows_blocks():
     assert next_indent("def f(x):") == "    "
     assert next_indent("def f(x):\n    y = 1") == "    "
     assert next_indent("x = 1") == ""
+
+
+def test_a_statement_that_ends_its_block_dedents_the_next_line():
+    for last in ("return", "return x", "pass", "raise", "raise ValueError(1)", "break", "continue"):
+        assert next_indent(f"def f(x):\n    while x:\n        {last}") == "    ", last
+        assert next_indent(f"        {last}  # done") == "    ", last
+    assert next_indent("    return_value = 1") == "    "  # a name, not the statement
+    assert next_indent("    passed = True") == "    "
+    assert next_indent("pass") == ""  # nothing to dedent at the top level
+    assert next_indent("    if x: # why") == "        "
+
+
+def test_backspace_in_leading_whitespace_removes_one_level():
+    assert backspace_width("        ") == 4
+    assert backspace_width("      ") == 2  # back to the previous level, column 4
+    assert backspace_width("    x") == 1
+    assert backspace_width("") == 1
 
 
 def test_save_in_the_line_repl_never_writes_a_shipped_plan(tmp_path, monkeypatch, capsys):
