@@ -3,9 +3,12 @@ history suggestions, bracket matching; on the real runtimes."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from test_tui import drive, lines, make_app, ready, run, shown, until
 
+import pylon_shell
 from pylon_shell.tui.app import PylonApp
 from pylon_shell.tui.widgets.code_input import CodeInput
 from pylon_shell.tui.widgets.completions import CompletionList
@@ -89,3 +92,93 @@ def test_history_suggests_greyed_and_right_takes_it_and_brackets_match(built, tm
         assert code_input.matching_bracket_location == (0, 25)
 
     drive(make_app(tmp_path), steps)
+
+
+def test_ctrl_l_clears_and_ctrl_f_finds_a_line_in_the_scrollback(built, tmp_path):
+
+    from pylon_shell.tui.screens.search import SearchScreen
+    from pylon_shell.tui.widgets.scrollback import Scrollback
+
+    async def steps(pilot, app: PylonApp) -> None:
+        await run(pilot, app, "x = 6 * 7")
+        await run(pilot, app, "print(*[f'row {i}' for i in range(80)], sep=chr(10))")
+        await ready(pilot, app)
+        await run(pilot, app, "print('needle', x)")
+        await pilot.press("ctrl+f")
+        assert isinstance(app.screen, SearchScreen)
+        await pilot.press(*"row 12")
+        assert app.screen.query_one("#search-count").render().plain == "1 line"
+        await pilot.press("enter")
+        assert not isinstance(app.screen, SearchScreen)
+        scrollback = app.query_one(Scrollback)
+        await pilot.pause()
+        assert scrollback.lines[int(scrollback.scroll_y)].text.startswith("row 12")
+        assert app.query_one(CodeInput).has_focus  # back to typing
+        await pilot.press("ctrl+f", *"nothing like this", "enter")
+        assert not isinstance(app.screen, SearchScreen)
+        await pilot.press("ctrl+l")  # cleared; the session goes on
+        await pilot.pause()
+        assert lines(app) == []
+        await run(pilot, app, "print(x)")
+        assert lines(app) == [">>> print(x)", "42"]
+
+    drive(make_app(tmp_path), steps)
+
+
+def test_copy_of_the_last_output_and_of_a_selection(built, tmp_path):
+    async def steps(pilot, app: PylonApp) -> None:
+        await run(pilot, app, "print('one'); print('two')")
+        app.action_copy_last_output()
+        assert app.clipboard == "one\ntwo\n"
+        await run(pilot, app, "1 / 0")
+        app.action_copy_last_output()  # a traceback is output too
+        assert "ZeroDivisionError" in app.clipboard
+        code_input = app.query_one(CodeInput)
+        await pilot.press(*"selected words")
+        code_input.select_all()
+        await pilot.press("ctrl+c")  # nothing runs: Ctrl+C copies the selection
+        assert app.clipboard == "selected words"
+        assert code_input.text == "selected words"
+        code_input.move_cursor(code_input.document.end)
+        await pilot.press("ctrl+c")  # no selection: it clears the input, as before
+        assert code_input.text == ""
+
+    drive(make_app(tmp_path), steps)
+
+
+def test_the_session_saves_as_a_py_file_that_runs(built, tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from pylon_shell.tui.screens.save_session import SaveSessionScreen
+
+    monkeypatch.chdir(tmp_path)
+    package_file = Path(pylon_shell.__file__)
+    before = package_file.read_bytes()
+
+    async def steps(pilot, app: PylonApp) -> None:
+        await run(pilot, app, "x = 40")
+        await run(pilot, app, "undefined_name")  # raised: kept as a comment
+        await pilot.press(*"def f(y):", "enter", *"return x + y", "enter", "enter")
+        await ready(pilot, app)
+        await run(pilot, app, "print(f(2))")
+        await run(pilot, app, ":save-session out.py")
+        assert f"saved 4 inputs to {tmp_path / 'out.py'}" in shown(app)
+        await run(pilot, app, f":save-session {package_file}")
+        assert "is inside the installed pylon package and is never written" in shown(app)
+        await run(pilot, app, ":save-session")
+        assert "pylon: save the session to which file?" in shown(app)
+        # The palette's command asks for the file.
+        app.action_save_session()
+        await pilot.pause()
+        assert isinstance(app.screen, SaveSessionScreen)
+        await pilot.press(*["backspace"] * 12, *"again.py", "enter")
+        await until(pilot, lambda: "again.py" in shown(app))
+
+    drive(make_app(tmp_path), steps)
+    assert package_file.read_bytes() == before
+    saved = (tmp_path / "out.py").read_text()
+    assert "x = 40\n" in saved and "# undefined_name" in saved
+    ran = subprocess.run([sys.executable, str(tmp_path / "out.py")], capture_output=True, text=True)
+    assert ran.stdout == "42\n", ran.stderr
+    assert (tmp_path / "again.py").read_text() == saved
