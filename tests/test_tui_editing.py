@@ -182,3 +182,26 @@ def test_the_session_saves_as_a_py_file_that_runs(built, tmp_path, monkeypatch):
     ran = subprocess.run([sys.executable, str(tmp_path / "out.py")], capture_output=True, text=True)
     assert ran.stdout == "42\n", ran.stderr
     assert (tmp_path / "again.py").read_text() == saved
+
+
+@pytest.mark.parametrize("runtime", ["cpython", "micropython"])
+def test_module_names_complete_after_import_and_from(built, tmp_path, runtime):
+    async def steps(pilot, app: PylonApp) -> None:
+        code_input = app.query_one(CodeInput)
+        await pilot.press(*"import duck", "tab")  # a cap's module
+        assert code_input.text == "import duckdb"
+        code_input.clear()
+        await pilot.press(*"import sys, sqli", "tab")
+        assert code_input.text == "import sys, sqlite3"
+        code_input.clear()
+        if runtime == "cpython":  # the stdlib's own, found without importing them
+            await pilot.press(*"from xml.d", "tab")
+            assert code_input.text == "from xml.dom"
+            code_input.clear()
+            await pilot.press(*"import js", "tab")
+            assert code_input.text == "import json"
+            code_input.clear()
+            await run(pilot, app, "import sys; print('xml.dom' in sys.modules)")
+            assert lines(app)[-1] == "False"
+
+    drive(make_app(tmp_path, runtime), steps)
