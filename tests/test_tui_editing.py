@@ -3,6 +3,7 @@ history suggestions, bracket matching; on the real runtimes."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -205,3 +206,43 @@ def test_module_names_complete_after_import_and_from(built, tmp_path, runtime):
             assert lines(app)[-1] == "False"
 
     drive(make_app(tmp_path, runtime), steps)
+
+
+def test_the_completion_list_in_a_real_terminal(built, tmp_path):
+    """Down and Enter typed at once: Enter once ran the code before Down had
+    moved in the list (a binding runs only after the key bubbles up)."""
+    from tmux import Terminal
+
+    term = Terminal([], width=120, height=36, env={"PYLON_DATA_DIR": str(tmp_path)})
+
+    def listed(word: str) -> bool:  # a row of the list: at the left edge, outside every box
+        return any(line.startswith(f" {word} ") for line in term.screen().splitlines())
+
+    def wait_listed(word: str, shown: bool = True) -> None:
+        deadline = time.monotonic() + 30
+        while listed(word) != shown:
+            assert time.monotonic() < deadline, term.screen()
+            time.sleep(0.1)
+
+    try:
+        term.wait_for("in wasmtime", timeout=60)
+        term.type("k = type('K', (), {})(); k.alpha = 1; k.alps = 2")
+        term.send("Enter")
+        term.wait_for(">>> k = type")
+        term.type("k.a")
+        term.send("Tab")
+        wait_listed("k.alps")  # the list, above the input
+        term.send("Down", "Enter")
+        term.wait_for("│ k.alpha ")
+        assert not listed("k.alps")  # the list is gone
+        term.send("Enter")
+        term.wait_for(">>> k.alpha")
+        term.type("k.a")
+        term.send("Tab")
+        wait_listed("k.alps")
+        term.send("Escape")
+        wait_listed("k.alps", shown=False)
+        term.type("s")  # Esc closed it (Tab put in "k.alp"); keys still reach the input
+        term.wait_for("│ k.alps ")
+    finally:
+        term.close()

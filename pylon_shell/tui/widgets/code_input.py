@@ -76,6 +76,13 @@ class CodeInput(TextArea):
         # Enter and Tab are handled here, in the order keys arrive: an app-level
         # (priority) binding would run before the keys typed just ahead of it.
         # Enter typed before the app took the terminal arrives as ctrl+j.
+        if event.key in ("up", "down") and self.completions.is_open:
+            # Here too, not in a binding (which runs only once the key has
+            # bubbled up): Down then Enter typed at once take the entry.
+            event.stop()
+            event.prevent_default()
+            self.completions.move(1 if event.key == "down" else -1)
+            return
         if event.key in ("enter", "ctrl+j", "tab", "escape"):
             event.stop()
             event.prevent_default()
@@ -155,9 +162,6 @@ class CodeInput(TextArea):
             self.app.exit()
 
     def action_history(self, step: int) -> None:
-        if self.completions.is_open:
-            self.completions.move(step)
-            return
         row = self.cursor_location[0]
         on_edge = row == 0 if step < 0 else row == self.document.line_count - 1
         if not on_edge:
