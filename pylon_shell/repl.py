@@ -198,9 +198,7 @@ class LineRepl:
                 continue
             runtime = self.session.runtime
             self._hits.clear()
-            outcome = call_interruptibly(
-                runtime, partial(self.session.run_input, source + "\n")
-            )
+            outcome = call_interruptibly(runtime, partial(self.session.run_input, source + "\n"))
             status = self.handle(outcome)
             self.show_hits()
             if status is not None:
