@@ -246,3 +246,25 @@ def test_the_completion_list_in_a_real_terminal(built, tmp_path):
         term.wait_for("│ k.alps ")
     finally:
         term.close()
+
+
+def test_completions_and_search_matches_show_guest_text_as_it_is(built, tmp_path):
+    from pylon_shell.tui.screens.search import SearchScreen
+
+    async def steps(pilot, app: PylonApp) -> None:
+        listing = app.query_one(CompletionList)
+        await run(pilot, app, "k = type('K', (), {})()")
+        await run(pilot, app, "setattr(k, '[bold]x', 1); setattr(k, 'y[/oops]', 2)")
+        await pilot.press(*"k.", "tab")
+        await pilot.pause()
+        assert listing.words == ["k.[bold]x", "k.y[/oops]"]
+        rendered = [str(listing.get_option_at_index(i).prompt) for i in range(len(listing.words))]
+        assert rendered == listing.words
+        await pilot.press("escape")
+        await run(pilot, app, "print('[/unbalanced] [red]x')")
+        await pilot.press("ctrl+f", *"unbalanced")
+        await pilot.pause()
+        assert isinstance(app.screen, SearchScreen)
+        assert app.screen.query_one("#search-count").render().plain == "2 lines"
+
+    drive(make_app(tmp_path), steps)

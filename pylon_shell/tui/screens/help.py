@@ -18,7 +18,8 @@ Python in a wasm sandbox: everything beyond computing is a **cap** the plan gran
 | Enter | run the input when it is complete; a block goes on until an empty line |
 | Up / Down | earlier inputs (kept across sessions) |
 | Ctrl+R | search them: the newest that contains what is typed; again for older |
-| Tab | complete from the interpreter's own names (module names after `import`); a list opens: typing narrows it, Down/Up move, Enter takes, Esc closes |
+| Tab | complete from the interpreter's own names (module names after `import`) |
+| Down / Up, Enter, Esc | in the completion list: move, take the entry, close it |
 | Right | take the greyed suggestion from the history |
 | Backspace | in leading whitespace: one indent level |
 | Ctrl+C | interrupt running code (or copy the selection, or clear the input) |

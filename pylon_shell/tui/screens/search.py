@@ -46,7 +46,7 @@ class SearchScreen(ModalScreen[int | None]):
             yield Label("Search the scrollback (Enter goes to the line, Esc closes)")
             yield Input(placeholder="text to find", id="search-query")
             yield Label("", id="search-count")
-            yield OptionList(id="search-matches")
+            yield OptionList(id="search-matches", markup=False)  # guest output, as it is
 
     def on_input_changed(self, event: Input.Changed) -> None:
         self._found = matches(self._lines, event.value)

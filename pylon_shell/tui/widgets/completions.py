@@ -54,7 +54,8 @@ class CompletionList(OptionList):
             self.word = word
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id)
+        # markup=False: a word from the guest is shown as it is, never read as markup.
+        super().__init__(id=id, markup=False)
         self.words: list[str] = []
 
     @property
