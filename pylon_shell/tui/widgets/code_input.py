@@ -12,6 +12,7 @@ from collections.abc import Callable
 from prompt_toolkit.history import FileHistory
 from textual import events
 from textual.binding import Binding
+from textual.widget import Widget
 from textual.widgets import TextArea
 
 from pylon_shell.editing import backspace_width, next_indent, should_accept
@@ -49,7 +50,7 @@ class CodeInput(TextArea):
 
     def on_mount(self) -> None:
         # Just above the input, in the input's own column.
-        if self.parent is not None:
+        if isinstance(self.parent, Widget):
             self.parent.mount(self.completions, before=self)
 
     def ready(
