@@ -204,6 +204,14 @@ def test_module_names_complete_after_import_and_from(built, tmp_path, runtime):
             code_input.clear()
             await run(pilot, app, "import sys; print('xml.dom' in sys.modules)")
             assert lines(app)[-1] == "False"
+            # A module written now is found at once (the list follows its directory).
+            await run(pilot, app, "sys.path.insert(0, '/tmp'); open('/tmp/mine_a.py', 'w').close()")
+            await pilot.press(*"import mine_", "tab")
+            assert code_input.text == "import mine_a"
+            code_input.clear()
+            await run(pilot, app, "open('/tmp/mine_b.py', 'w').close()")
+            await pilot.press(*"import mine_", "tab")
+            assert app.query_one(CompletionList).words == ["mine_a", "mine_b"]
 
     drive(make_app(tmp_path, runtime), steps)
 
