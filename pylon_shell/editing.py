@@ -1,6 +1,7 @@
 """Editing rules shared by the TUI's input and the line REPL: when Enter runs
 the input, how the next line is indented, what Backspace removes in leading
-whitespace. Written once so that both front ends edit Python the same way
+whitespace, which of the guest's completions are shown. Written once so
+that both front ends edit Python the same way
 (the way ptpython and IDLE do): an indent level is four spaces, a block opens
 after `:`, and a line that ends one (`return`, `pass`, `raise`, `break`,
 `continue`) dedents the next.
@@ -12,6 +13,9 @@ import re
 from collections.abc import Callable
 
 INDENT = "    "
+#: Completions shown at most, and characters of one.
+MAX_WORDS = 500
+MAX_WORD = 200
 #: A statement after which nothing more runs in its block.
 _ENDS_BLOCK = re.compile(r"(return|pass|raise|break|continue)\b")
 
@@ -54,3 +58,16 @@ def backspace_width(line_before_cursor: str) -> int:
     if not line_before_cursor or line_before_cursor.strip(" \t"):
         return 1
     return len(line_before_cursor) - len(_dedent(line_before_cursor))
+
+
+def clean_words(words: object) -> list[str]:
+    """The guest's completions as a list of distinct, printable, bounded
+    words: the guest is hostile, and what it answers is shown to the user."""
+    found: list[str] = []
+    if not isinstance(words, list):
+        return found
+    for word in words[:MAX_WORDS]:
+        if isinstance(word, str) and word and word.isprintable() and len(word) <= MAX_WORD:
+            if word not in found:
+                found.append(word)
+    return found

@@ -27,7 +27,7 @@ from pygments.lexers.python import PythonLexer, PythonTracebackLexer
 from pylon_shell import __version__, paths, report
 from pylon_shell.caps.catalog import CAPS
 from pylon_shell.caps.grants import CapCallEvent, Event, ImportEvent
-from pylon_shell.editing import backspace_width, next_indent, should_accept
+from pylon_shell.editing import backspace_width, clean_words, next_indent, should_accept
 from pylon_shell.meta import MetaError, run_meta
 from pylon_shell.options import DEFAULT_TMP_MIB
 from pylon_shell.plan import Plan
@@ -51,7 +51,7 @@ class GuestCompleter(Completer):
         word = document.get_word_before_cursor(pattern=_WORD)
         if not word:
             return
-        for candidate in runtime.complete(document.text_before_cursor):
+        for candidate in clean_words(runtime.complete(document.text_before_cursor)):
             yield Completion(candidate, start_position=-len(word))
 
 

@@ -285,3 +285,11 @@ def test_save_session_in_the_line_repl_writes_the_inputs(built, tmp_path, monkey
     assert out == f"42\nsaved 2 inputs to {tmp_path / 's.py'}\n"
     assert err == "pylon: save the session to which file? e.g. :save-session session.py\n"
     assert "x = 6 * 7\n" in (tmp_path / "s.py").read_text()
+
+
+def test_completions_from_the_guest_are_bounded_and_printable():
+    from pylon_shell.editing import MAX_WORDS, clean_words
+
+    assert clean_words(["a", "a", "b\x1b[2J", "", 3, "c" * 500, "d"]) == ["a", "d"]
+    assert len(clean_words([f"w{i}" for i in range(10 * MAX_WORDS)])) == MAX_WORDS
+    assert clean_words("not a list") == []

@@ -15,9 +15,9 @@ from textual.binding import Binding
 from textual.widget import Widget
 from textual.widgets import TextArea
 
-from pylon_shell.editing import backspace_width, next_indent, should_accept
+from pylon_shell.editing import backspace_width, clean_words, next_indent, should_accept
 from pylon_shell.tui.messages import Submitted
-from pylon_shell.tui.widgets.completions import CompletionList, clean
+from pylon_shell.tui.widgets.completions import CompletionList
 
 
 class CodeInput(TextArea):
@@ -195,7 +195,7 @@ class CodeInput(TextArea):
         word = _last_word(before)
         if not word or self.complete is None:
             return []
-        return [found for found in clean(self.complete(before)) if found.startswith(word)]
+        return [found for found in clean_words(self.complete(before)) if found.startswith(word)]
 
     def action_complete(self) -> None:
         """Tab: the common part of the completions goes in, and when several

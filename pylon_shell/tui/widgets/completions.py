@@ -3,8 +3,8 @@ a list just above the input, as ptpython shows them.
 
 It never takes the focus: the input drives it, so typing goes on narrowing it,
 Down/Up move in it, Enter or a click takes the highlighted entry and Esc
-closes it. The words come from the guest, so they are bounded and made
-printable before they are shown.
+closes it. The words come from the guest: editing.clean_words bounds them
+and keeps the printable ones before they are shown.
 """
 
 from __future__ import annotations
@@ -12,22 +12,6 @@ from __future__ import annotations
 from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
-
-#: Completions shown at most, and characters of one.
-MAX_WORDS = 500
-MAX_WORD = 200
-
-
-def clean(words: object) -> list[str]:
-    """The guest's answer as a list of distinct, printable, bounded words."""
-    found: list[str] = []
-    if not isinstance(words, list):
-        return found
-    for word in words[:MAX_WORDS]:
-        if isinstance(word, str) and word and word.isprintable() and len(word) <= MAX_WORD:
-            if word not in found:
-                found.append(word)
-    return found
 
 
 class CompletionList(OptionList):
