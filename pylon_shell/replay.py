@@ -26,12 +26,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pylon_shell.caps.catalog import CAPS
 from pylon_shell.caps.grants import CapCallEvent, Event, Grants
 from pylon_shell.options import GuestInput
 from pylon_shell.runtimes.base import Ok, Outcome, Raised
 
 #: Caps whose granted calls compute and return, with no effect outside the guest.
-PURE_CAPS = frozenset({"compression", "crypto", "env"})
+PURE_CAPS = frozenset(name for name, cap in CAPS.items() if cap.pure)
 
 
 @dataclass

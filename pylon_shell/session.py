@@ -14,7 +14,7 @@ from typing import TypeVar
 from pylon_shell.artifacts import ComponentArtifacts
 from pylon_shell.caps.grants import Grants, Prompter
 from pylon_shell.caps.layer import CapLayer
-from pylon_shell.caps.providers.sqlite import SqliteComponentProvider
+from pylon_shell.caps.sqlite.provider import SqliteComponentProvider
 from pylon_shell.launch import start_runtime
 from pylon_shell.options import DEFAULT_TMP_MIB, GuestInput, Preopen
 from pylon_shell.plan import Plan
@@ -95,7 +95,7 @@ class Session:
             dict(self.plan.providers),
             memory_mib=options.memory_mib,
         )
-        caps.sqlite_factory = lambda: self._sqlite_provider(options.preopens, caps)
+        caps.components["sqlite"] = lambda: self._sqlite_provider(options.preopens, caps)
         declared = self.plan.builtin_component("sqlite-provider")
         if declared is not None and declared.digest is not None:
             # A plan that names the component is refused at start, not at first use.
@@ -134,7 +134,7 @@ class Session:
             preopens,
             cpython_artifacts(self._progress).stdlib,
             component,
-            callback=lambda: caps.sqlite_callback,
+            callback=lambda: caps.callbacks.get("sqlite"),
         )
 
     def _sqlite_artifacts(self) -> ComponentArtifacts:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pylon_shell.build import cpython_artifacts
+from pylon_shell.build import cpython_artifacts, micropython_artifacts
 from pylon_shell.launch import start_runtime
 from pylon_shell.options import RuntimeOptions
 from pylon_shell.runtimes.base import Runtime
@@ -31,8 +31,9 @@ def _private_data_dir(tmp_path_factory: pytest.TempPathFactory) -> None:
 
 @pytest.fixture(scope="session")
 def built() -> None:
-    """Build (or reuse) the CPython artifacts once, before any runtime test."""
+    """Build (or reuse) the runtime artifacts once, before any runtime test."""
     cpython_artifacts()
+    micropython_artifacts()
 
 
 @dataclass

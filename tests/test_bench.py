@@ -65,3 +65,20 @@ def test_bulk_output_arrives_whole(pylon):
     result = pylon("-c", "import sys; sys.stdout.write('ab' * 1_500_000 + chr(233))")
     assert result.status == 0
     assert result.stdout == "ab" * 1_500_000 + "é"
+
+
+def test_the_markdown_table_is_the_rows_with_their_ratios():
+    from pylon_shell import bench
+
+    rows = [
+        bench.Row("warm start: pylon -c pass", 0.1436, "python3 -c pass", 0.02437),
+        bench.Row("REPL round trip p50 (cpython)", 0.0001283, "host p50", 0.00001284),
+        bench.Row("peak memory: pylon -c pass", 55.97, "python3 -c pass", 11.4, unit="MiB"),
+    ]
+    assert bench.markdown(rows).splitlines() == [
+        "| benchmark | pylon | baseline | ratio | baseline is |",
+        "|---|---|---|---|---|",
+        "| warm start: pylon -c pass | 0.1436 s | 0.02437 s | 5.89 | python3 -c pass |",
+        "| REPL round trip p50 (cpython) | 0.128 ms | 0.0128 ms | 9.99 | host p50 |",
+        "| peak memory: pylon -c pass | 55.97 MiB | 11.4 MiB | 4.91 | python3 -c pass |",
+    ]

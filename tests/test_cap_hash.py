@@ -90,12 +90,7 @@ def test_digests_match_the_reference_packages(pylon, flag):
         [sys.executable, "-c", _program()], capture_output=True, text=True, check=True
     )  # the same program on the host, with the reference packages
     expected = json.loads(host.stdout)
-    # MicroPython's default 256 MiB heap fragments under this program's 1-6 MiB
-    # buffers and the VM then faults instead of raising MemoryError (issue 17,
-    # item 5: tests/test_runtimes.py holds its strict xfail); 1 GiB keeps this
-    # test about the hash cap.
-    memory = ["--memory", "1024"] if flag == "--mp" else []
-    result = pylon(flag, *memory, "--cap", "hash", "-c", _program(), timeout=300)
+    result = pylon(flag, "--cap", "hash", "-c", _program(), timeout=300)
     assert result.status == 0, result.stderr
     assert json.loads(result.stdout) == expected
 

@@ -188,8 +188,7 @@ def test_frames_streams_and_files_match_the_lz4_package(pylon, flag):
         [sys.executable, "-c", program], capture_output=True, text=True, check=True
     )  # the same program on the host, with the lz4 package itself
     reference = json.loads(host.stdout)
-    memory = ["--memory", "1024"] if flag == "--mp" else []
-    result = pylon(flag, *memory, "--cap", "compression", "-c", program, timeout=600)
+    result = pylon(flag, "--cap", "compression", "-c", program, timeout=600)
     assert result.status == 0, result.stderr
     got = json.loads(result.stdout)
     assert got.keys() == reference.keys()

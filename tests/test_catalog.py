@@ -81,3 +81,48 @@ def test_catalog_text_explains_the_enforcement_levels():
     assert "wasi:filesystem" in text
     assert "boundary: the host checks the grant on every call." in text
     assert "policy:" in text
+
+
+CAPS_DIR = Path(__file__).parent.parent / "pylon_shell" / "caps"
+
+
+def test_every_cap_is_a_package_of_its_own():
+    """The catalog's caps, in the order `pylon caps` lists them, each defined by
+    a folder of pylon_shell/caps/ that the registry finds with no install."""
+    from pylon_shell.caps import registry
+
+    assert list(CAPS)[:9] == [
+        "fs", "env", "sqlite", "duckdb", "compression", "crypto", "net", "tls", "hash",
+    ]  # fmt: skip
+    own = {name for name, _target in registry._own()}
+    for name in CAPS:
+        package = registry.defining(name)
+        assert package is not None and package.name in own, name
+        assert (CAPS_DIR / package.name / "__init__.py").is_file()
+
+
+def test_the_cap_layer_names_no_cap():
+    """The layer, catalog, describe, grants, provider process and TUI hold no
+    cap-specific branch: no cap's name is a string in their code."""
+    import ast
+
+    sources = [CAPS_DIR / f"{name}.py" for name in (
+        "layer", "catalog", "describe", "grants", "process", "worker", "dispatch", "wiring",
+    )] + sorted((CAPS_DIR.parent / "tui").rglob("*.py"))  # fmt: skip
+    for source in sources:
+        tree = ast.parse(source.read_text())
+        named = {
+            node.value
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        } & set(CAPS)
+        assert not named, f"{source.name} names {sorted(named)}"
+
+
+def test_a_stand_in_is_served_only_by_its_name():
+    """MicroPython asks for a shim by name: only a name a package offers is read."""
+    from pylon_shell.caps import registry
+
+    assert "def pbkdf2_hmac" in (registry.stand_in_source("micropython", "pylon") or "")
+    for hostile in ("../crypto/provider", "/etc/passwd", "provider", "pylon_bz2", "", None):
+        assert registry.stand_in_source("micropython", hostile) is None  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ import tarfile
 import pytest
 
 from pylon_shell.bench import host_run
-from pylon_shell.caps.providers.compression import zstd_module
+from pylon_shell.caps.compression.provider import zstd_module
 
 zstd = zstd_module()
 
@@ -255,8 +255,8 @@ def test_revoking_compression_stops_the_next_call(built):
 
 
 def test_host_codec_errors_keep_their_class():
+    from pylon_shell.caps.compression.provider import CompressionProvider
     from pylon_shell.caps.grants import Grants
-    from pylon_shell.caps.providers.compression import CompressionProvider
     from pylon_shell.caps.values import ProviderError
 
     provider = CompressionProvider(Grants(["compression"]))

@@ -13,9 +13,9 @@ import sys
 
 import pytest
 
+from pylon_shell.caps.duckdb.provider import BATCH_BYTES, BATCH_ROWS, DuckDBProvider
 from pylon_shell.caps.grants import Grants
 from pylon_shell.caps.guestfs import GuestFS
-from pylon_shell.caps.providers.duckdb import BATCH_BYTES, BATCH_ROWS, DuckDBProvider
 from pylon_shell.caps.values import ProviderError
 
 FLAGS = ("--cp", "--mp")

@@ -380,7 +380,7 @@ def test_the_shipped_net_plan_reaches_any_host_on_443_only(pylon):
 
 
 def test_the_host_policy_holds_whatever_the_settings_ask():
-    from pylon_shell.caps.providers.tls import PolicyError, build_context, constants
+    from pylon_shell.caps.tls.provider import PolicyError, build_context, constants
 
     loose = build_context(
         {

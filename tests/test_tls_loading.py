@@ -140,7 +140,7 @@ print(json.dumps([c["name"] for c in ctx.get_ciphers()]))
 
 
 def _host_policy_ciphers(ciphers: str | None) -> list[str]:
-    from pylon_shell.caps.providers.tls import build_context
+    from pylon_shell.caps.tls.provider import build_context
 
     return [c["name"] for c in build_context({"ciphers": ciphers}).get_ciphers()]
 

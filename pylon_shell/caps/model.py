@@ -50,6 +50,15 @@ class Cap:
     serves: tuple[str, ...] = ()
     #: Whether a grant reaches only the hosts of the plan's allowlist (`hosts`).
     per_host: bool = False
+    #: Whether its calls only compute (a codec, a KDF) or read what the instance
+    #: was given (the environment): a REPL may run them again (replay.py).
+    pure: bool = False
+
+    @property
+    def through_wasi(self) -> bool:
+        """Its power comes through WASI itself (preopens, the environment):
+        granted or not when the instance starts, no interface to call."""
+        return self.interface is None
 
     @property
     def default_provider(self) -> Provider:

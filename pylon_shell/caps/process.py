@@ -34,15 +34,6 @@ if TYPE_CHECKING:
     import socket
     import subprocess
 
-#: What a cap's call raises in the guest when the provider process itself
-#: fails (it crashed, was stopped or misbehaved): the class its module would.
-FAILURE_KIND = {
-    "duckdb": "IOException",
-    "compression": "OSError",
-    "crypto": "OSError",
-    "net": "OSError",
-    "tls": "OSError",
-}
 #: Handle numbers each worker generation may use (WIT handles are u32).
 _GENERATION_SPAN = 1 << 20
 #: The name of a worker's scratch directory, before its launcher's pid.
@@ -326,7 +317,9 @@ class ProviderProcess:
         """The worker is gone or misbehaved: stop it, and say why in the guest's terms."""
         import subprocess
 
-        kind = FAILURE_KIND.get(cap, "OSError")
+        # What the cap's call raises in the guest: the class its module would.
+        package = registry.defining(cap)
+        kind = package.failure if package is not None else "OSError"
         try:
             status = worker.process.wait(timeout=1)
         except subprocess.TimeoutExpired:
@@ -360,7 +353,7 @@ def _pair_of_text(value: Any) -> tuple[str, str]:
 
 
 class ProviderProxy:
-    """A cap's provider as the cap layer calls it (`layer.duckdb.execute(...)`):
+    """A cap's provider as the cap layer calls it (`layer.provider("duckdb").execute(...)`):
     each method call is forwarded to the provider process."""
 
     def __init__(self, process: ProviderProcess, cap: str) -> None:

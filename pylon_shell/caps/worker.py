@@ -3,7 +3,7 @@
 Started by `ProviderProcess` (caps/process.py) on a session's first host cap
 call, it confines itself before it reads a single guest byte (Landlock,
 rlimits, an empty environment, its scratch directory as cwd), then serves
-calls `(cap, method, arguments)` on the providers of caps/providers/, one at a
+calls `(cap, method, arguments)` on the providers of the cap packages, one at a
 time. It holds no grants: each call carries the caps the launcher's table
 granted outright when it sent it (never one that reaches hosts), and every
 other check a provider makes (`grants.call`, `reaches`, ...) is a question to
@@ -106,35 +106,20 @@ class Providers:
         return self._made[cap]
 
     def _make(self, cap: str) -> Any:
+        from pylon_shell.caps import registry
+
+        package = registry.plugin(cap)
+        if package is None or not package.provider and not package.make:
+            raise ProviderError("ValueError", f"no provider process serves the {cap} cap")
         grants: Any = self._grants
-        if cap == "duckdb":
-            from pylon_shell.caps.guestfs import GuestFS
-            from pylon_shell.caps.providers.duckdb import DuckDBProvider
+        memory_mib = self._config.get("memory_mib")
+        if package.make:
             from pylon_shell.options import Preopen
 
             preopens = [Preopen(Path(h), g, bool(ro)) for h, g, ro in self._config["preopens"]]
-            return DuckDBProvider(grants, GuestFS(preopens), self._config.get("memory_mib"))
-        if cap == "compression":
-            from pylon_shell.caps.providers.compression import CompressionProvider
-
-            return CompressionProvider(grants)
-        if cap == "crypto":
-            from pylon_shell.caps.providers.crypto import CryptoProvider
-
-            return CryptoProvider(grants, self._config.get("memory_mib"))
-        if cap == "net":
-            from pylon_shell.caps.providers.net import NetProvider
-
-            return NetProvider(grants)
-        if cap == "tls":
-            from pylon_shell.caps.providers.tls import TLSProvider
-
-            return TLSProvider(grants, self.get("net"))
-        from pylon_shell.caps import registry
-
-        if registry.plugin(cap) is not None:
-            return registry.provider_class(cap)(grants, memory_mib=self._config.get("memory_mib"))
-        raise ProviderError("ValueError", f"no provider process serves the {cap} cap")
+            setup = registry.ProviderSetup(preopens, memory_mib, self.get)
+            return registry.hook(package.make)(grants, setup)
+        return registry.provider_class(cap)(grants, memory_mib=memory_mib)
 
     def method(self, cap: str, name: str, args: list[Any]) -> Callable[..., Any]:
         """The provider's public method `name`, once `args` fit its signature
@@ -143,7 +128,9 @@ class Providers:
         from pylon_shell.caps import registry
 
         package = registry.plugin(cap)
-        if package is not None and name not in package.methods:
+        if package is None:
+            raise ProviderError("ValueError", f"no provider process serves the {cap} cap")
+        if not package.checks_own_grant and name not in package.methods:
             raise ProviderError("ValueError", f"the {cap} package has no call {name!r}")
         provider = self.get(cap)
         function = getattr(type(provider), name, None) if not name.startswith("_") else None
@@ -154,8 +141,8 @@ class Providers:
             inspect.signature(bound).bind(*args)
         except TypeError as error:
             raise ProviderError("TypeError", f"{cap}.{name}: {error}") from None
-        if package is None:
-            return bound  # a built-in provider checks its grant itself
+        if package.checks_own_grant:
+            return bound  # pylon's own providers check their grant themselves
         grants = self._grants
 
         def checked(*call_args: Any) -> Any:

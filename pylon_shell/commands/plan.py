@@ -57,7 +57,7 @@ def check_built_digests(plan: Plan) -> list[str]:
 
     built: dict[str, Callable[[], Any]] = {
         "cpython": artifacts.built_cpython,
-        "micropython": artifacts.micropython_artifacts,
+        "micropython": artifacts.built_micropython,
         "sqlite-provider": artifacts.built_sqlite_provider,
     }
     unchecked = []

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import functools
 from typing import TYPE_CHECKING, Any
 
+from pylon_shell.caps import registry
 from pylon_shell.options import RuntimeOptions
 from pylon_shell.runtimes.base import (
     GUEST_ZONEINFO,
@@ -151,13 +153,12 @@ class CPythonRuntime:
             if func is None:
                 raise RuntimeError(f"the session component lacks {export!r}; run `pylon build`")
             self._funcs[export] = func
-        callbacks = instance.get_export_index(store, "pylon:cap/sqlite-callbacks@0.1.0")
-        invoke = instance.get_export_index(store, "invoke", callbacks) if callbacks else None
-        callback = instance.get_func(store, invoke) if invoke is not None else None
-        if callback is None:
-            raise RuntimeError("the session component lacks sqlite-callbacks; run `pylon build`")
-        self._callback = callback
-        self.caps.sqlite_callback = self._on_sqlite_callback
+        for cap_package in registry.plugins().values():
+            if cap_package.callbacks:
+                callback = self._export_func(instance, store, cap_package.callbacks, "invoke")
+                self.caps.callbacks[cap_package.cap_name] = functools.partial(
+                    self._on_callback, callback
+                )
         if caps is not None:
             settings = self.caps.guest_settings()
             settings["sys_path"] = [package.guest for package in options.packages]
@@ -215,15 +216,27 @@ class CPythonRuntime:
     def _on_wasi_stderr(self, data: bytes) -> None:
         self._output(2, bytes(data))
 
-    def _on_sqlite_callback(self, target: int, method: str, arguments: str) -> Any:
-        """The SQLite provider calls one of the program's sqlite3 callbacks: into
-        the guest, which is waiting inside its own sqlite call (wasmtime lets
-        the host enter the instance again there). Its result<string, failure>
-        as lifted: the packed result, or a failure record."""
+    @staticmethod
+    def _export_func(instance: Any, store: Any, interface: str, name: str) -> Any:
+        """The session component's export `name` of `interface`."""
+        found = instance.get_export_index(store, interface)
+        index = instance.get_export_index(store, name, found) if found else None
+        func = instance.get_func(store, index) if index is not None else None
+        if func is None:
+            short = interface.rpartition("/")[2].partition("@")[0]
+            raise RuntimeError(f"the session component lacks {short}; run `pylon build`")
+        return func
+
+    def _on_callback(self, callback: Any, target: int, method: str, arguments: str) -> Any:
+        """A provider calls one of the program's callbacks (its sqlite3
+        functions, aggregates, authorizer...): into the guest, which is waiting
+        inside its own call (wasmtime lets the host enter the instance again
+        there). Its result<string, failure> as lifted: the packed result, or a
+        failure record."""
         if self._store is None:
             raise RuntimeError("the runtime is closed")
-        result = self._callback(self._store, target, method, arguments)
-        self._callback.post_return(self._store)
+        result = callback(self._store, target, method, arguments)
+        callback.post_return(self._store)
         return result
 
     # -- the Runtime protocol ------------------------------------------------

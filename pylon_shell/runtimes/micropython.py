@@ -46,8 +46,6 @@ if TYPE_CHECKING:
 
 GUEST = Path(__file__).resolve().parent.parent / "guest" / "micropython"
 BOOT = GUEST / "pylon_boot.py"
-#: Guest modules (sqlite3, duckdb) that speak the caps over the bridge.
-SHIMS = GUEST / "shims"
 #: Largest reply the bridge can hand the guest in one call.
 RESULT_CAP = 8 * 1024 * 1024
 #: Pages of the heap cost nothing until used, so the default is roomy: a one-shot
@@ -261,10 +259,9 @@ class MicroPythonRuntime:
         if name == "boot":
             return BOOT.read_text()
         if name == "shim":
-            shim = SHIMS / f"{payload.decode()}.py"
-            if shim.parent == SHIMS and shim.is_file():
-                return shim.read_text()
-            return registry.guest_source(payload.decode(errors="replace")) or ""
+            module = payload.decode(errors="replace")
+            found = registry.stand_in_source("micropython", module)
+            return found if found is not None else registry.guest_source(module) or ""
         handler = self._handlers.get(name)
         if handler is None:
             return json.dumps({"error": f"unknown host call {name!r}"})

@@ -37,6 +37,8 @@ REPO = Path(__file__).resolve().parents[2]
 GUARDS = Path(__file__).with_name("guards.toml")
 #: Changing these changes the CPython component's cache key: a rebuild (~20-60 s).
 REBUILDS = ("pylon_shell/guest/cpython/", "pylon_shell/wit/")
+#: ... and so does changing a cap package's stand-ins (pylon_shell/caps/<name>/guest/cpython/).
+CAP_STAND_INS = "/guest/cpython/"
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,8 @@ class Mutant:
 
     @property
     def rebuilds(self) -> bool:
-        return self.file.startswith(REBUILDS)
+        cap_stand_in = self.file.startswith("pylon_shell/caps/") and CAP_STAND_INS in self.file
+        return self.file.startswith(REBUILDS) or cap_stand_in
 
 
 def load(path: Path = GUARDS) -> list[Mutant]:
@@ -177,7 +180,7 @@ from pylon_shell import artifacts, build
 from pylon_shell.wasmhost.engine import load_module
 build.cpython_artifacts()
 build.sqlite_provider_artifacts()
-mp = artifacts.micropython_artifacts()
+mp = build.micropython_artifacts()
 load_module(mp.wasm, mp.wasm_sha256, mp.native)
 """
 

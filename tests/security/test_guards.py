@@ -90,8 +90,8 @@ def test_duckdb_cannot_write_through_a_read_only_grant(tmp_path):
     allowed_directories), whatever path reaches DuckDB itself."""
     import duckdb
 
+    from pylon_shell.caps.duckdb.provider import DuckDBProvider
     from pylon_shell.caps.guestfs import GuestFS
-    from pylon_shell.caps.providers.duckdb import DuckDBProvider
 
     rw, ro = tmp_path / "rw", tmp_path / "ro"
     rw.mkdir()
@@ -180,12 +180,12 @@ def test_bridge_uploads_and_pending_replies_are_bounded(tmp_path):
         answers = [handlers["put"](part) for _ in range((MAX_UPLOAD >> 20) + 1)]
         assert answers[:-1] == [""] * (MAX_UPLOAD >> 20)
         assert answers[-1] == '!["MemoryError", "more than 64 MiB in one call"]'
-        assert layer._upload == []
+        assert layer.bridge._upload == []
         # Replies in parts: unread ones are dropped oldest first past MAX_PENDING.
         for _ in range(MAX_PENDING // (4 << 20) + 4):  # each leaves 4 Mi hex digits unread
-            first = layer._parts("ab" * (4 << 20))
+            first = layer.bridge.parts("ab" * (4 << 20))
             assert first.startswith(">")
-        assert sum(map(len, layer._pending.values())) <= MAX_PENDING
+        assert sum(map(len, layer.bridge._pending.values())) <= MAX_PENDING
     finally:
         layer.process.close()
 
@@ -307,7 +307,7 @@ def test_the_host_refuses_tls_settings_that_turn_checks_off(settings, problem):
     import itself meets the host's refusal, which must not depend on the guest."""
     import ssl
 
-    from pylon_shell.caps.providers import tls
+    from pylon_shell.caps.tls import provider as tls
 
     assert settings.get("verify_mode") in (ssl.CERT_NONE, ssl.CERT_OPTIONAL, ssl.CERT_REQUIRED)
     assert tls.refusal(settings) == problem

@@ -25,8 +25,8 @@ import trustme
 from test_net_tls import _serve
 
 from pylon_shell.caps.grants import Grants
-from pylon_shell.caps.providers.net import NetProvider
-from pylon_shell.caps.providers.tls import TLSProvider
+from pylon_shell.caps.net.provider import NetProvider
+from pylon_shell.caps.tls.provider import TLSProvider
 from pylon_shell.caps.values import ProviderError
 
 #: (host as the guest writes it, why it is refused). Every one of these is read

@@ -368,19 +368,6 @@ _STR, _BYTES, _BOOL, _F64 = "string", "bytes", "bool", "f64"
 _OCTETS = "octets"
 _VALUES = ("list", "value")
 _ROWS = ("list", _VALUES)
-#: pylon:cap/sqlite's JSON text: the stand-in writes it ASCII-only, and any
-#: ASCII lowers (the provider parses it).
-_PACKED = "octets"
-_OPEN_OPTIONS = (
-    "record",
-    ("timeout", _F64),
-    ("isolation_level", ("option", _STR)),
-    ("autocommit", "s32"),
-    ("uri", _BOOL),
-    ("cached_statements", "s32"),
-    ("detect_types", "s32"),
-)
-_READING = ("record", ("converters", ("list", _STR)), ("raw_text", _BOOL))
 _SIGNATURES = {
     "host": {
         "write": ("u32", _OCTETS),
@@ -390,69 +377,16 @@ _SIGNATURES = {
         "read_line": (_STR,),
         "read_stdin": ("u32",),
     },
-    "sqlite": {
-        "open": (_STR, _OPEN_OPTIONS),
-        "cursor": ("u32",),
-        "execute": ("u32", _STR, _PACKED, _READING, "u32"),
-        "execute_many": ("u32", _STR, _PACKED),
-        "execute_script": ("u32", _STR),
-        "fetch": ("u32", "u32", _READING),
-        "close_cursor": ("u32",),
-        "commit": ("u32",),
-        "rollback": ("u32",),
-        "close": ("u32",),
-        "connection_call": ("u32", _STR, _PACKED),
-        "blob_open": ("u32", _STR, _STR, "s64", _BOOL, _STR),
-        "blob_call": ("u32", _STR, _PACKED),
-        "module_call": (_STR, _PACKED),
-    },
-    "duckdb": {
-        "connect": (_STR, _BOOL),
-        "execute": ("u32", _STR, _VALUES),
-        "fetch": ("u32", "u32"),
-        "close": ("u32",),
-    },
-    "compression": {
-        "create": (_STR, _VALUES),
-        "compress": ("u32", _OCTETS, "s32"),
-        "flush": ("u32", "s32"),
-        "decompress": ("u32", _OCTETS, "s64"),
-        "call": (_STR, _VALUES),
-        "drop": ("u32",),
-    },
-    "crypto": {
-        "pbkdf2_hmac": (_STR, _BYTES, _BYTES, "u64", ("option", "u64")),
-        "scrypt": (_BYTES, _BYTES, "u64", "u64", "u64", "u64", "u64"),
-        "aead_encrypt": (_STR, _BYTES, _BYTES, _BYTES, ("option", _BYTES)),
-        "aead_decrypt": (_STR, _BYTES, _BYTES, _BYTES, ("option", _BYTES)),
-        "public_key": (_STR, _BYTES),
-        "ed25519_sign": (_BYTES, _BYTES),
-        "ed25519_verify": (_BYTES, _BYTES, _BYTES),
-        "x25519_exchange": (_BYTES, _BYTES),
-    },
-    "net": {
-        "connect": (_STR, "u16", ("option", _F64)),
-        "send": ("u32", _OCTETS),
-        "recv": ("u32", "u32"),
-        "set_timeout": ("u32", ("option", _F64)),
-        "shutdown": ("u32", "s32"),
-        "peer_name": ("u32",),
-        "sock_name": ("u32",),
-        "close": ("u32",),
-        "poll": (("list", ("tuple", "u32", "u8")), _F64),
-    },
-    "tls": {
-        "constants": (),
-        "handshake": ("u32", _STR, ("option", _STR)),
-        "unwrap": ("u32",),
-        "bio_new": (_STR, ("option", _STR)),
-        "bio_step": ("u32", _OCTETS, _BOOL, _STR, _OCTETS, "u32"),
-        "bio_close": ("u32",),
-        "parse": (_OCTETS, _STR),
-        "check_cert_chain": (_OCTETS, ("option", _OCTETS), ("option", _OCTETS)),
-        "context_info": (_STR,),
-    },
 }
+
+
+def declare_signatures(interface, functions):
+    """A cap's stand-in declares its interface's functions: name -> the WIT
+    kinds of its arguments ("u32", "string", "octets", "bytes", "bool", "f64",
+    "value", ("list", kind), ("option", kind), ("tuple", ...), ("record",
+    (field, kind), ...)); guard_bindings checks each call against them."""
+    _SIGNATURES[interface] = functions
+
 
 def _misfit(kind, value, where):
     """Raise the guest's error when `value` cannot be lowered as WIT `kind`."""

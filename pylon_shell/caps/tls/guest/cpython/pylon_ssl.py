@@ -885,3 +885,22 @@ def _raise_failure(kind, message):
     """Raise the host's failure [kind, message] as _call raises any (SSLError
     and its subclasses with library and reason)."""
     raise Err(_Failure(kind, message))
+
+
+# The interface's argument kinds: a call that does not fit raises the guest's
+# TypeError or OverflowError before componentize-py lowers it (a misfit would
+# trap the instance; pylon_caps.guard_bindings).
+pylon_caps.declare_signatures(
+    "tls",
+    {
+        "constants": (),
+        "handshake": ("u32", "string", ("option", "string")),
+        "unwrap": ("u32",),
+        "bio_new": ("string", ("option", "string")),
+        "bio_step": ("u32", "octets", "bool", "string", "octets", "u32"),
+        "bio_close": ("u32",),
+        "parse": ("octets", "string"),
+        "check_cert_chain": ("octets", ("option", "octets"), ("option", "octets")),
+        "context_info": ("string",),
+    },
+)

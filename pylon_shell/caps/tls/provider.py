@@ -22,14 +22,17 @@ import tempfile
 import threading
 import unicodedata
 from collections import OrderedDict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from pylon_shell.caps.grants import Grants
 from pylon_shell.caps.hosts import target as host_target
-from pylon_shell.caps.providers import tls_parse
-from pylon_shell.caps.providers.net import Connection, NetProvider, checked_host, failure
+from pylon_shell.caps.net.provider import Connection, NetProvider, checked_host, failure
+from pylon_shell.caps.tls import parse as tls_parse
 from pylon_shell.caps.values import ProviderError
+
+if TYPE_CHECKING:
+    from pylon_shell.caps.registry import ProviderSetup
 
 CAP = "tls"
 #: Contexts kept by their settings: loading a trust store costs milliseconds.
@@ -694,3 +697,8 @@ class TLSProvider:
             finally:
                 conn.close()
         return json.dumps(head).encode() + b"\n" + data
+
+
+def make(grants: Grants, setup: ProviderSetup) -> TLSProvider:
+    """The provider process's TLS provider, on the same process's net connections."""
+    return TLSProvider(grants, setup.get("net"))

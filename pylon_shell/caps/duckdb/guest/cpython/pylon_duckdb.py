@@ -292,3 +292,17 @@ for _value in list(globals().values()):
     if isinstance(_value, type) and _value.__module__ == __name__:
         _value.__module__ = "duckdb"
 del _value
+
+
+# The interface's argument kinds: a call that does not fit raises the guest's
+# TypeError or OverflowError before componentize-py lowers it (a misfit would
+# trap the instance; pylon_caps.guard_bindings).
+pylon_caps.declare_signatures(
+    "duckdb",
+    {
+        "connect": ("string", "bool"),
+        "execute": ("u32", "string", ("list", "value")),
+        "fetch": ("u32", "u32"),
+        "close": ("u32",),
+    },
+)

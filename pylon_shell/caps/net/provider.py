@@ -18,12 +18,15 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pylon_shell.caps.grants import CapDenied, Grants
 from pylon_shell.caps.hosts import HostNameError, check_host
 from pylon_shell.caps.hosts import target as host_target
 from pylon_shell.caps.values import ProviderError, handle_counter
+
+if TYPE_CHECKING:
+    from pylon_shell.caps.registry import ProviderSetup
 
 T = TypeVar("T")
 #: The most bytes one recv hands the guest (a larger call would run out of the
@@ -231,3 +234,7 @@ class NetProvider:
     def close_all(self) -> None:
         for handle in list(self._connections):
             self.close(handle)
+
+
+def make(grants: Grants, setup: ProviderSetup) -> NetProvider:
+    return NetProvider(grants)

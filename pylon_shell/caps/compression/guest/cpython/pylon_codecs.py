@@ -197,3 +197,19 @@ class Decompressor(NotPickled):
                     break
                 # The host stopped at this call's CHUNK of output with more to give.
         return b"".join(out)
+
+
+# The interface's argument kinds: a call that does not fit raises the guest's
+# TypeError or OverflowError before componentize-py lowers it (a misfit would
+# trap the instance; pylon_caps.guard_bindings).
+pylon_caps.declare_signatures(
+    "compression",
+    {
+        "create": ("string", ("list", "value")),
+        "compress": ("u32", "octets", "s32"),
+        "flush": ("u32", "s32"),
+        "decompress": ("u32", "octets", "s64"),
+        "call": ("string", ("list", "value")),
+        "drop": ("u32",),
+    },
+)

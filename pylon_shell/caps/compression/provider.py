@@ -16,10 +16,14 @@ import lzma
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pylon_shell.caps.grants import Grants
 from pylon_shell.caps.values import ProviderError, handle_counter
+
+if TYPE_CHECKING:
+    from pylon_shell.caps.model import Provider
+    from pylon_shell.caps.registry import ProviderSetup
 
 CAP = "compression"
 #: Live codec objects a session may hold at once: a guest cannot grow the
@@ -341,3 +345,18 @@ def _int_keys(options: dict[str, int] | None) -> dict[int, int] | None:
     if options is None:
         return None
     return {int(key): value for key, value in options.items()}
+
+
+def make(grants: Grants, setup: ProviderSetup) -> CompressionProvider:
+    return CompressionProvider(grants)
+
+
+def backing(provider: Provider) -> str:
+    """What `pylon caps` says backs the codecs: the host's CPython and zstd."""
+    import platform
+
+    zstd = zstd_module()
+    return (
+        f"bz2 and lzma of the host's CPython {platform.python_version()}; "
+        f"zstd {zstd.zstd_version} ({zstd.__name__})"
+    )

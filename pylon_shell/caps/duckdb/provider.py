@@ -13,11 +13,14 @@ from __future__ import annotations
 import re
 import stat
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pylon_shell.caps.grants import CapCallEvent, CapDenied, Grants
 from pylon_shell.caps.guestfs import GuestFS, PathRefused
 from pylon_shell.caps.values import ProviderError, ResultSet, handle_counter, sql_summary
+
+if TYPE_CHECKING:
+    from pylon_shell.caps.registry import ProviderSetup
 
 CAP = "duckdb"
 MEMORY = (":memory:", "")
@@ -296,3 +299,8 @@ def _failure(error: Exception) -> ProviderError:
             f"the duckdb cap refused: {error} (extensions, network and settings are locked)",
         )
     return ProviderError(type(error).__name__, str(error))
+
+
+def make(grants: Grants, setup: ProviderSetup) -> DuckDBProvider:
+    """The provider process's DuckDB provider: its files within the plan's directories."""
+    return DuckDBProvider(grants, GuestFS(setup.preopens), setup.memory_mib)

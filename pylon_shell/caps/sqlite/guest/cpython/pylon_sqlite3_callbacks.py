@@ -3,12 +3,13 @@
 collations, authorizer, progress and trace handlers), registered by number.
 The provider's SQLite calls them mid-statement through
 pylon:cap/sqlite-callbacks; the host passes each call to this interpreter's
-export (pylon_session.SqliteCallbacks -> _invoke) while the program waits in
-its own sqlite call."""
+export (SqliteCallbacks -> _invoke, which the session adopts as its own:
+EXPORTS) while the program waits in its own sqlite call."""
 
 import builtins
 import sys
 
+import wit_world
 from componentize_py_types import Err
 from wit_world.imports import types as _wire
 
@@ -121,3 +122,15 @@ class _Unraisable:
 def _drop_lookups():
     while _lookups:
         _callbacks.pop(_lookups.pop(), None)
+
+
+class SqliteCallbacks(wit_world.exports.SqliteCallbacks):
+    """The sqlite provider's SQLite calling the program's Python callbacks
+    (create_function, ...) while the program waits in its sqlite3 call."""
+
+    def invoke(self, target, method, arguments):
+        return _invoke(target, method, arguments)
+
+
+#: The world's exports this module implements (pylon_session makes them its own).
+EXPORTS = ("SqliteCallbacks",)

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pylon_shell.caps.providers.net import failure
+from pylon_shell.caps.net.provider import failure
 from pylon_shell.caps.values import ProviderError
 
 #: The most bytes one parse takes (a whole trust bundle is about 250 KiB).

@@ -1,6 +1,6 @@
 """The sqlite cap's component provider, seen from the host.
 
-The provider is a wasm component of its own (guest/sqlite_provider), trusted
+The provider is a wasm component of its own (guest/component/), trusted
 by its digest, instantiated in its own store with only its database directory
 (`/db`) and the directories the plan grants the guest. The host stands between
 consumer and provider: every call checks the live grants (boundary

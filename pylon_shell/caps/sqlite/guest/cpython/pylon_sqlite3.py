@@ -32,6 +32,8 @@ import sys
 
 from wit_world.imports import sqlite as _cap
 
+import pylon_caps as _pylon_caps
+
 from pylon_sqlite3_callbacks import (  # noqa: F401
     _invoke,
     _callback_tracebacks,
@@ -803,3 +805,39 @@ for _value in list(globals().values()):
     if isinstance(_value, type) and _value.__module__.startswith("pylon_sqlite3"):
         _value.__module__ = "sqlite3"
 del _value
+
+
+# The interface's argument kinds: a call that does not fit raises the guest's
+# TypeError or OverflowError before componentize-py lowers it (a misfit would
+# trap the instance; pylon_caps.guard_bindings).
+# Parameters and rows go as JSON text in `octets`: written ASCII-only, and any
+# ASCII lowers (the provider parses it).
+_OPEN_OPTIONS = (
+    "record",
+    ("timeout", "f64"),
+    ("isolation_level", ("option", "string")),
+    ("autocommit", "s32"),
+    ("uri", "bool"),
+    ("cached_statements", "s32"),
+    ("detect_types", "s32"),
+)
+_READING = ("record", ("converters", ("list", "string")), ("raw_text", "bool"))
+_pylon_caps.declare_signatures(
+    "sqlite",
+    {
+        "open": ("string", _OPEN_OPTIONS),
+        "cursor": ("u32",),
+        "execute": ("u32", "string", "octets", _READING, "u32"),
+        "execute_many": ("u32", "string", "octets"),
+        "execute_script": ("u32", "string"),
+        "fetch": ("u32", "u32", _READING),
+        "close_cursor": ("u32",),
+        "commit": ("u32",),
+        "rollback": ("u32",),
+        "close": ("u32",),
+        "connection_call": ("u32", "string", "octets"),
+        "blob_open": ("u32", "string", "string", "s64", "bool", "string"),
+        "blob_call": ("u32", "string", "octets"),
+        "module_call": ("string", "octets"),
+    },
+)

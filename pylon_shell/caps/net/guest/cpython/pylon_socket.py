@@ -499,3 +499,22 @@ class socket:
 
 
 SocketType = socket
+
+
+# The interface's argument kinds: a call that does not fit raises the guest's
+# TypeError or OverflowError before componentize-py lowers it (a misfit would
+# trap the instance; pylon_caps.guard_bindings).
+pylon_caps.declare_signatures(
+    "net",
+    {
+        "connect": ("string", "u16", ("option", "f64")),
+        "send": ("u32", "octets"),
+        "recv": ("u32", "u32"),
+        "set_timeout": ("u32", ("option", "f64")),
+        "shutdown": ("u32", "s32"),
+        "peer_name": ("u32",),
+        "sock_name": ("u32",),
+        "close": ("u32",),
+        "poll": (("list", ("tuple", "u32", "u8")), "f64"),
+    },
+)

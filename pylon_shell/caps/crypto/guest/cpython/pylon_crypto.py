@@ -291,3 +291,21 @@ class X25519PrivateKey(_PrivateKey):
 for _cls in (InvalidTag, InvalidSignature, AESGCM, ChaCha20Poly1305, Ed25519PublicKey,
              Ed25519PrivateKey, X25519PublicKey, X25519PrivateKey):
     _cls.__module__ = "pylon.crypto"
+
+
+# The interface's argument kinds: a call that does not fit raises the guest's
+# TypeError or OverflowError before componentize-py lowers it (a misfit would
+# trap the instance; pylon_caps.guard_bindings).
+pylon_caps.declare_signatures(
+    "crypto",
+    {
+        "pbkdf2_hmac": ("string", "bytes", "bytes", "u64", ("option", "u64")),
+        "scrypt": ("bytes", "bytes", "u64", "u64", "u64", "u64", "u64"),
+        "aead_encrypt": ("string", "bytes", "bytes", "bytes", ("option", "bytes")),
+        "aead_decrypt": ("string", "bytes", "bytes", "bytes", ("option", "bytes")),
+        "public_key": ("string", "bytes"),
+        "ed25519_sign": ("bytes", "bytes"),
+        "ed25519_verify": ("bytes", "bytes", "bytes"),
+        "x25519_exchange": ("bytes", "bytes"),
+    },
+)

@@ -1,1 +1,0 @@
-"""See DESIGN.md for what lives here."""
