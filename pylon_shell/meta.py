@@ -18,6 +18,7 @@ HELP = """\
 :save [FILE]       write that plan to FILE (default: the plan's own file, or
                    NAME.json here; never a plan shipped with pylon)
 :runtime cp|mp     restart on CPython or MicroPython with the same plan
+:save-session FILE write this session's inputs to FILE as a Python program
 :help              this list"""
 
 RUNTIMES = {
@@ -42,12 +43,22 @@ def run_meta(session: Session, line: str) -> str:
         "plan": lambda s, _: s.current_plan().dumps().rstrip("\n"),
         "save": _save,
         "runtime": _runtime,
+        "save-session": _save_session,
         "help": lambda _s, _a: HELP,
     }
     command = commands.get(name)
     if command is None:
         raise MetaError(f"unknown command :{name}; :help lists them")
     return command(session, argument)
+
+
+def _save_session(session: Session, target: str) -> str:
+    try:
+        path = session.transcript.save(target)
+    except UsageError as error:
+        raise MetaError(str(error)) from None
+    count = len(session.transcript.inputs)
+    return f"saved {count} input{'s' if count != 1 else ''} to {path}"
 
 
 def _caps(session: Session, _: str) -> str:

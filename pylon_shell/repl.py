@@ -10,20 +10,24 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from functools import partial
 
-from prompt_toolkit import PromptSession
+from prompt_toolkit import PromptSession, search
+from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
+from prompt_toolkit.filters import has_selection, is_searching
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.layout.processors import HighlightMatchingBracketProcessor
 from prompt_toolkit.lexers import PygmentsLexer
 from pygments.lexers.python import PythonLexer, PythonTracebackLexer
 
 from pylon_shell import __version__, paths, report
 from pylon_shell.caps.catalog import CAPS
 from pylon_shell.caps.grants import CapCallEvent, Event, ImportEvent
+from pylon_shell.editing import backspace_width, clean_words, next_indent, should_accept
 from pylon_shell.meta import MetaError, run_meta
 from pylon_shell.options import DEFAULT_TMP_MIB
 from pylon_shell.plan import Plan
@@ -31,7 +35,6 @@ from pylon_shell.progress import TerminalProgress
 from pylon_shell.runtimes.base import FdInput, Outcome
 from pylon_shell.session import Session, call_interruptibly
 
-INDENT = "    "
 _WORD = re.compile(r"[A-Za-z_][\w.]*")
 
 
@@ -48,33 +51,25 @@ class GuestCompleter(Completer):
         word = document.get_word_before_cursor(pattern=_WORD)
         if not word:
             return
-        for candidate in runtime.complete(document.text_before_cursor):
+        for candidate in clean_words(runtime.complete(document.text_before_cursor)):
             yield Completion(candidate, start_position=-len(word))
-
-
-def should_accept(text: str, is_complete: Callable[[str], object]) -> bool:
-    """Enter runs the input when it is complete; an empty line always ends a block."""
-    if not text.strip():
-        return True
-    lines = text.split("\n")
-    if len(lines) > 1 and not lines[-1].strip():
-        return True
-    return bool(is_complete(text))
-
-
-def next_indent(text: str) -> str:
-    """Indentation for the line after `text`'s last one."""
-    last = text.split("\n")[-1]
-    indent = last[: len(last) - len(last.lstrip())]
-    return indent + INDENT if last.rstrip().endswith(":") else indent
 
 
 def _bindings(session: Session) -> KeyBindings:
     keys = KeyBindings()
 
-    @keys.add("enter")
+    @keys.add("enter", filter=is_searching)
+    def _accept_search(event: KeyPressEvent) -> None:
+        # Enter ends a Ctrl+R search on the entry found and runs it, as
+        # readline does; the prompt is the input's again, not the search's.
+        search.accept_search()
+        buffer = event.app.current_buffer
+        buffer.cursor_position = len(buffer.text)  # the search left it at the match
+        _enter(event)
+
+    @keys.add("enter", filter=~is_searching)
     def _enter(event: KeyPressEvent) -> None:
-        buffer = event.current_buffer
+        buffer = event.app.current_buffer
         text = buffer.document.text
         if buffer.document.is_cursor_at_the_end and should_accept(
             text, session.runtime.is_complete
@@ -82,6 +77,13 @@ def _bindings(session: Session) -> KeyBindings:
             buffer.validate_and_handle()
         else:
             buffer.insert_text("\n" + next_indent(buffer.document.text_before_cursor))
+
+    @keys.add("backspace", filter=~is_searching & ~has_selection)
+    def _backspace(event: KeyPressEvent) -> None:
+        # In leading whitespace one indent level goes, not one space.
+        buffer = event.current_buffer
+        line = buffer.document.current_line_before_cursor
+        buffer.delete_before_cursor(count=backspace_width(line) if event.arg == 1 else event.arg)
 
     return keys
 
@@ -174,6 +176,11 @@ class LineRepl:
             multiline=True,
             prompt_continuation=lambda width, line, wrap: "... ".rjust(width),
             enable_history_search=True,
+            # ptpython's conveniences that prompt_toolkit has: the newest history
+            # entry that starts with what is typed, greyed (Right takes it), and
+            # the bracket matching the one at the cursor highlighted.
+            auto_suggest=AutoSuggestFromHistory(),
+            input_processors=[HighlightMatchingBracketProcessor()],
         )
         print(self.banner())
         while True:
@@ -191,9 +198,7 @@ class LineRepl:
                 continue
             runtime = self.session.runtime
             self._hits.clear()
-            outcome = call_interruptibly(
-                runtime, partial(self.session.run_input, source + "\n")
-            )
+            outcome = call_interruptibly(runtime, partial(self.session.run_input, source + "\n"))
             status = self.handle(outcome)
             self.show_hits()
             if status is not None:

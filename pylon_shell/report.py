@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pylon_shell.frames import location
 from pylon_shell.runtimes.base import Exited, Ok, Outcome, Raised, Trapped
 
 EXIT_ERROR = 1
@@ -36,9 +37,12 @@ class Report:
 
 
 def _raised(outcome: Raised) -> Report:
-    # A cap denial is one line that says how to grant the cap, not a traceback.
+    # A cap denial is one line that says how to grant the cap, not a traceback,
+    # after the file and line of the program that hit it, as a compiler says
+    # where an error is: `pylon: job.py:3: import of sqlite3 needs ...`.
     if outcome.denial:
-        return Report(f"pylon: {outcome.denial}\n", ERROR)
+        where = location(outcome.traceback)
+        return Report(f"pylon: {where + ': ' if where else ''}{outcome.denial}\n", ERROR)
     return Report(outcome.traceback, TRACEBACK)
 
 

@@ -21,6 +21,7 @@ from pylon_shell.plan import Plan
 from pylon_shell.progress import Progress
 from pylon_shell.replay import CountedInput, ReplayLog
 from pylon_shell.runtimes.base import Ok, Outcome, Output, Raised, Runtime
+from pylon_shell.transcript import Transcript
 
 T = TypeVar("T")
 
@@ -50,7 +51,9 @@ class Session:
         self.replay.watch(self.grants)
         #: True while earlier inputs are replayed: their output is not shown again.
         self._replaying = False
-        self._output = lambda fd, data: None if self._replaying else output(fd, data)
+        #: Every input and the last one's output, for export and copy (transcript.py).
+        self.transcript = Transcript()
+        self._output = lambda fd, data: None if self._replaying else self._show(output, fd, data)
         self._progress = progress
         self._inherit_stdin = inherit_stdin
         #: What input() and sys.stdin read (None: the launcher's stdin when inherited).
@@ -156,12 +159,18 @@ class Session:
         hosts = tuple(str(pattern) for pattern in self.grants.hosts)
         return replace(self.plan, capabilities=tuple(order), hosts=hosts)
 
+    def _show(self, output: Output, fd: int, data: bytes) -> None:
+        self.transcript.output(data)
+        output(fd, data)
+
     def run_input(self, source: str) -> Outcome:
-        """One REPL input, noted for a later restore."""
+        """One REPL input, noted for a later restore and in the transcript."""
         runtime = self.runtime
         self.replay.begin()
+        self.transcript.begin()
         outcome = runtime.run_input(source)
         self.replay.end(source, outcome)
+        self.transcript.end(source, outcome)
         return outcome
 
     def restart(self) -> Runtime:

@@ -116,7 +116,8 @@ def test_streams_over_the_net_cap(pylon, plain):  # noqa: F811
     refused = pylon("--no-caps", "-c", code)
     assert refused.status == 1
     assert refused.stderr == (
-        f"pylon: PermissionError: the tls cap is not granted (connect 127.0.0.1:{plain}); "
+        "pylon: <string>:5: "
+        f"PermissionError: the tls cap is not granted (connect 127.0.0.1:{plain}); "
         f"grant it with --host 127.0.0.1:{plain} (or --cap net for plaintext connections too)\n"
     )
 
@@ -132,7 +133,7 @@ def test_tls_streams_over_the_tls_cap_alone(pylon, https):  # noqa: F811
     refused = pylon("--dir", certs, "-c", code)
     assert refused.status == 1
     assert refused.stderr == (
-        f"pylon: PermissionError: the tls cap is not granted (connect {https.target}); "
+        f"pylon: <string>:5: PermissionError: the tls cap is not granted (connect {https.target}); "
         f"grant it with --host {https.target} (or --cap net for plaintext connections too)\n"
     )
     other = code.replace("/certs/ca.pem", "/certs/other.pem")
@@ -149,6 +150,6 @@ def test_a_tls_only_connection_carries_no_plaintext(pylon, https):  # noqa: F811
     result = pylon("--host", https.target, "-c", code)
     assert result.status == 1
     assert result.stderr == (
-        f"pylon: PermissionError: the net cap is not granted (send {https.target}); "
+        f"pylon: <string>:7: PermissionError: the net cap is not granted (send {https.target}); "
         "grant it with --cap net\n"
     )

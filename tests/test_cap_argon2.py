@@ -196,7 +196,7 @@ def test_an_import_without_the_grant_is_one_line_naming_the_crypto_cap(pylon, fl
     result = pylon(flag, "-c", "from argon2 import PasswordHasher")
     assert result.status == 1
     assert result.stderr.strip().splitlines() == [
-        "pylon: import of argon2 needs the crypto cap, which this plan does not grant; "
+        "pylon: <string>:1: import of argon2 needs the crypto cap, which this plan does not grant; "
         "grant it with --cap crypto"
     ]
 

@@ -101,7 +101,7 @@ def test_an_import_without_the_grant_is_one_line_naming_the_cap(pylon, flag):
     result = pylon(flag, "-c", "import blake3")
     assert result.status == 1
     assert result.stderr.strip().splitlines() == [
-        "pylon: import of blake3 needs the hash cap, which this plan does not grant; "
+        "pylon: <string>:1: import of blake3 needs the hash cap, which this plan does not grant; "
         "grant it with --cap hash"
     ]
 

@@ -202,7 +202,7 @@ def test_an_import_without_the_grant_is_one_line_naming_the_compression_cap(pylo
     result = pylon(flag, "-c", "import lz4")
     assert result.status == 1
     assert result.stderr.strip().splitlines() == [
-        "pylon: import of lz4 needs the compression cap, which this plan does not "
+        "pylon: <string>:1: import of lz4 needs the compression cap, which this plan does not "
         "grant; grant it with --cap compression"
     ]
 

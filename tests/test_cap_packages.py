@@ -46,7 +46,7 @@ def test_the_docs_example_cap_runs_on_both_runtimes(pylon, rot_package, flag):
     refused = pylon(flag, "-c", "import rot13", env=rot_package)
     assert refused.status == 1
     assert refused.stderr.strip() == (
-        "pylon: import of rot13 needs the rot cap, which this plan does not grant; "
+        "pylon: <string>:1: import of rot13 needs the rot cap, which this plan does not grant; "
         "grant it with --cap rot"
     )
 

@@ -31,7 +31,8 @@ def test_an_ungranted_import_fails_with_one_line_naming_the_cap(pylon, flag, mod
     result = pylon(flag, "--no-caps", "-c", f"import {module}")
     assert result.status == 1
     assert result.stderr == (
-        f"pylon: import of {module} needs the {cap} cap, which this plan does not grant; "
+        "pylon: <string>:1: "
+        f"import of {module} needs the {cap} cap, which this plan does not grant; "
         f"grant it with --cap {cap}\n"
     )
 

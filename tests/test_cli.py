@@ -60,7 +60,8 @@ def test_host_files_are_invisible_by_default(pylon):
     result = pylon("-c", "open('/etc/passwd')")
     assert result.status == 1
     assert result.stderr == (
-        "pylon: FileNotFoundError: /etc/passwd needs the fs cap, which this plan does not "
+        "pylon: <string>:1: "
+        "FileNotFoundError: /etc/passwd needs the fs cap, which this plan does not "
         "grant; grant it with --dir HOST:GUEST\n"
     )
 
@@ -216,14 +217,19 @@ def test_the_smallest_memory_limit_named_does_start(pylon, flag, least):
             "pylon: --provider sqlite=x: the sqlite cap has no provider 'x' "
             "(it has builtin, component)",
         ),
-        (["--provider", "sqlite", "-c", "pass"],
-         "pylon: --provider sqlite: expected CAP=PROVIDER, see `pylon caps`"),
+        (
+            ["--provider", "sqlite", "-c", "pass"],
+            "pylon: --provider sqlite: expected CAP=PROVIDER, see `pylon caps`",
+        ),
         (
             ["trace"],
             "pylon: pylon trace needs the script to run: pylon trace [FLAGS] SCRIPT [ARGS]",
         ),
-        (["--cap", "nope", "-c", "pass"], "pylon: --cap nope: unknown cap 'nope' (known: "
-         "compression, crypto, duckdb, env, fs, hash, net, sqlite, tls)"),
+        (
+            ["--cap", "nope", "-c", "pass"],
+            "pylon: --cap nope: unknown cap 'nope' (known: "
+            "compression, crypto, duckdb, env, fs, hash, net, sqlite, tls)",
+        ),
     ],
 )
 def test_usage_errors_say_what_is_wrong_in_one_line(pylon, args, line):

@@ -197,7 +197,8 @@ def test_each_module_needs_the_cap(pylon, flag, module):
     result = pylon(flag, "--no-caps", "-c", f"import {module}")
     assert result.status == 1
     assert result.stderr == (
-        f"pylon: import of {module} needs the compression cap, which this plan does not "
+        "pylon: <string>:1: "
+        f"import of {module} needs the compression cap, which this plan does not "
         "grant; grant it with --cap compression\n"
     )
 

@@ -142,7 +142,8 @@ def test_pylon_crypto_needs_the_cap(pylon, flag):
     result = pylon(flag, "--no-caps", "-c", "import pylon.crypto")
     assert result.status == 1
     assert result.stderr == (
-        "pylon: import of pylon.crypto needs the crypto cap, which this plan does not grant; "
+        "pylon: <string>:1: "
+        "import of pylon.crypto needs the crypto cap, which this plan does not grant; "
         "grant it with --cap crypto\n"
     )
 
@@ -155,5 +156,7 @@ def test_hashlib_imports_without_the_cap_and_its_kdfs_name_it(pylon):
     result = pylon("--no-caps", "-c", code)
     assert result.status == 1
     assert result.stdout == "2d711642\n"
-    assert result.stderr.startswith("pylon: PermissionError: the crypto cap is not granted (scrypt")
+    assert result.stderr.startswith(
+        "pylon: <string>:1: PermissionError: the crypto cap is not granted (scrypt"
+    )
     assert result.stderr.endswith("grant it with --cap crypto\n")

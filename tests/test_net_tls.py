@@ -106,7 +106,7 @@ def test_without_the_tls_grant_urlopen_fails_with_one_line(pylon, https):
     result = pylon("--dir", f"{https.certs}:/certs:ro", "-c", fetch(url))
     assert result.status == 1
     assert result.stderr == (
-        f"pylon: PermissionError: the tls cap is not granted (connect {https.target}); "
+        f"pylon: <string>:3: PermissionError: the tls cap is not granted (connect {https.target}); "
         f"grant it with --host {https.target} (or --cap net for plaintext connections too)\n"
     )
 
@@ -118,7 +118,8 @@ def test_a_host_outside_the_allowlist_is_refused_naming_host_and_cap(pylon, http
     )
     assert result.status == 1
     assert result.stderr == (
-        f"pylon: PermissionError: {https.target} is not among the hosts this plan lets the "
+        "pylon: <string>:3: "
+        f"PermissionError: {https.target} is not among the hosts this plan lets the "
         f"tls cap reach (example.com:443); allow it with --host {https.target}\n"
     )
 
@@ -209,7 +210,7 @@ def test_certificate_checks_are_never_silently_off(pylon, https, make):
     result = pylon("--dir", f"{https.certs}:/certs:ro", "--host", https.target, "-c", code)
     assert result.status == 1
     assert result.stderr.startswith(
-        "pylon: PermissionError: the tls cap never turns certificate checks off"
+        "pylon: <string>:3: PermissionError: the tls cap never turns certificate checks off"
     )
     assert len(result.stderr.splitlines()) == 1
 
@@ -242,7 +243,7 @@ def test_plain_tcp_needs_the_net_cap(pylon, plain):
     tls_only = pylon(*hosts, "-c", code)
     assert tls_only.status == 1
     assert tls_only.stderr == (
-        f"pylon: PermissionError: the net cap is not granted (send 127.0.0.1:{plain}); "
+        f"pylon: <string>:3: PermissionError: the net cap is not granted (send 127.0.0.1:{plain}); "
         "grant it with --cap net\n"
     )
 
@@ -291,7 +292,10 @@ def test_the_https_helper_in_both_runtimes(pylon, https, flag):
     assert lines[2] == ("SSLCertVerificationError" if flag == "--mp" else "[SSL")
     denied = pylon(flag, *certs, "-c", code)
     assert denied.status == 1
-    assert denied.stderr.startswith("pylon: PermissionError: the tls cap is not granted")
+    # The first https.get, on line 3 of the program, is the call refused.
+    assert denied.stderr.startswith(
+        "pylon: <string>:3: PermissionError: the tls cap is not granted"
+    )
 
 
 def session_for(runtime: str, hosts: tuple[str, ...], certs: Path) -> Session:

@@ -7,8 +7,9 @@ import time
 
 from tmux import Terminal
 
+from pylon_shell.editing import backspace_width, next_indent, should_accept
 from pylon_shell.plan import shipped, shipped_dir
-from pylon_shell.repl import LineRepl, next_indent, should_accept
+from pylon_shell.repl import LineRepl
 
 
 def test_enter_runs_complete_input_and_continues_blocks():
@@ -23,6 +24,23 @@ def test_indent_follows_blocks():
     assert next_indent("def f(x):") == "    "
     assert next_indent("def f(x):\n    y = 1") == "    "
     assert next_indent("x = 1") == ""
+
+
+def test_a_statement_that_ends_its_block_dedents_the_next_line():
+    for last in ("return", "return x", "pass", "raise", "raise ValueError(1)", "break", "continue"):
+        assert next_indent(f"def f(x):\n    while x:\n        {last}") == "    ", last
+        assert next_indent(f"        {last}  # done") == "    ", last
+    assert next_indent("    return_value = 1") == "    "  # a name, not the statement
+    assert next_indent("    passed = True") == "    "
+    assert next_indent("pass") == ""  # nothing to dedent at the top level
+    assert next_indent("    if x: # why") == "        "
+
+
+def test_backspace_in_leading_whitespace_removes_one_level():
+    assert backspace_width("        ") == 4
+    assert backspace_width("      ") == 2  # back to the previous level, column 4
+    assert backspace_width("    x") == 1
+    assert backspace_width("") == 1
 
 
 def test_save_in_the_line_repl_never_writes_a_shipped_plan(tmp_path, monkeypatch, capsys):
@@ -195,3 +213,83 @@ def test_input_in_the_line_repl_reads_the_next_line(built, tmp_path):
         assert "fresh CPython" not in screen
     finally:
         term.close()
+
+
+def test_line_repl_search_indentation_and_suggestions_in_a_real_terminal(built, tmp_path):
+    """Issue 15: after Enter on a Ctrl+R search the prompt was stuck in
+    `I-search backward:` and what was typed vanished."""
+    term = Terminal(["--no-tui"], env={"PYLON_DATA_DIR": str(tmp_path / "data")}, height=40)
+    try:
+        term.wait_for(">>>")
+        term.type("alpha = 1")
+        term.send("Enter")
+        term.type("beta = 2")
+        term.send("Enter")
+        term.wait_for(">>> beta = 2\n>>>")  # at the prompt: no key is typed ahead
+        term.send("C-r")
+        term.type("alp")
+        term.wait_for("I-search backward: alp")
+        term.send("Enter")  # runs the entry found, and the search is over
+        term.wait_for_line(">>>")
+        term.type("print(alpha + 41)")
+        term.wait_for_line(">>> print(alpha + 41)")  # typed text shows
+        assert "I-search" not in term.screen()
+        term.send("Enter")
+        term.wait_for("\n42\n")
+        # Blocks: Backspace takes one indent level; `return` ends its block.
+        term.type("def f(x):")
+        term.send("Enter")
+        term.type("if x:")
+        term.send("Enter")
+        term.type("q")
+        term.wait_for_line("...         q")  # at eight spaces
+        term.send("BSpace", "BSpace")  # the q, then one level
+        term.type("q")
+        term.wait_for_line("...     q")
+        term.send("BSpace")
+        term.type("    return 1")
+        term.send("Enter")
+        term.type("return 7")  # `return 1` ended the if block: this is f's own
+        term.send("Enter")
+        term.type("z")  # and this one ended f: back at column 0
+        term.wait_for_line("... z")
+        term.send("BSpace")
+        term.send("Enter")
+        term.type("f(0), f(1)")
+        term.send("Enter")
+        term.wait_for("(7, 1)")
+        # A suggestion from history, greyed; Right takes it.
+        term.type("print(alpha +")
+        term.wait_for_line(">>> print(alpha + 41)")
+        term.send("Right")
+        term.send("Enter")
+        term.wait_for("(7, 1)\n>>> print(alpha + 41)\n42\n>>>")
+        term.type("import js")
+        term.send("Tab")
+        term.wait_for_line(">>> import json")
+    finally:
+        term.close()
+
+
+def test_save_session_in_the_line_repl_writes_the_inputs(built, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    repl = LineRepl(shipped("default"))
+    try:
+        repl.session.run_input("x = 6 * 7\n")
+        repl.session.run_input("print(x)\n")
+        repl.meta(":save-session s.py")
+        repl.meta(":save-session")
+    finally:
+        repl.session.close()
+    out, err = capsys.readouterr()
+    assert out == f"42\nsaved 2 inputs to {tmp_path / 's.py'}\n"
+    assert err == "pylon: save the session to which file? e.g. :save-session session.py\n"
+    assert "x = 6 * 7\n" in (tmp_path / "s.py").read_text()
+
+
+def test_completions_from_the_guest_are_bounded_and_printable():
+    from pylon_shell.editing import MAX_WORDS, clean_words
+
+    assert clean_words(["a", "a", "b\x1b[2J", "", 3, "c" * 500, "d"]) == ["a", "d"]
+    assert len(clean_words([f"w{i}" for i in range(10 * MAX_WORDS)])) == MAX_WORDS
+    assert clean_words("not a list") == []

@@ -34,6 +34,8 @@ from pylon_shell.tui.screens.help import HelpScreen
 from pylon_shell.tui.screens.load_plan import LoadPlanScreen
 from pylon_shell.tui.screens.permission import PermissionScreen
 from pylon_shell.tui.screens.plan import PlanScreen
+from pylon_shell.tui.screens.save_session import SaveSessionScreen
+from pylon_shell.tui.screens.search import SearchScreen
 from pylon_shell.tui.stdin import Answer, TuiInput
 from pylon_shell.tui.widgets.caps_panel import CapsPanel, CapToggled
 from pylon_shell.tui.widgets.code_input import CodeInput
@@ -59,6 +61,8 @@ class PylonApp(App[int]):
         Binding("f3", "focus_pane('imports')", "Imports"),
         Binding("f4", "show_plan", "Plan"),
         Binding("ctrl+o", "load_plan", "Load plan"),
+        Binding("ctrl+f", "search_scrollback", "Find", show=False),
+        Binding("ctrl+l", "clear_scrollback", "Clear", show=False),
         Binding("escape", "focus_pane('input')", "Input"),
         Binding("ctrl+d", "quit", "Quit"),
     ]
@@ -285,6 +289,9 @@ class PylonApp(App[int]):
         if self._busy.is_set():
             self.bell()
             return
+        if message.source.lstrip().startswith(":"):  # never Python: a meta-command
+            self._meta(message.source.strip())
+            return
         scrollback.echo(message.source)
         self._set_input_ready(False)
         self._run(message.source)
@@ -372,6 +379,31 @@ class PylonApp(App[int]):
         )
         yield SystemCommand("Load plan", "Start over from a plan file", self.action_load_plan)
         yield SystemCommand("Interrupt", "Stop the running code", self.action_interrupt)
+        yield SystemCommand(
+            "Search the scrollback",
+            "Find a line in what was shown (Ctrl+F)",
+            self.action_search_scrollback,
+        )
+        yield SystemCommand(
+            "Clear the scrollback",
+            "Empty it; the session is kept (Ctrl+L)",
+            self.action_clear_scrollback,
+        )
+        yield SystemCommand(
+            "Copy the last output",
+            "What the last input wrote, to the clipboard",
+            self.action_copy_last_output,
+        )
+        yield SystemCommand(
+            "Copy the selection",
+            "The text selected in the input or the scrollback (Ctrl+C)",
+            self._copy_selection,
+        )
+        yield SystemCommand(
+            "Save session",
+            "This session's inputs as a .py file (:save-session FILE)",
+            self.action_save_session,
+        )
         for cap in CAPS:
             granted = self.session.grants.is_granted(cap)
             yield SystemCommand(
@@ -385,8 +417,76 @@ class PylonApp(App[int]):
             self._stdin[0].cancel()  # KeyboardInterrupt at the guest's input()
         elif self._busy.is_set() and self.session.started is not None:
             self.session.started.interrupt()
+        elif selected := self._selected_text():
+            self.copy_to_clipboard(selected)  # as a terminal copies a selection
+            self.notify(f"copied {len(selected)} characters", timeout=2)
         else:
             self.query_one(CodeInput).clear()
+
+    def _selected_text(self) -> str:
+        """What is selected: in the input, else on the screen (the scrollback)."""
+        code_input = self.query_one(CodeInput)
+        if code_input.selected_text:
+            return code_input.selected_text
+        return self.screen.get_selected_text() or ""
+
+    # -- ptpython's conveniences (issue 15) ------------------------------------
+
+    def _meta(self, line: str) -> None:
+        """`:save-session FILE`, `:grant NAME`, ... typed in the input, as in
+        the line REPL (meta.py); the keys do the rest (Ctrl+T, Ctrl+S)."""
+        from pylon_shell.meta import MetaError, run_meta
+
+        scrollback = self.query_one(Scrollback)
+        scrollback.note(line, style="bold")
+        name = line[1:].split(" ", 1)[0]
+        try:
+            if name == "runtime":
+                raise MetaError("in the TUI Ctrl+T switches the runtime")
+            if name == "save":
+                raise MetaError("in the TUI Ctrl+S saves the plan (F4 shows where)")
+            scrollback.note(run_meta(self.session, line), style="")
+        except MetaError as error:
+            scrollback.note(f"pylon: {error}", style="bold red")
+        self._set_input_ready(True)
+
+    def action_clear_scrollback(self) -> None:
+        self.query_one(Scrollback).clear()
+
+    def action_search_scrollback(self) -> None:
+        scrollback = self.query_one(Scrollback)
+        lines = [line.text for line in scrollback.lines]
+
+        def found(index: int | None) -> None:
+            if index is not None:
+                scrollback.scroll_to(y=index, animate=False)
+            self.query_one(CodeInput).focus()
+
+        self.push_screen(SearchScreen(lines), found)
+
+    def action_copy_last_output(self) -> None:
+        text = self.session.transcript.last_output
+        if not text:
+            self.notify("the last input wrote nothing", timeout=3)
+            return
+        self.copy_to_clipboard(text)
+        self.notify(f"copied the last output ({len(text)} characters)", timeout=2)
+
+    def action_save_session(self) -> None:
+        def chosen(target: str | None) -> None:
+            if target:
+                self._meta(f":save-session {target}")
+            self.query_one(CodeInput).focus()
+
+        self.push_screen(SaveSessionScreen(), chosen)
+
+    def _copy_selection(self) -> None:
+        selected = self._selected_text()
+        if selected:
+            self.copy_to_clipboard(selected)
+            self.notify(f"copied {len(selected)} characters", timeout=2)
+        else:
+            self.notify("nothing is selected (drag over the scrollback to select)", timeout=3)
 
     def action_switch_runtime(self) -> None:
         if self._busy.is_set():

@@ -13,10 +13,12 @@ import importlib
 import binascii
 import builtins
 import codeop
+import importlib.machinery
 import io
 import keyword
 import linecache
 import os
+import pkgutil
 import re
 import rlcompleter
 import shutil
@@ -177,6 +179,71 @@ _main.__dict__["__builtins__"] = builtins
 sys.modules["__main__"] = _main
 _input_count = 0
 _TOKEN = re.compile(r"[A-Za-z_][\w.]*$")
+#: After `import ` (or `, ` in one) or `from `: a module name is being typed.
+_MODULE_AT = re.compile(
+    r"^\s*(?:from\s+|import\s+(?:[\w.]+(?:\s+as\s+\w+)?\s*,\s*)*)([\w.]*)$"
+)
+
+
+def _module_names(prefix):
+    """Modules whose name starts with `prefix` (`xml.d` gives `xml.dom`, ...),
+    found without importing anything: the import gate and the modules' own
+    code must not run because the user pressed Tab."""
+    try:
+        return _find_modules(prefix)
+    except Exception:
+        return []
+
+
+_top_level_cache = [None, ()]
+
+
+def _top_level(paths):
+    """The modules directly on `paths`, listed again only when a directory of
+    them changed: the list narrows at each key typed, and listing the stdlib
+    takes some 30 ms."""
+    key = []
+    for entry in paths:
+        try:
+            key.append((entry, os.stat(entry).st_mtime_ns))
+        except OSError:
+            key.append((entry, None))
+    if _top_level_cache[0] != key:
+        _top_level_cache[:] = [key, tuple(info.name for info in pkgutil.iter_modules(paths))]
+    return _top_level_cache[1]
+
+
+def _find_modules(prefix):
+    package, _, _ = prefix.rpartition(".")
+    names = set()
+    if package:
+        path = None
+        parts = package.split(".")
+        for depth in range(1, len(parts) + 1):
+            spec = importlib.machinery.PathFinder.find_spec(".".join(parts[:depth]), path)
+            if spec is None or not spec.submodule_search_locations:
+                path = None
+                break
+            path = list(spec.submodule_search_locations)
+        if path:
+            names.update(f"{package}.{info.name}" for info in pkgutil.iter_modules(path))
+    else:
+        paths = [entry for entry in sys.path if entry and entry.rstrip("/") + "/" != _OWN_DIR]
+        names.update(_top_level(paths))
+        names.update(sys.builtin_module_names)
+    # The caps' modules (duckdb, pylon.crypto, ...) and those already loaded.
+    loaded = sys.modules if package else {name.partition(".")[0] for name in sys.modules}
+    for name in (*pylon_caps._settings["modules"], *loaded):
+        if not package or name.startswith(package + "."):
+            names.add(name)
+    private = prefix.rpartition(".")[2].startswith("_")
+    return sorted(
+        name
+        for name in names
+        if name.startswith(prefix)
+        and (private or not name.rpartition(".")[2].startswith("_"))
+        and not name.startswith(("pylon_", "wit_world", "componentize_py"))
+    )
 
 
 def _user_traceback(exc):
@@ -425,6 +492,9 @@ class Session(wit_world.exports.Session):
         return _run_call(run)
 
     def complete(self, text):
+        module = _MODULE_AT.match(text)
+        if module is not None:
+            return _module_names(module.group(1)) if module.group(1) else []
         match = _TOKEN.search(text)
         if match is None:
             return []

@@ -777,7 +777,59 @@ def _is_complete(source):
     return True
 
 
+def _module_prefix(text):
+    """The module name being typed after `import ` (or `, ` in one) or `from `, or None."""
+    stripped = text.lstrip()
+    for head in ("from ", "import "):
+        if stripped.startswith(head):
+            rest = stripped[len(head):]
+            if head == "import ":
+                rest = rest.split(",")[-1]
+            rest = rest.lstrip()
+            if all(c.isalpha() or c.isdigit() or c in "_." for c in rest):
+                return rest
+    return None
+
+
+def _module_names(prefix):
+    """Modules whose name starts with `prefix`: the caps' modules, those
+    loaded, and the .py files and packages on sys.path (nothing is imported)."""
+    names = set(_settings["modules"])
+    names.update(sys.modules)
+    package = prefix.rpartition(".")[0]
+    where = package.replace(".", "/")
+    for entry in sys.path:
+        if entry.startswith(".frozen") or entry.startswith("~"):
+            continue
+        directory = (entry.rstrip("/") + "/" if entry else "") + where
+        try:
+            found = os.listdir(directory or ".")
+        except OSError:
+            continue
+        for name in found:
+            if name.endswith(".py"):
+                name = name[:-3]
+            elif "." in name:
+                continue
+            names.add(package + "." + name if package else name)
+    private = prefix.rpartition(".")[2].startswith("_")
+    return sorted(
+        name
+        for name in names
+        if name.startswith(prefix)
+        and (private or not name.rpartition(".")[2].startswith("_"))
+        and not name.startswith("pylon_")
+        and (package or "." not in name or name in _settings["modules"])
+    )
+
+
 def _complete(text):
+    module = _module_prefix(text)
+    if module is not None:
+        try:
+            return _module_names(module) if module else []
+        except Exception:
+            return []
     start = len(text)
     while start > 0 and (text[start - 1].isalpha() or text[start - 1].isdigit() or text[start - 1] in "_."):
         start -= 1

@@ -18,8 +18,13 @@ Python in a wasm sandbox: everything beyond computing is a **cap** the plan gran
 | Enter | run the input when it is complete; a block goes on until an empty line |
 | Up / Down | earlier inputs (kept across sessions) |
 | Ctrl+R | search them: the newest that contains what is typed; again for older |
-| Tab | complete from the interpreter's own names |
-| Ctrl+C | interrupt running code (or clear the input) |
+| Tab | complete from the interpreter's own names (module names after `import`) |
+| Down / Up, Enter, Esc | in the completion list: move, take the entry, close it |
+| Right | take the greyed suggestion from the history |
+| Backspace | in leading whitespace: one indent level |
+| Ctrl+C | interrupt running code (or copy the selection, or clear the input) |
+| Ctrl+L / Ctrl+F | clear the scrollback / find a line in it |
+| `:save-session FILE` | this session's inputs as a .py file (also in Ctrl+P) |
 | Ctrl+D | quit (on an empty input) |
 | F2 / F3 / Esc | the Caps panel / the Imports pane / back to the input |
 | Space | in the Caps panel: grant or revoke the cap under the cursor |

@@ -1,6 +1,9 @@
 """The REPL's input: Python-highlighted, multi-line while the code is incomplete,
-history on Up/Down (persisted, shared with the line REPL), Tab completion from
-the guest."""
+history on Up/Down (persisted, shared with the line REPL), completion from the
+guest in a list that narrows as you type, and ptpython's conveniences: the
+newest history entry that starts with what is typed, greyed (Right takes it),
+the matching bracket highlighted, Backspace and the lines after `return` going
+back one indent level (editing.py has the rules, shared with the line REPL)."""
 
 from __future__ import annotations
 
@@ -9,10 +12,12 @@ from collections.abc import Callable
 from prompt_toolkit.history import FileHistory
 from textual import events
 from textual.binding import Binding
+from textual.widget import Widget
 from textual.widgets import TextArea
 
-from pylon_shell.repl import next_indent, should_accept
+from pylon_shell.editing import backspace_width, clean_words, next_indent, should_accept
 from pylon_shell.tui.messages import Submitted
+from pylon_shell.tui.widgets.completions import CompletionList
 
 
 class CodeInput(TextArea):
@@ -41,6 +46,12 @@ class CodeInput(TextArea):
         self._typed_ahead: list[str] = []
         #: Reverse search in progress: (query, index of the entry shown).
         self._search: tuple[str, int] | None = None
+        self.completions = CompletionList(id="completions")
+
+    def on_mount(self) -> None:
+        # Just above the input, in the input's own column.
+        if isinstance(self.parent, Widget):
+            self.parent.mount(self.completions, before=self)
 
     def ready(
         self,
@@ -66,11 +77,24 @@ class CodeInput(TextArea):
         # Enter and Tab are handled here, in the order keys arrive: an app-level
         # (priority) binding would run before the keys typed just ahead of it.
         # Enter typed before the app took the terminal arrives as ctrl+j.
-        if event.key in ("enter", "ctrl+j", "tab"):
+        if event.key in ("up", "down") and self.completions.is_open:
+            # Here too, not in a binding (which runs only once the key has
+            # bubbled up): Down then Enter typed at once take the entry.
+            event.stop()
+            event.prevent_default()
+            self.completions.move(1 if event.key == "down" else -1)
+            return
+        if event.key in ("enter", "ctrl+j", "tab", "escape"):
             event.stop()
             event.prevent_default()
             if event.key == "tab":
                 self.action_complete()
+            elif event.key == "escape":
+                # Esc closes the completion list; the keyboard stays here.
+                self.completions.close()
+                self.update_suggestion()
+            elif (word := self.completions.chosen()) is not None:
+                self._take(word)
             else:
                 self.action_submit()
             return
@@ -78,6 +102,7 @@ class CodeInput(TextArea):
 
     def action_submit(self) -> None:
         self._end_search()
+        self.completions.close()
         if self.is_complete is None:
             self._typed_ahead.append(self.text)
             self.clear()
@@ -124,6 +149,7 @@ class CodeInput(TextArea):
         search = self._search
         if search is not None and self.text != self._entries[search[1]]:
             self._end_search()
+        self._narrow()
 
     def _end_search(self) -> None:
         self._search = None
@@ -151,21 +177,88 @@ class CodeInput(TextArea):
         self.load_text(self._draft if target == len(self._entries) else self._entries[target])
         self.move_cursor(self.document.end)
 
+    def action_delete_left(self) -> None:
+        """In leading whitespace Backspace removes one indent level, not one space."""
+        row, column = self.cursor_location
+        if self.selection.is_empty and column > 0:
+            width = backspace_width(self.document.get_line(row)[:column])
+            if width > 1:
+                self._delete_via_keyboard((row, column - width), (row, column))
+                return
+        super().action_delete_left()
+
+    def _before_cursor(self) -> str:
+        return self.document.get_text_range((0, 0), self.cursor_location)
+
+    def _guest_words(self, before: str) -> list[str]:
+        """The guest's completions of the word before the cursor ([] while it is busy)."""
+        word = _last_word(before)
+        if not word or self.complete is None:
+            return []
+        return [found for found in clean_words(self.complete(before)) if found.startswith(word)]
+
     def action_complete(self) -> None:
-        before = self.document.get_text_range((0, 0), self.cursor_location)
+        """Tab: the common part of the completions goes in, and when several
+        remain they are listed (Tab again moves down the list)."""
+        if self.completions.is_open:
+            self.completions.move(1)
+            return
+        before = self._before_cursor()
         word = _last_word(before)
         if not word or self.complete is None:
             self.insert("    ")
             return
-        found = self.complete(before)
+        found = self._guest_words(before)
         if not found:
             self.app.bell()
+            return
+        if len(found) == 1:
+            self._take(found[0])
             return
         common = _common_prefix(found)
         if len(common) > len(word):
             self.insert(common[len(word) :])
-        elif len(found) > 1:
-            self.notify("  ".join(found[:40]), title="Completions", timeout=4)
+        self.completions.show(found)
+        self.suggestion = ""
+
+    def _take(self, word: str) -> None:
+        """Put the chosen completion in place of the word before the cursor."""
+        self.completions.close()
+        row, column = self.cursor_location
+        typed = _last_word(self.document.get_line(row)[:column])
+        self.replace(word, (row, column - len(typed)), (row, column))
+
+    def _narrow(self) -> None:
+        """What is typed narrows the list; it closes when nothing (or only
+        what is typed) is left."""
+        if not self.completions.is_open:
+            return
+        before = self._before_cursor()
+        found = self._guest_words(before)
+        if not found or found == [_last_word(before)]:
+            self.completions.close()
+        else:
+            self.completions.show(found)
+
+    def on_completion_list_chosen(self, message: CompletionList.Chosen) -> None:
+        self._take(message.word)
+        self.focus()
+
+    def update_suggestion(self) -> None:
+        """The rest of the newest history entry that starts with the input's
+        text, shown greyed after the cursor; Right takes it (as in ptpython)."""
+        self.suggestion = self._suggest()
+
+    def _suggest(self) -> str:
+        text = self.text
+        if not text.strip() or self.completions.is_open or self._search is not None:
+            return ""
+        if self.cursor_location != self.document.end:
+            return ""
+        for entry in reversed(self._entries):
+            if entry.startswith(text) and len(entry) > len(text):
+                return entry[len(text) :].split("\n", 1)[0]
+        return ""
 
 
 def _last_word(text: str) -> str:
