@@ -5,8 +5,8 @@ and the last calls of its cap.
 The verdict is the first column, so a long call row (a URL) never pushes it
 off a narrow pane; the long text is cut in its column and shown whole in the
 detail. One vocabulary for the verdicts, the filter and the detail alike:
-granted, denied, free (a module a cap serves that needs no grant to import,
-such as ssl: its calls are what the grants decide). Enter on a denied row
+granted, denied, free (a module that needs no grant to import: the stdlib's
+own, or one a cap serves such as ssl, whose calls are what the grants decide). Enter on a denied row
 asks for the why view (WhyRequested).
 """
 
@@ -90,7 +90,8 @@ class ImportsPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: module, cap, denied…", id="imports-filter")
-        yield DataTable(id="imports-table", cursor_type="row", zebra_stripes=True)
+        # fixed_columns: the verdict stays in view however the table is scrolled.
+        yield DataTable(id="imports-table", cursor_type="row", zebra_stripes=True, fixed_columns=1)
         yield Static("", id="import-detail", markup=False)
 
     @property
@@ -116,8 +117,10 @@ class ImportsPane(Vertical):
         self._importer_of.setdefault(event.module, event.importer)
         if not event.toplevel and event.cap in ("stdlib", "builtin"):
             return  # the stdlib importing itself: noise, not a question of caps
-        # A cap's free module (ssl) needs no grant to import: say so, not "granted".
-        verdict = FREE if event.free else GRANTED if event.granted else DENIED
+        # A module no cap guards (json, zlib) or a cap's free one (ssl) needs no
+        # grant to import: say so, not "granted".
+        needs_none = event.free or event.cap in ("stdlib", "builtin")
+        verdict = FREE if needs_none else GRANTED if event.granted else DENIED
         row = self._by_import.get((event.module, event.importer))
         if row is not None:
             row.verdict, row.at = verdict, event.at
@@ -172,8 +175,12 @@ class ImportsPane(Vertical):
     def _add(self, row: _Row) -> None:
         self._rows.append(row)
         if self._matches(row):
-            self.table.add_row(*row.styled(self._count(row)), key=row.key)
-            self.table.move_cursor(row=self.table.row_count - 1)
+            table = self.table
+            table.add_row(*row.styled(self._count(row)), key=row.key)
+            # To the new row, at the table's left: scrolling the cursor's (whole
+            # row) into view would scroll a wide row to its right end.
+            table.move_cursor(row=table.row_count - 1, scroll=False)
+            table.call_after_refresh(table.scroll_to, x=0, y=table.max_scroll_y, animate=False)
 
     def _update(self, row: _Row) -> None:
         if row.key in self.table.rows:
@@ -218,8 +225,10 @@ class ImportsPane(Vertical):
         lines = [chain, f"{row.cap}: {self._calls_said(row)}"]
         if row.verdict == DENIED:
             lines.append("denied: Enter shows why and what would allow it")
-        elif row.verdict == FREE:
+        elif row.verdict == FREE and row.cap in CAPS:
             lines.append(f"free: importing it needs no grant; the {row.cap} cap decides its calls")
+        elif row.verdict == FREE:
+            lines.append("free: no cap guards it")
         return "\n".join(lines)
 
     def _calls_said(self, row: _Row) -> str:

@@ -49,8 +49,9 @@ class Scrollback(RichLog):
         self._partial = {1: "", 2: ""}
         self._entries: deque[_Entry] = deque()
         self._entry_lines = 0
-        #: The width the entries were last drawn at.
+        #: The width the entries were last drawn at, and the height last shown.
         self._drawn_width = 0
+        self._seen_height = 0
 
     # -- what the REPL writes ---------------------------------------------------
 
@@ -113,17 +114,7 @@ class Scrollback(RichLog):
 
     def _renderable(self, entry: _Entry) -> RenderableType:
         if entry.kind == "echo":
-            return _prompted(
-                entry.text.count("\n") + 1,
-                # word_wrap: a long input wraps; it is never cut with "…".
-                Syntax(
-                    entry.text,
-                    "python",
-                    theme=self._syntax_theme,
-                    background_color="default",
-                    word_wrap=True,
-                ),
-            )
+            return _prompted(entry.text, self._syntax_theme)
         if entry.kind == "traceback":
             return Syntax(
                 entry.text,
@@ -136,13 +127,19 @@ class Scrollback(RichLog):
 
     def _on_resize(self, event: events.Resize) -> None:
         # Textual runs RichLog.on_resize (its first, deferred writes) after this.
-        self.call_after_refresh(self._follow_width)
+        # Whether the end was in view is judged at the height it was seen at:
+        # a shorter scrollback (the input grew) keeps showing the newest lines.
+        at_end = self.scroll_y + self._seen_height >= len(self.lines)
+        self._seen_height = event.size.height
+        self.call_after_refresh(self._follow_size, at_end)
 
-    def _follow_width(self) -> None:
+    def _follow_size(self, at_end: bool) -> None:
         width = self.scrollable_content_region.width
         if width and self._drawn_width and width != self._drawn_width:
             self.redraw()
         self._drawn_width = width or self._drawn_width
+        if at_end:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
 
     def redraw(self) -> None:
         """Draw every entry again at the current width and theme; the view
@@ -166,12 +163,33 @@ class Scrollback(RichLog):
         return self
 
 
-def _prompted(count: int, code: Syntax) -> Table:
-    """The prompts in a column of their own beside the code, so wrapped lines
-    stay under the code."""
+#: Inputs longer than this are echoed as one block: each line's own prompt
+#: costs a highlighting pass of the whole input.
+PROMPTED_LINES = 200
+
+
+def _prompted(code: str, theme: str) -> Table:
+    """The prompts in a column of their own beside the code, a row per line
+    of code: a line too long for the width wraps under itself (never cut with
+    "…"), and the next line still gets its own "... ". Each row highlights
+    the whole input and shows its line, so a string across lines stays one."""
     grid = Table.grid(padding=0)
     grid.add_column(width=4, no_wrap=True)
     grid.add_column()
-    prompts = "\n".join(">>> " if i == 0 else "... " for i in range(count))
-    grid.add_row(Text(prompts, style="bold green"), code)
+    count = code.count("\n") + 1
+    prompt = Text(">>> ", style="bold green")
+    if count > PROMPTED_LINES:
+        grid.add_row(prompt, _syntax(code, theme))
+        return grid
+    for number in range(1, count + 1):
+        grid.add_row(
+            prompt if number == 1 else Text("... ", style="bold green"),
+            _syntax(code, theme, (number, number)),
+        )
     return grid
+
+
+def _syntax(code: str, theme: str, lines: tuple[int, int] | None = None) -> Syntax:
+    return Syntax(
+        code, "python", theme=theme, background_color="default", word_wrap=True, line_range=lines
+    )
