@@ -175,7 +175,9 @@ def _prompted(code: str, theme: str) -> Table:
     the whole input and shows its line, so a string across lines stays one."""
     grid = Table.grid(padding=0)
     grid.add_column(width=4, no_wrap=True)
-    grid.add_column()
+    # fold: a word longer than the width goes on the next line (a table's
+    # default is to cut it with "…").
+    grid.add_column(overflow="fold")
     count = code.count("\n") + 1
     prompt = Text(">>> ", style="bold green")
     if count > PROMPTED_LINES:
