@@ -61,14 +61,15 @@ def explain(
             cap,
             what,
             f"{target} is not among the hosts the {cap} cap may reach ({allowlist})",
-            (f"g here allows {target} for this session", f"the command line: --host {target}"),
+            (f"here: g (allows {target} for this session)", f"the command line: --host {target}"),
             _fragment({"hosts": [*map(str, grants.hosts), target]}),
             host=target,
         )
     granted = grants.reaches(cap, target) if per_host else grants.is_granted(cap)
     missing = "" if granted else f"the {cap} cap is not granted"
     now = (
-        f"g here, or {tui_grant(cap)}: Space on its switch, or Ctrl+P → Grant {cap}",
+        "here: g (for this session)",
+        f"the Caps panel: F2, then Space on the {cap} switch (or Ctrl+P → Grant {cap})",
         f"the line REPL: :grant {cap}",
         f"the command line: --cap {cap}",
     )
@@ -84,7 +85,7 @@ def explain(
 
 def _fragment(change: dict[str, object]) -> str:
     """The keys of the plan to add, as they read in the file (added to what is there)."""
-    return json.dumps(change, indent=2)
+    return json.dumps(change)
 
 
 def _listed(grants: Grants, target: str) -> bool:

@@ -16,6 +16,9 @@ from textual.widgets import Label, Static
 
 from pylon_shell.tui.why import Why
 
+#: The keys, on the view's border where they are always in sight.
+KEYS = "g grants it now · Esc closes"
+
 
 class WhyScreen(ModalScreen[None]):
     BINDINGS = [
@@ -32,8 +35,9 @@ class WhyScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         why = self.why
-        with VerticalScroll(id="why"):
-            yield Label(f"Why denied: {escape(why.what)}", id="why-title")
+        with VerticalScroll(id="why") as view:
+            view.border_title = f"Why denied: {escape(why.what)}"
+            view.border_subtitle = KEYS
             missing = (
                 f"[b]missing:[/b] {escape(why.missing)}"
                 if why.missing
@@ -44,11 +48,17 @@ class WhyScreen(ModalScreen[None]):
             yield Static(f"[b]allow it now:[/b]\n{ways}", id="why-now")
             yield Static("[b]plan change[/b] (added to the plan file's own):", id="why-plan")
             yield Static(
-                Syntax(why.plan_change, "json", theme=self._pygments, background_color="default"),
+                Syntax(
+                    why.plan_change,
+                    "json",
+                    theme=self._pygments,
+                    background_color="default",
+                    word_wrap=True,
+                ),
                 id="why-fragment",
             )
-            yield Label("g grants it now · Esc closes", id="why-keys")
+            yield Label("", id="why-said")
 
     def action_grant(self) -> None:
         if self.why.missing:
-            self.query_one("#why-keys", Label).update(f"{self._grant()} · Esc closes")
+            self.query_one("#why-said", Label).update(self._grant())
