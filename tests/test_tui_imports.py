@@ -132,3 +132,24 @@ def test_the_why_view_of_a_denied_connect_names_the_host_in_the_plan_change(buil
         assert app.session.grants.reaches(why.cap, "example.com:443")
 
     drive(make_app(tmp_path), steps)
+
+
+def test_the_detail_of_a_boundary_cap_follows_its_calls_as_they_come(built, tmp_path):
+    """MicroPython's sqlite3 goes through the component: the detail shown
+    before the queries ran counts them afterwards, never "no calls yet"."""
+
+    async def steps(pilot, app: PylonApp) -> None:
+        await run(pilot, app, "import sqlite3")
+        table = app.query_one("#imports-table", DataTable)
+        table.focus()
+        table.move_cursor(row=[row[2] for row in imports(app)].index("sqlite3"))
+        await pilot.pause()
+        await run(pilot, app, "db = sqlite3.connect(':memory:')")
+        await run(pilot, app, "print(db.execute('select 6 * 7').fetchall())")
+        assert "[(42,)]" in shown(app)
+        said = detail(app)
+        assert said.startswith("sqlite3 ← __main__")
+        assert "no calls yet" not in said
+        assert " calls; last: " in said
+
+    drive(make_app(tmp_path, runtime="micropython"), steps)

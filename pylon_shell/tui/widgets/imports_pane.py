@@ -87,6 +87,8 @@ class ImportsPane(Vertical):
         self._importer_of: dict[str, str] = {}
         self._calls: dict[str, _CapCalls] = {}
         self._filter = ""
+        #: The row whose detail is shown.
+        self._shown: _Row | None = None
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: module, cap, denied…", id="imports-filter")
@@ -147,6 +149,9 @@ class ImportsPane(Vertical):
         for row in self._rows:
             if row.cap == event.cap:
                 self._update(row)
+        shown = self._shown
+        if shown is not None and shown.cap == event.cap:
+            self._show_detail(shown)  # its count and last calls, now
         if not event.granted or event.decided_by.startswith("prompt"):
             # A denied call, or one the user decided: a row of its own.
             self._add(
@@ -199,7 +204,10 @@ class ImportsPane(Vertical):
         return next((r for r in self._rows if r.key == key), None)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        row = self._row(event.row_key.value)
+        self._show_detail(self._row(event.row_key.value))
+
+    def _show_detail(self, row: _Row | None) -> None:
+        self._shown = row
         self.query_one("#import-detail", Static).update(self._detail(row) if row else "")
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
