@@ -94,3 +94,29 @@ def test_a_run_after_the_focus_moved_still_runs(built, tmp_path):
         assert "3904355907" in shown(app)
 
     drive(make_app(tmp_path), steps)
+
+
+def test_keys_typed_before_a_prompt_opened_never_answer_it(built, tmp_path):
+    """Code typed ahead while the guest ran ("s" allows for the session) goes
+    to the input; only a key pressed once the prompt is up answers it."""
+    from textual import events
+
+    from pylon_shell.tui.screens.permission import PermissionScreen
+
+    async def steps(pilot, app: PylonApp) -> None:
+        decided: list[object] = []
+        typed_before = [events.Key(key, key) for key in "sos"]
+        app.push_screen(
+            PermissionScreen("crypto", "derive", "pbkdf2", typed_ahead=app._typed_ahead),
+            decided.append,
+        )
+        await pilot.pause()
+        for key in typed_before:
+            app.post_message(key)
+        await pilot.pause()
+        assert isinstance(app.screen, PermissionScreen) and not decided
+        assert app.query_one(CodeInput).text == "sos"  # where they were typed
+        await pilot.press("d")
+        assert decided == ["deny"]
+
+    drive(make_app(tmp_path), steps)

@@ -253,7 +253,8 @@ class PylonApp(App[int]):
             done.set()
 
         try:
-            self.call_from_thread(self.show, PermissionScreen(cap, operation, target), decided)
+            screen = PermissionScreen(cap, operation, target, typed_ahead=self._typed_ahead)
+            self.call_from_thread(self.show, screen, decided)
         except RuntimeError:  # the app is no longer running
             decided("deny")
         done.wait()
@@ -428,6 +429,14 @@ class PylonApp(App[int]):
             target.insert_text_at_cursor(event.character)
         else:
             target.insert(event.character)
+
+    def _typed_ahead(self, event: events.Key) -> None:
+        """A key typed before a prompt opened: it goes where it was typed, the input."""
+        code_input = self.query_one(CodeInput)
+        if event.key in ("enter", "ctrl+j"):
+            code_input.action_submit()
+        elif event.is_printable and event.character:
+            code_input.insert(event.character)
 
     def show(self, screen: Screen[object], done: Callable[[object], None] | None = None) -> None:
         """Open a screen; when it closes, the keyboard is back in the input."""
