@@ -146,12 +146,16 @@ def test_ctrl_s_in_the_plan_view_saves_here_and_says_where(built, tmp_path, monk
     target = tmp_path / "default.json"
 
     async def steps(pilot, app: PylonApp) -> None:
-        await pilot.click("#cap-crypto")
+        app.session.grants.grant("crypto")  # (its switch is scrolled out of sight at 80x24)
+        await pilot.pause()
         await pilot.press("f4")
         assert isinstance(app.screen, PlanScreen)
         title = app.screen.query_one("#plan-title", Label)
         assert "Ctrl+S saves it" in str(title.render())
         assert str(target) in str(title.render())
+        # All of it on screen: it wraps in the view rather than being cut.
+        assert title.size.width * title.size.height >= len(str(title.render()))
+        assert title.region.right <= app.screen.query_one("#plan-view").region.right
         await pilot.press("ctrl+s")
         await pilot.pause()
         assert isinstance(app.screen, PlanScreen)  # still open, and it says where
@@ -160,6 +164,6 @@ def test_ctrl_s_in_the_plan_view_saves_here_and_says_where(built, tmp_path, monk
         await pilot.press("escape")
         assert squeezed(f"saved the plan to {target}") in squeezed(shown(app))
 
-    drive(make_app(tmp_path), steps)
+    drive(make_app(tmp_path), steps, size=(80, 24))
     assert '"crypto"' in target.read_text()
     assert (shipped_dir() / "default.json").read_bytes() == before  # the package is untouched
