@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from prompt_toolkit.history import FileHistory
 from textual import events, work
@@ -438,7 +439,7 @@ class PylonApp(App[int]):
         elif event.is_printable and event.character:
             code_input.insert(event.character)
 
-    def show(self, screen: Screen[object], done: Callable[[object], None] | None = None) -> None:
+    def show(self, screen: Screen[Any], done: Callable[[Any], None] | None = None) -> None:
         """Open a screen; when it closes, the keyboard is back in the input."""
 
         def closed(result: object) -> None:
@@ -504,7 +505,7 @@ class PylonApp(App[int]):
         if self._busy.is_set():
             self.bell()
             return
-        self.show(LoadPlanScreen(), self._load_plan)  # type: ignore[arg-type]
+        self.show(LoadPlanScreen(), self._load_plan)
 
     def _load_plan(self, name: str | None) -> None:
         from pylon_shell.errors import PylonError

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 from pylon_shell.caps.catalog import CAPS
 from pylon_shell.caps.grants import Grants
-from pylon_shell.caps.hosts import split_target
 
 
 def tui_grant(cap: str) -> str:
@@ -89,5 +88,7 @@ def _fragment(change: dict[str, object]) -> str:
 
 
 def _listed(grants: Grants, target: str) -> bool:
-    where = split_target(target)
-    return where is not None and any(pattern.matches(*where) for pattern in grants.hosts)
+    """Whether `target` is in the allowlist: what a table with the same hosts
+    and every per-host cap granted would let through."""
+    per_host = [cap for cap in CAPS if CAPS[cap].per_host]
+    return Grants(per_host, hosts=grants.hosts).reaches(per_host[0], target)

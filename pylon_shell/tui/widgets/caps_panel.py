@@ -46,7 +46,7 @@ class CapSwitch(Checkbox):
             ("[", button_style), ("✓" if self.value else " ", button_style), ("]", button_style)
         )
 
-    def _on_click(self, event: events.Click) -> None:
+    async def _on_click(self, event: events.Click) -> None:
         # Textual runs ToggleButton's own handler (the toggle) after this one.
         self.clicked = True
 
@@ -143,7 +143,7 @@ class CapsPanel(VerticalScroll):
             return
         boxes = self.switches()
         if event.widget in boxes:
-            self._cursor = boxes.index(event.widget)  # type: ignore[arg-type]
+            self._cursor = boxes.index(event.widget)
 
     def set_granted(self, cap: str, granted: bool) -> None:
         """Follow a change made elsewhere (a prompt, a command) without re-posting it."""

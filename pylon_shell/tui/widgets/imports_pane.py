@@ -97,7 +97,7 @@ class ImportsPane(Vertical):
         yield Static("", id="import-detail", markup=False)
 
     @property
-    def table(self) -> DataTable[str]:
+    def table(self) -> DataTable[str | Text]:
         return self.query_one("#imports-table", DataTable)
 
     def on_mount(self) -> None:
