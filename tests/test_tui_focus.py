@@ -106,10 +106,8 @@ def test_keys_typed_before_a_prompt_opened_never_answer_it(built, tmp_path):
     async def steps(pilot, app: PylonApp) -> None:
         decided: list[object] = []
         typed_before = [events.Key(key, key) for key in "sos"]
-        app.push_screen(
-            PermissionScreen("crypto", "derive", "pbkdf2", typed_ahead=app._typed_ahead),
-            decided.append,
-        )
+        screen = PermissionScreen("crypto", "derive", "pbkdf2", typed_ahead=app._typed_ahead)
+        app._ask_on_screen(screen, decided.append)
         await pilot.pause()
         for key in typed_before:
             app.post_message(key)

@@ -255,7 +255,7 @@ class PylonApp(App[int]):
 
         try:
             screen = PermissionScreen(cap, operation, target, typed_ahead=self._typed_ahead)
-            self.call_from_thread(self.show, screen, decided)
+            self.call_from_thread(self._ask_on_screen, screen, decided)
         except RuntimeError:  # the app is no longer running
             decided("deny")
         done.wait()
@@ -263,6 +263,13 @@ class PylonApp(App[int]):
         if answer[0] == "once":
             self._allowed_this_run.add(cap)
         return answer[0]
+
+    def _ask_on_screen(
+        self, screen: PermissionScreen, decided: Callable[[Decision | None], None]
+    ) -> None:
+        # On the UI thread, as the prompt becomes the screen: keys from now answer it.
+        screen.opening()
+        self.show(screen, decided)
 
     def show_stdin_prompt(self, prompt: str, answer: Answer) -> None:
         """The guest waits at input(): an inline prompt under the output so far."""

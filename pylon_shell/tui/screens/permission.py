@@ -37,10 +37,12 @@ class PermissionScreen(ModalScreen[Decision]):
         super().__init__()
         self._cap, self._operation, self._target = cap, operation, target
         self._typed_ahead = typed_ahead
-        #: When the prompt was on screen, on the clock Textual stamps keys with.
-        self.opened = float("inf")
+        #: When the prompt became the app's screen, on the clock Textual stamps
+        #: keys with: `opening` sets it, on the UI thread, as it is pushed.
+        self.opened = _time.get_time()
 
-    def on_mount(self) -> None:
+    def opening(self) -> None:
+        """Called as the prompt is pushed: from now on a key answers it."""
         self.opened = _time.get_time()
 
     def on_key(self, event: events.Key) -> None:
