@@ -9,16 +9,18 @@ the guest's thread, which waits for the user's answer.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from prompt_toolkit.history import FileHistory
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Checkbox, Footer, Header, Input, Static, TextArea
 
 from pylon_shell import __version__, paths, report
 from pylon_shell.caps.catalog import CAPS
@@ -30,13 +32,16 @@ from pylon_shell.session import Session
 from pylon_shell.themes import DEFAULT as DEFAULT_THEME
 from pylon_shell.themes import THEMES, by_textual_name
 from pylon_shell.tui.messages import CapEvent, GuestOutput, RunFinished, SessionReady, Submitted
+from pylon_shell.tui.progress import BuildProgress, TuiProgress
 from pylon_shell.tui.screens.help import HelpScreen
 from pylon_shell.tui.screens.load_plan import LoadPlanScreen
 from pylon_shell.tui.screens.permission import PermissionScreen
 from pylon_shell.tui.screens.plan import PlanScreen
 from pylon_shell.tui.screens.save_session import SaveSessionScreen
 from pylon_shell.tui.screens.search import SearchScreen
+from pylon_shell.tui.screens.why import WhyScreen
 from pylon_shell.tui.stdin import Answer, TuiInput
+from pylon_shell.tui.why import explain, tui_grant
 from pylon_shell.tui.widgets.caps_panel import CapsPanel, CapToggled
 from pylon_shell.tui.widgets.code_input import CodeInput
 from pylon_shell.tui.widgets.imports_pane import ImportsPane
@@ -44,6 +49,7 @@ from pylon_shell.tui.widgets.scrollback import Scrollback
 from pylon_shell.tui.widgets.stdin_prompt import StdinPrompt
 
 RUNTIME_NAMES = {"cpython": "CPython", "micropython": "MicroPython"}
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 #: Characters of guest output waiting for the UI, at most.
 MAX_PENDING_OUTPUT = 1 << 20
 
@@ -51,20 +57,25 @@ MAX_PENDING_OUTPUT = 1 << 20
 class PylonApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "pylon"
+    #: Below 120 columns the screen has the class -narrow (app.tcss lays the
+    #: Caps panel out in two lines a cap there).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+    # The footer shows these in this order and drops what does not fit: the
+    # panes' keys come first, so an 80-column terminal still shows F2-F4.
     BINDINGS = [
-        Binding("ctrl+c", "interrupt", "Interrupt", priority=True),
-        Binding("ctrl+t", "switch_runtime", "Switch runtime"),
-        Binding("ctrl+s", "save_plan", "Save plan"),
-        Binding("f5", "restart", "Restart"),
         Binding("f1", "help", "Help"),
         Binding("f2", "focus_pane('caps')", "Caps"),
         Binding("f3", "focus_pane('imports')", "Imports"),
         Binding("f4", "show_plan", "Plan"),
-        Binding("ctrl+o", "load_plan", "Load plan"),
+        Binding("ctrl+c", "interrupt", "Interrupt", priority=True),
+        Binding("ctrl+s", "save_plan", "Save"),
+        Binding("ctrl+o", "load_plan", "Load"),
+        Binding("ctrl+t", "switch_runtime", "Runtime"),
+        Binding("f5", "restart", "Restart"),
         Binding("ctrl+f", "search_scrollback", "Find", show=False),
         Binding("ctrl+l", "clear_scrollback", "Clear", show=False),
-        Binding("escape", "focus_pane('input')", "Input"),
-        Binding("ctrl+d", "quit", "Quit"),
+        Binding("escape", "focus_pane('input')", "Input", show=False),
+        Binding("ctrl+d", "quit", "Quit", show=False),
     ]
 
     def __init__(
@@ -88,6 +99,7 @@ class PylonApp(App[int]):
             self._guest_output,
             prompter=self._ask if prompt else None,
             stdin=TuiInput(self),
+            progress=TuiProgress(self),
             tmp_mib=tmp_mib,
             keep_on_interrupt=True,
         )
@@ -99,6 +111,8 @@ class PylonApp(App[int]):
         self._pending_output: list[tuple[int, str]] = []
         self._pending_size = 0
         self._dropped_output = 0
+        #: The step of a build under way, and when it began (monotonic).
+        self._build: tuple[str, float] | None = None
         #: Prompts the guest's thread is waiting on: (answer, done).
         self._prompts: list[tuple[list[Decision], threading.Event]] = []
         self._allowed_this_run: set[str] = set()
@@ -112,6 +126,7 @@ class PylonApp(App[int]):
         with Horizontal(id="main"):
             with Vertical(id="repl"):
                 yield Scrollback(theme=self._theme.pygments, id="scrollback")
+                yield Static("", id="build-status", markup=False)
                 yield CodeInput(FileHistory(str(self._history_path)), id="input")
             with Vertical(id="side"):
                 yield CapsPanel(
@@ -125,6 +140,7 @@ class PylonApp(App[int]):
 
     def on_mount(self) -> None:
         self.set_interval(1 / 20, self._drain_output)
+        self.set_interval(1 / 4, self._show_build)
         self.theme = self._theme.textual.name
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._show_title()
@@ -242,9 +258,8 @@ class PylonApp(App[int]):
             done.set()
 
         try:
-            self.call_from_thread(
-                self.push_screen, PermissionScreen(cap, operation, target), decided
-            )
+            screen = PermissionScreen(cap, operation, target, typed_ahead=self._typed_ahead)
+            self.call_from_thread(self._ask_on_screen, screen, decided)
         except RuntimeError:  # the app is no longer running
             decided("deny")
         done.wait()
@@ -252,6 +267,13 @@ class PylonApp(App[int]):
         if answer[0] == "once":
             self._allowed_this_run.add(cap)
         return answer[0]
+
+    def _ask_on_screen(
+        self, screen: PermissionScreen, decided: Callable[[Decision | None], None]
+    ) -> None:
+        # On the UI thread, as the prompt becomes the screen: keys from now answer it.
+        screen.opening()
+        self.show(screen, decided)
 
     def show_stdin_prompt(self, prompt: str, answer: Answer) -> None:
         """The guest waits at input(): an inline prompt under the output so far."""
@@ -312,9 +334,7 @@ class PylonApp(App[int]):
         self._drain_output()  # the output comes before the outcome
         scrollback = self.query_one(Scrollback)
         scrollback.flush_output()
-        shown = report.for_session(
-            message.outcome, grant=lambda cap: f"the {cap} switch in the Caps panel (F2)"
-        )
+        shown = report.for_session(message.outcome, grant=tui_grant)
         if shown.style == report.TRACEBACK:
             scrollback.traceback(shown.text)
         elif shown.text:
@@ -342,8 +362,50 @@ class PylonApp(App[int]):
             )
         self._set_input_ready(True)
 
+    def on_imports_pane_why_requested(self, message: ImportsPane.WhyRequested) -> None:
+        grants = self.session.grants
+        why = explain(
+            grants, message.cap, message.operation, message.target, is_import=message.is_import
+        )
+
+        def grant() -> str:
+            if why.host is not None:
+                grants.allow_host(why.host)
+            grants.grant(why.cap)
+            self._show_title()
+            allowed = f" to {why.host}" if why.host else ""
+            return f"granted {why.cap}{allowed} for this session (Ctrl+S saves it)"
+
+        self.show(WhyScreen(why, self._theme.pygments, grant))
+
+    def on_build_progress(self, message: BuildProgress) -> None:
+        """A build the session needs: its step in the status line, its end in
+        the scrollback (where a long pause is explained afterwards too)."""
+        status = self.query_one("#build-status", Static)
+        if message.label is not None:
+            if self._build is None:
+                self.notify(message.label, title="Building, once", timeout=6)
+            self._build = (message.label, time.monotonic())
+            status.display = True
+            self._show_build()
+        else:
+            self._build = None
+            status.display = False
+            if message.finished:
+                self.query_one(Scrollback).note(message.finished)
+
+    def _show_build(self) -> None:
+        if self._build is not None:
+            label, started = self._build
+            spin = SPINNER[int(time.monotonic() * 4) % len(SPINNER)]
+            self.query_one("#build-status", Static).update(
+                f"{spin} {label} · {time.monotonic() - started:.0f} s"
+            )
+
     def on_cap_toggled(self, message: CapToggled) -> None:
         self.session.grants.set(message.cap, message.granted)
+        if message.by_mouse:
+            self.focus_input()  # a click toggles; the keyboard stays with the code
 
     def _set_input_ready(self, ready: bool) -> None:
         runtime = self.session.started
@@ -352,15 +414,64 @@ class PylonApp(App[int]):
         else:
             self.query_one(CodeInput).ready(None, None)
 
+    # -- focus ----------------------------------------------------------------
+
+    def _typing_target(self) -> Input | CodeInput:
+        """Where typed text belongs: the guest's input() while it asks, else the code."""
+        if self._stdin is not None:
+            return self._stdin[0].query_one(Input)
+        return self.query_one(CodeInput)
+
+    def focus_input(self) -> None:
+        self._typing_target().focus()
+
+    def on_key(self, event: events.Key) -> None:
+        """A printable key typed where no text goes (a switch or the scrollback
+        after a click, the imports table) goes to the input, so typed code is
+        never lost and never toggles a cap. Space on a switch reached with F2
+        is its toggle and stays one."""
+        if not event.is_printable or not event.character or len(self.screen_stack) > 1:
+            return
+        focused = self.focused
+        if isinstance(focused, (Input, TextArea)):
+            return
+        if isinstance(focused, Checkbox) and event.key == "space":
+            return
+        event.stop()
+        target = self._typing_target()
+        target.focus()
+        if isinstance(target, Input):
+            target.insert_text_at_cursor(event.character)
+        else:
+            target.insert(event.character)
+
+    def _typed_ahead(self, event: events.Key) -> None:
+        """A key typed before a prompt opened: it goes where it was typed, the input."""
+        code_input = self.query_one(CodeInput)
+        if event.key in ("enter", "ctrl+j"):
+            code_input.action_submit()
+        elif event.is_printable and event.character:
+            code_input.insert(event.character)
+
+    def show(self, screen: Screen[Any], done: Callable[[Any], None] | None = None) -> None:
+        """Open a screen; when it closes, the keyboard is back in the input."""
+
+        def closed(result: object) -> None:
+            if done is not None:
+                done(result)
+            self.focus_input()
+
+        self.push_screen(screen, closed)
+
     # -- actions --------------------------------------------------------------
 
     def action_focus_pane(self, target: str) -> None:
-        widget = self.query_one(f"#{target}")
         if target == "caps":
-            widget = widget.query("Checkbox").first()
+            self.query_one(CapsPanel).focus_first()
         elif target == "imports":
-            widget = self.query_one("#imports-table")
-        widget.focus()
+            self.query_one("#imports-table").focus()
+        else:
+            self.focus_input()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -501,7 +612,7 @@ class PylonApp(App[int]):
         if self._busy.is_set():
             self.bell()
             return
-        self.push_screen(LoadPlanScreen(), self._load_plan)
+        self.show(LoadPlanScreen(), self._load_plan)
 
     def _load_plan(self, name: str | None) -> None:
         from pylon_shell.errors import PylonError
@@ -524,6 +635,11 @@ class PylonApp(App[int]):
             self._start(note="restarted")
 
     def action_save_plan(self) -> None:
+        self.save_plan()
+
+    def save_plan(self) -> str:
+        """Write the plan as toggled where _plan_target says; the line that says
+        where (or why not) goes to the scrollback and is returned."""
         from pylon_shell.errors import UsageError
 
         plan = self.session.current_plan()
@@ -532,16 +648,17 @@ class PylonApp(App[int]):
             plan.save(target)
         except (OSError, UsageError) as error:
             reason = error.strerror or error if isinstance(error, OSError) else error
-            self.query_one(Scrollback).note(
-                f"pylon: could not save the plan to {target}: {reason}", style="bold red"
-            )
-            return
+            said = f"could not save the plan to {target}: {reason}"
+            self.query_one(Scrollback).note(f"pylon: {said}", style="bold red")
+            return said
         self._saved_caps = plan.capabilities
         self._show_title()
-        self.query_one(Scrollback).note(f"saved the plan to {target}")
+        said = f"saved the plan to {target}"
+        self.query_one(Scrollback).note(said)
+        return said
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.show(HelpScreen())
 
     def _plan_target(self) -> Path:
         """Where Ctrl+S writes: the plan's own file, or NAME.json in the current
@@ -551,9 +668,15 @@ class PylonApp(App[int]):
         return save_target(self.session.plan)
 
     def action_show_plan(self) -> None:
-        where = "unsaved changes" if self._dirty() else f"saves to {self._plan_target()}"
-        self.push_screen(
-            PlanScreen(self.session.current_plan().dumps(), where, self._theme.pygments)
+        dirty = "unsaved changes; " if self._dirty() else ""
+        where = f"{dirty}saves to {self._plan_target()}"
+        self.show(
+            PlanScreen(
+                self.session.current_plan().dumps(),
+                where,
+                self._theme.pygments,
+                save=self.save_plan,
+            )
         )
 
     async def on_unmount(self) -> None:
