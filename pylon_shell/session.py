@@ -256,16 +256,24 @@ def call_interruptibly(runtime: Runtime, call: Callable[[], T]) -> T:
     # Waiting on an Event, not Thread.join: a KeyboardInterrupt landing inside
     # join() can leave the thread looking finished while it still runs.
     thread = threading.Thread(target=work, name="pylon-guest", daemon=True)
+    # A Ctrl+C that comes before the guest's call has begun (just after
+    # Enter) finds nothing to stop yet: it is kept and delivered once the
+    # call runs, as python's REPL would interrupt the code just entered.
+    pending = [False]
     if threading.current_thread() is threading.main_thread():
         # A handler, not KeyboardInterrupt, installed before the guest starts:
         # the exception could land anywhere between two bytecodes (in
         # Thread.start() while the guest already runs, in the loop's own
         # test) and end pylon without the guest's interrupt or its message.
-        previous = signal.signal(signal.SIGINT, lambda _sig, _frame: runtime.interrupt())
+        def on_sigint(_sig: int, _frame: object) -> None:
+            pending[0] = not runtime.interrupt()
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
         try:
             thread.start()
             while not done.wait(0.05):
-                pass
+                if pending[0]:
+                    pending[0] = not runtime.interrupt()
         finally:
             signal.signal(signal.SIGINT, previous)
     else:
@@ -273,8 +281,10 @@ def call_interruptibly(runtime: Runtime, call: Callable[[], T]) -> T:
         while not done.is_set():
             try:
                 done.wait(0.05)
+                if pending[0]:
+                    pending[0] = not runtime.interrupt()
             except KeyboardInterrupt:
-                runtime.interrupt()
+                pending[0] = not runtime.interrupt()
     if errors:
         raise errors[0]
     return box[0]

@@ -239,3 +239,32 @@ def test_ctrl_c_in_script_mode_still_ends_the_program_with_130(built, flag):
         proc.kill()
     assert proc.returncode == 130
     assert err.decode().strip().splitlines()[-1] == "KeyboardInterrupt"
+
+
+def test_a_ctrl_c_before_the_guest_call_begins_is_kept_until_it_runs():
+    """Ctrl+C just after Enter, while the call is still being set up, finds
+    nothing running; it is delivered once the call runs instead of being lost
+    (the guest then waited at input() for good)."""
+    import os
+    import signal
+    import threading
+
+    from pylon_shell.session import call_interruptibly
+
+    running = threading.Event()
+    stopped = threading.Event()
+
+    class Runtime:
+        def interrupt(self) -> bool:
+            if not running.is_set():
+                return False
+            stopped.set()
+            return True
+
+    def call() -> str:
+        os.kill(os.getpid(), signal.SIGINT)  # before the call "begins"
+        time.sleep(0.2)
+        running.set()
+        return "interrupted" if stopped.wait(10) else "never interrupted"
+
+    assert call_interruptibly(Runtime(), call) == "interrupted"  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ import pylon_shell
 from pylon_shell.tui.app import PylonApp
 from pylon_shell.tui.widgets.code_input import CodeInput
 from pylon_shell.tui.widgets.completions import CompletionList
+from pylon_shell.tui.widgets.scrollback import Scrollback
 
 
 @pytest.mark.parametrize("runtime", ["cpython", "micropython"])
@@ -164,7 +165,9 @@ def test_the_session_saves_as_a_py_file_that_runs(built, tmp_path, monkeypatch):
         await ready(pilot, app)
         await run(pilot, app, "print(f(2))")
         await run(pilot, app, ":save-session out.py")
-        assert f"saved 4 inputs to {tmp_path / 'out.py'}" in shown(app)
+        # The note as written (on screen a path this long wraps where the width says).
+        written = " ".join(app.query_one(Scrollback).plain())
+        assert f"saved 4 inputs to {tmp_path / 'out.py'}" in written
         await run(pilot, app, f":save-session {package_file}")
         assert "is inside the installed pylon package and is never written" in shown(app)
         await run(pilot, app, ":save-session")

@@ -159,8 +159,8 @@ class CommandRuntime:
     def complete(self, text: str) -> list[str]:
         return []
 
-    def interrupt(self) -> None:
-        self._watchdog.interrupt()
+    def interrupt(self) -> bool:
+        return self._watchdog.interrupt()
 
     def close(self) -> None:
         self._closed = True

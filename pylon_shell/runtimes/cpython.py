@@ -304,11 +304,10 @@ class CPythonRuntime:
         result = self._call("complete", text, timed=False)
         return [] if isinstance(result, Trapped) else list(result)
 
-    def interrupt(self) -> None:
+    def interrupt(self) -> bool:
         # Waiting at input(): Ctrl+C cancels the read (KeyboardInterrupt in the
         # guest, its state kept), as in python.
-        if not self._reading.cancel():
-            self._watchdog.interrupt()
+        return self._reading.cancel() or self._watchdog.interrupt()
 
     def close(self) -> None:
         # Dropping the store here, not at interpreter exit: wasmtime's WASI

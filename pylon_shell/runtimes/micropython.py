@@ -352,9 +352,8 @@ class MicroPythonRuntime:
         reply = self._request({"op": "complete", "text": text}, timed=False)
         return [] if isinstance(reply, Trapped) else list(reply.get("value", []))
 
-    def interrupt(self) -> None:
-        if not self._reading.cancel():
-            self._watchdog.interrupt()
+    def interrupt(self) -> bool:
+        return self._reading.cancel() or self._watchdog.interrupt()
 
     def close(self) -> None:
         if self._closed:

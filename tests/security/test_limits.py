@@ -144,7 +144,18 @@ def test_a_committed_duckdb_row_survives_kill_9(built, tmp_path):
         "while True: pass\n"
     )
     kill_after_commit(["--dir", f"{tmp_path}:/data", "-c", code])
-    with duckdb.connect(str(tmp_path / "kept.duckdb")) as con:
+    # The provider process holding the database's lock ends when it sees its
+    # launcher gone (caps/worker.py), which on a loaded machine takes a moment.
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            con = duckdb.connect(str(tmp_path / "kept.duckdb"))
+            break
+        except duckdb.IOException as error:
+            if "lock" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    with con:
         assert con.execute("select a from t").fetchall() == [("kept",)]
 
 
