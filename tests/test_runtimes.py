@@ -6,6 +6,7 @@ import threading
 import time
 
 from conftest import Captured
+from test_micropython_spill import BIG_FRAME, BIG_FRAME_PRINTS
 
 from pylon_shell.launch import start_runtime
 from pylon_shell.options import RuntimeOptions
@@ -188,24 +189,11 @@ def test_a_function_with_a_big_frame_survives_collections_on_micropython(built):
     function with more than 11 words of state at a collection (its GC does not
     see wasm locals), and this program then computes garbage or faults; with
     the pointers spilled (wasmhost/spill.py) it is right."""
-    program = (
-        "import gc\n"
-        "def f():\n"
-        "    a = b = c = d = e = g = h = i = j = k = m = n = o = p = 1\n"
-        "    s = []\n"
-        "    for x in range(100000):\n"
-        "        s.append(str(x) * 3)\n"
-        "        if x % 5000 == 0:\n"
-        "            s = s[-10:]\n"
-        "            gc.collect()\n"
-        "    return a + b + c + d + e + g + h + i + j + k + m + n + o + p, len(s), s[-1]\n"
-        "print(f())\n"
-    )
     out = Captured()
     rt = start_runtime("micropython", RuntimeOptions(memory_mib=24, timeout=60), out)
     try:
-        assert rt.run_input(program) == Ok()
-        assert out.text() == "(14, 5009, '999999999999999')\n"
+        assert rt.run_input(BIG_FRAME) == Ok()
+        assert out.text() == BIG_FRAME_PRINTS
     finally:
         rt.close()
 
