@@ -276,13 +276,15 @@ def test_micropython_lzma_answers_is_check_supported_as_cpython(pylon):
     code = (
         "import lzma\n"
         "print(lzma.is_check_supported(lzma.CHECK_CRC64), lzma.is_check_supported(3))\n"
-        "try:\n"
-        "    lzma.is_check_supported('x')\n"
-        "except TypeError as e:\n"
-        "    print('TypeError', e)\n"
+        "for bad in ('x', 10 ** 100):\n"
+        "    try:\n"
+        "        lzma.is_check_supported(bad)\n"
+        "    except (TypeError, OverflowError) as e:\n"
+        "        print(type(e).__name__, e)\n"
     )
     result = pylon("--mp", "--cap", "compression", "-c", code)
     assert (result.status, result.stderr) == (0, "")
     assert result.stdout == (
         "True False\nTypeError 'str' object cannot be interpreted as an integer\n"
+        "OverflowError Python int too large to convert to C int\n"
     )

@@ -30,7 +30,8 @@ def is_check_supported(check_id):
     try:
         return _bridge("compression.lzma_check", check_id)
     except BridgeError as error:
-        raise (TypeError if error.kind == "TypeError" else ValueError)(error.message)
+        kind = {"TypeError": TypeError, "OverflowError": OverflowError}.get(error.kind, ValueError)
+        raise kind(error.message)
 
 
 def compress(data, format=FORMAT_XZ, check=-1, preset=None):
